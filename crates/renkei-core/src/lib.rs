@@ -1,0 +1,29 @@
+//! The shared vocabulary of renkei: the words every function uses, and the
+//! traits through which one function calls another.
+//!
+//! **Owns:** id newtypes ([`UserId`], [`OrgId`]), [`Role`], [`Function`] and
+//! [`OperatingModel`], [`Timestamp`] and [`Clock`], the audit event that every
+//! function appends ([`AuditEvent`]) and the [`AuditSink`] trait it appends
+//! through.
+//!
+//! **Never:** holds logic that belongs to a function, touches a store or the
+//! network, or depends on another renkei crate. A trait here is the whole
+//! contract between two functions: the in-process and the HTTP implementation
+//! must behave the same (DESIGN.md invariant 7).
+//!
+//! **Start at:** [`AuditSink`], [`Role`], [`Function`].
+#![warn(missing_docs)]
+
+mod audit;
+mod clock;
+mod error;
+mod function;
+mod ids;
+mod role;
+
+pub use audit::{Actor, AuditEvent, AuditReceipt, AuditSink, Outcome};
+pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
+pub use error::{Error, Result};
+pub use function::{Function, OperatingModel, OperatorKind};
+pub use ids::{OrgId, UserId};
+pub use role::Role;

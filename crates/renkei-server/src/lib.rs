@@ -1,0 +1,1 @@
+//! The server (being written in this change).

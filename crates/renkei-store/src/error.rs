@@ -1,0 +1,92 @@
+//! Errors of the storage layer.
+
+use std::path::PathBuf;
+
+/// What went wrong in a store.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The configuration names something that cannot be used.
+    #[error("invalid store configuration: {0}")]
+    Config(String),
+    /// A database could not be opened.
+    #[error("cannot open the {name} database at {location}")]
+    Open {
+        /// Which function's database.
+        name: String,
+        /// The file or schema (never the password).
+        location: String,
+        /// Why.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// A function's migrations failed.
+    #[error("cannot migrate the {name} database")]
+    Migrate {
+        /// Which function's database.
+        name: String,
+        /// Why.
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+    /// A query failed.
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    /// A file could not be read or written.
+    #[error("cannot access {path}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A key file exists but is not a key of the expected form.
+    #[error("key file {path} is invalid: {reason}")]
+    InvalidKey {
+        /// The file.
+        path: PathBuf,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The lake's object store failed.
+    #[error("lake object store error at {location}")]
+    ObjectStore {
+        /// The object path.
+        location: String,
+        /// Why.
+        #[source]
+        source: object_store::Error,
+    },
+    /// A Parquet file could not be written or read.
+    #[error("parquet error in {location}")]
+    Parquet {
+        /// The object path.
+        location: String,
+        /// Why.
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    /// An Arrow operation failed.
+    #[error("arrow error: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+    /// A lake table name, schema or manifest is not acceptable.
+    #[error("lake table {table:?}: {reason}")]
+    InvalidTable {
+        /// The table.
+        table: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A manifest could not be committed because another writer committed the
+    /// same version first, too many times in a row.
+    #[error("lake table {table:?}: gave up committing after {attempts} conflicting writers")]
+    CommitConflict {
+        /// The table.
+        table: String,
+        /// How many times it tried.
+        attempts: u32,
+    },
+}
+
+/// Result with [`Error`] as the default error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

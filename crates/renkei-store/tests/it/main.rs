@@ -1,0 +1,3 @@
+//! Integration tests of the stores, each body run on SQLite and PostgreSQL.
+
+mod db;

@@ -1,0 +1,5 @@
+CREATE TABLE notes (
+    id BIGINT PRIMARY KEY,
+    body TEXT NOT NULL,
+    at_us BIGINT NOT NULL
+);
