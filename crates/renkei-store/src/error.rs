@@ -77,6 +77,26 @@ pub enum Error {
         /// Why it was refused.
         reason: String,
     },
+    /// A lake table has no such version (or does not exist at all).
+    #[error("lake table {table:?} has no version {version}")]
+    NoSuchVersion {
+        /// The table.
+        table: String,
+        /// The version asked for.
+        version: u64,
+    },
+    /// A change removes a data file that the table's latest version does not
+    /// hold: it never did, or another writer removed it first. The caller
+    /// must decide again from the new latest version.
+    #[error("lake table {table:?}: data file {path} to remove is not in version {version}")]
+    MissingDataFile {
+        /// The table.
+        table: String,
+        /// The object path of the file.
+        path: String,
+        /// The latest version, which lacks the file (0: no version yet).
+        version: u64,
+    },
     /// A manifest could not be committed because another writer committed the
     /// same version first, too many times in a row.
     #[error("lake table {table:?}: gave up committing after {attempts} conflicting writers")]

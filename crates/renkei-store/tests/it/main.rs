@@ -1,3 +1,5 @@
-//! Integration tests of the stores, each body run on SQLite and PostgreSQL.
+//! Integration tests of the stores: the databases (each body run on SQLite
+//! and PostgreSQL) and the lake (on a temporary directory).
 
 mod db;
+mod lake;
