@@ -82,8 +82,9 @@
 //! # tokio::runtime::Runtime::new().expect("runtime").block_on(example()).expect("example");
 //! ```
 
+mod data_file;
 mod manifest;
-mod reader;
+mod schema;
 mod snapshot;
 mod table_name;
 
@@ -91,25 +92,22 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::datatypes::{Schema, SchemaRef};
-use arrow::record_batch::{RecordBatch, RecordBatchOptions};
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
 use futures::stream::{self, BoxStream};
 use futures::{StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::prefix::PrefixStore;
 use object_store::{ObjectStoreExt, PutMode};
-use parquet::arrow::ArrowWriter;
-use parquet::arrow::ParquetRecordBatchStreamBuilder;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
 use renkei_core::{Clock, SystemClock};
 use tracing::{debug, info, instrument, warn};
 use url::Url;
 
 use crate::{Error, Result};
+use data_file::{encode_parquet, open_data_file};
 use manifest::{Manifest, data_dir, manifest_dir, manifest_path, version_of_manifest_name};
-use reader::DataFileReader;
+use schema::{conform_batches, schema_difference};
 
 pub use object_store::ObjectStore;
 pub use object_store::path::Path as ObjectPath;
@@ -599,7 +597,7 @@ enum Failure {
     Unknown(Error),
 }
 
-fn invalid(table: &TableName, reason: &str) -> Error {
+pub(super) fn invalid(table: &TableName, reason: &str) -> Error {
     Error::InvalidTable {
         table: table.to_string(),
         reason: reason.to_owned(),
@@ -619,225 +617,5 @@ fn check_removals(table: &TableName, base: Option<&Snapshot>, remove: &[ObjectPa
     match remove.iter().find(|path| !held(path)) {
         Some(path) => Err(missing_file(table, path, base)),
         None => Ok(()),
-    }
-}
-
-/// The first way `got` differs from the table's `want`, if any. Field
-/// metadata is not compared; a non-nullable field may fill a nullable one.
-fn schema_difference(want: &Schema, got: &Schema) -> Option<String> {
-    for (i, w) in want.fields().iter().enumerate() {
-        let Some(g) = got.fields().get(i) else {
-            return Some(format!(
-                "field {:?} ({}) is missing",
-                w.name(),
-                w.data_type()
-            ));
-        };
-        if g.name() != w.name() {
-            return Some(match got.index_of(w.name()) {
-                Ok(j) => format!(
-                    "field {:?} is at position {j}, but the table has it at {i}",
-                    w.name()
-                ),
-                Err(_) => format!(
-                    "field {:?} ({}) is missing; found {:?} in its place",
-                    w.name(),
-                    w.data_type(),
-                    g.name()
-                ),
-            });
-        }
-        if g.data_type() != w.data_type() {
-            return Some(format!(
-                "field {:?} has type {} but the table's has type {}",
-                w.name(),
-                g.data_type(),
-                w.data_type()
-            ));
-        }
-        if g.is_nullable() && !w.is_nullable() {
-            return Some(format!(
-                "field {:?} is nullable but the table's is not",
-                w.name()
-            ));
-        }
-    }
-    got.fields().get(want.fields().len()).map(|g| {
-        format!(
-            "field {:?} ({}) is not in the table",
-            g.name(),
-            g.data_type()
-        )
-    })
-}
-
-/// `batches` with the table's `schema`, or the first that does not fit.
-fn conform_batches(
-    table: &TableName,
-    schema: &SchemaRef,
-    batches: Vec<RecordBatch>,
-) -> Result<Vec<RecordBatch>> {
-    batches
-        .into_iter()
-        .enumerate()
-        .map(|(i, batch)| {
-            if let Some(difference) = schema_difference(schema, &batch.schema()) {
-                return Err(invalid(
-                    table,
-                    &format!("batch {i} does not have the table's schema: {difference}"),
-                ));
-            }
-            with_schema(schema, &batch).map_err(|e| {
-                invalid(
-                    table,
-                    &format!("batch {i} does not fit the table's schema: {e}"),
-                )
-            })
-        })
-        .collect()
-}
-
-/// `batch`'s columns under `schema` (checked by Arrow: types, nulls).
-fn with_schema(
-    schema: &SchemaRef,
-    batch: &RecordBatch,
-) -> Result<RecordBatch, arrow::error::ArrowError> {
-    RecordBatch::try_new_with_options(
-        schema.clone(),
-        batch.columns().to_vec(),
-        &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
-    )
-}
-
-fn encode_parquet(schema: SchemaRef, batches: &[RecordBatch]) -> parquet::errors::Result<Vec<u8>> {
-    let properties = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .build();
-    let mut writer = ArrowWriter::try_new(Vec::new(), schema, Some(properties))?;
-    for batch in batches {
-        writer.write(batch)?;
-    }
-    writer.into_inner()
-}
-
-/// The batches of one data file, checked against its manifest entry.
-async fn open_data_file(
-    store: Arc<dyn ObjectStore>,
-    table: TableName,
-    schema: SchemaRef,
-    file: DataFile,
-) -> Result<BoxStream<'static, Result<RecordBatch>>> {
-    let location = file.path().to_string();
-    let parquet_error = {
-        let location = location.clone();
-        move |source| Error::Parquet {
-            location: location.clone(),
-            source,
-        }
-    };
-    let reader = DataFileReader::new(store, file.path().clone(), file.bytes());
-    let builder = ParquetRecordBatchStreamBuilder::new(reader)
-        .await
-        .map_err(&parquet_error)?;
-    let rows = builder.metadata().file_metadata().num_rows();
-    if u64::try_from(rows).ok() != Some(file.rows()) {
-        return Err(invalid(
-            &table,
-            &format!(
-                "data file {location} holds {rows} rows but its manifest says {}",
-                file.rows()
-            ),
-        ));
-    }
-    let batches = builder.build().map_err(&parquet_error)?;
-    Ok(batches
-        .map(move |batch| {
-            let batch = batch.map_err(&parquet_error)?;
-            with_schema(&schema, &batch).map_err(|e| {
-                invalid(
-                    &table,
-                    &format!("data file {location} does not have the table's schema: {e}"),
-                )
-            })
-        })
-        .boxed())
-}
-
-#[cfg(test)]
-mod tests {
-    use arrow::datatypes::{DataType, Field};
-
-    use super::*;
-
-    fn schema(fields: &[(&str, DataType, bool)]) -> Schema {
-        Schema::new(
-            fields
-                .iter()
-                .map(|(n, t, null)| Field::new(*n, t.clone(), *null))
-                .collect::<Vec<_>>(),
-        )
-    }
-
-    #[test]
-    fn schema_difference_names_the_first_differing_field() {
-        let table = schema(&[
-            ("person_key", DataType::Utf8, false),
-            ("amount", DataType::Int64, true),
-        ]);
-        let cases = [
-            (
-                schema(&[("person_key", DataType::Utf8, false)]),
-                "field \"amount\" (Int64) is missing",
-            ),
-            (
-                schema(&[
-                    ("person_key", DataType::Utf8, false),
-                    ("amount", DataType::Int32, true),
-                ]),
-                "field \"amount\" has type Int32 but the table's has type Int64",
-            ),
-            (
-                schema(&[
-                    ("amount", DataType::Int64, true),
-                    ("person_key", DataType::Utf8, false),
-                ]),
-                "field \"person_key\" is at position 1, but the table has it at 0",
-            ),
-            (
-                schema(&[
-                    ("person_key", DataType::Utf8, false),
-                    ("cost", DataType::Int64, true),
-                ]),
-                "field \"amount\" (Int64) is missing; found \"cost\" in its place",
-            ),
-            (
-                schema(&[
-                    ("person_key", DataType::Utf8, true),
-                    ("amount", DataType::Int64, true),
-                ]),
-                "field \"person_key\" is nullable but the table's is not",
-            ),
-            (
-                schema(&[
-                    ("person_key", DataType::Utf8, false),
-                    ("amount", DataType::Int64, true),
-                    ("extra", DataType::Boolean, true),
-                ]),
-                "field \"extra\" (Boolean) is not in the table",
-            ),
-        ];
-        for (got, expected) in cases {
-            assert_eq!(
-                schema_difference(&table, &got).as_deref(),
-                Some(expected),
-                "{got:?}"
-            );
-        }
-        let narrower = schema(&[
-            ("person_key", DataType::Utf8, false),
-            ("amount", DataType::Int64, false),
-        ]);
-        assert_eq!(schema_difference(&table, &narrower), None);
-        assert_eq!(schema_difference(&table, &table), None);
     }
 }
