@@ -1,0 +1,98 @@
+//! A log interrupted at any point reopens, verifies and goes on.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use renkei_audit::verify;
+use renkei_store::StoreConfig;
+use renkei_store::test_on_both_backends;
+
+use super::*;
+
+/// Runs appenders on a runtime of their own and kills it, as a crash would,
+/// once `acknowledged` appends were answered: other appends are then between
+/// "written" and "answered", or mid-transaction. Returns the acknowledged
+/// indices.
+fn crash_while_appending(
+    dir: std::path::PathBuf,
+    config: StoreConfig,
+    acknowledged: usize,
+) -> Vec<u64> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (tx, rx) = mpsc::channel();
+    runtime.spawn(async move {
+        let stores = Stores::open(&dir, &config).await.expect("stores");
+        let log = open(&stores).await;
+        for task in 0..20u64 {
+            let log = log.clone();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                for i in 0.. {
+                    let receipt = log
+                        .append(event(task * 1_000_000 + i))
+                        .await
+                        .expect("append");
+                    if tx.send(receipt.index).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let mut indices = Vec::new();
+    while indices.len() < acknowledged {
+        indices.push(
+            rx.recv_timeout(Duration::from_secs(60))
+                .expect("appends are answered"),
+        );
+    }
+    // Drops every task at its current await point, open transactions
+    // included, without running the writer to completion.
+    runtime.shutdown_background();
+    indices
+}
+
+test_on_both_backends!(
+    async fn crash_between_commit_and_reply_leaves_a_log_that_verifies(t) {
+        let dir = t.dir.path().to_owned();
+        let config = t.config.clone();
+        let acknowledged = tokio::task::spawn_blocking(move || crash_while_appending(dir, config, 200))
+            .await
+            .expect("crashing thread");
+
+        let stores = Stores::open(t.dir.path(), &t.config).await.expect("reopen stores");
+        let report = verify(&stores, None).await.expect("the crashed log verifies");
+        let max_acknowledged = acknowledged.iter().max().copied().expect("some appends");
+        assert!(
+            report.entries > max_acknowledged,
+            "an acknowledged entry was lost: {report:?}, highest acknowledged {max_acknowledged}"
+        );
+
+        let log = open(&stores).await;
+        assert_eq!(log.size(), report.entries);
+        assert_eq!(log.root(report.entries).expect("root"), report.root);
+        let receipt = log.append(event(999_999_999)).await.expect("append after crash");
+        assert_eq!(receipt.index, report.entries);
+        let head = log.signed_head().await.expect("head");
+        let again = verify(&stores, Some(&head)).await.expect("verifies after appending");
+        assert_eq!(again.entries, report.entries + 1);
+        log.close().await;
+    }
+);
+
+test_on_both_backends!(
+    async fn dropping_the_log_without_close_loses_nothing_acknowledged(t) {
+        let log = open(&t.stores).await;
+        append_one_by_one(&log, 0, 5).await;
+        drop(log);
+        let log = open(&t.stores).await;
+        assert_eq!(log.size(), 5);
+        append_one_by_one(&log, 5, 3).await;
+        assert_eq!(verify(&t.stores, None).await.expect("verifies").entries, 8);
+        log.close().await;
+    }
+);
