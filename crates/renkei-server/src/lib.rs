@@ -1,1 +1,123 @@
-//! The server (being written in this change).
+//! The renkei server: one axum application that serves every function's API
+//! and pages, the operational endpoints, and the accounts behind them.
+//!
+//! **Owns:** the route table and its access rules ([`routes`], [`policy`]),
+//! the access layer that authenticates, authorizes and audits every request
+//! ([`access`]), accounts, API tokens and page sessions ([`accounts`]), the
+//! mapping of every error to an RFC 9457 problem ([`Error`], [`Problem`]),
+//! metrics, the OpenAPI document, and the portal pages.
+//!
+//! **Never:** decides authorization anywhere but the access layer; lets a
+//! response leave before its audit entry is durable; stores a password,
+//! token or session id in the clear; logs names, addresses, insurance
+//! numbers or clinical values.
+//!
+//! **Start at:** [`serve`], [`routes::table`], [`access::layer`].
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! let config = renkei_server::Config::default();
+//! let state = renkei_server::AppState::open(config, Arc::new(renkei_core::SystemClock)).await?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! renkei_server::serve(listener, state, std::future::pending()).await?;
+//! # Ok(()) }
+//! ```
+
+pub mod access;
+pub mod accounts;
+pub mod api;
+mod config;
+mod error;
+pub mod metrics;
+pub mod pages;
+pub mod policy;
+pub mod routes;
+mod state;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Request, StatusCode};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use config::{
+    AccountsConfig, Config, DeploymentConfig, OperatorConfig, OperatorKindConfig, ServerConfig,
+};
+pub use error::{Error, Problem, Result};
+pub use state::AppState;
+
+async fn not_found() -> Response {
+    Problem::new(StatusCode::NOT_FOUND, "no such route".to_owned()).into_response()
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    // The panic message may carry data; it is logged by the panic hook, not
+    // sent to the client.
+    tracing::error!("handler panicked");
+    Problem::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "the platform failed to handle this request; it has been logged".to_owned(),
+    )
+    .into_response()
+}
+
+/// The whole application: routes, access layer, and the cross-cutting
+/// layers (request ids, tracing, panics, problems, timeouts, body limits).
+pub fn app(state: AppState) -> Router {
+    let server = &state.config().server;
+    let max_body = server.max_body_bytes;
+    let timeout = Duration::from_secs(server.request_timeout_secs.max(1));
+    routes::router()
+        .route_layer(from_fn_with_state(state.clone(), access::layer))
+        .route_layer(from_fn_with_state(state.clone(), metrics::record))
+        .fallback(not_found)
+        .layer(
+            ServiceBuilder::new()
+                .layer(CatchPanicLayer::custom(panic_response))
+                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout)),
+        )
+        // Outside the limits, so that their bare 413 and 408 get problem
+        // bodies too. Bodies are limited by axum's extractors
+        // (DefaultBodyLimit); streaming handlers enforce their own limit.
+        .layer(from_fn(access::problem_bodies))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                        let id = req
+                            .headers()
+                            .get("x-request-id")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("-");
+                        tracing::info_span!("request", method = %req.method(), path = req.uri().path(), request_id = id)
+                    }),
+                )
+                .layer(PropagateRequestIdLayer::x_request_id()),
+        )
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(state)
+}
+
+/// Serves the platform on `listener` until `shutdown` resolves, then stops
+/// accepting, finishes the requests in flight, and returns.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,1 +1,188 @@
-fn main() {}
+//! `renkei`: the one binary operators run. It parses the command line, reads
+//! the layered configuration, sets up logging once, and hands over to the
+//! library crates; `anyhow` lives here and nowhere else, so that every error
+//! reaching the operator carries the step it happened in.
+
+mod admin;
+mod bench;
+mod config;
+mod demo;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use renkei_core::SystemClock;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::CommonFlags;
+
+/// renkei — 医療等情報の二次利用のための情報連携基盤 (health-data linkage platform).
+#[derive(Debug, Parser)]
+#[command(name = "renkei", version, about)]
+struct Cli {
+    #[command(flatten)]
+    common: CommonFlags,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the platform (API, pages, metrics) until interrupted.
+    Serve,
+    /// Start the embedded platform, create demo accounts for every role,
+    /// walk through every function, print the URL and logins, keep serving.
+    Demo(demo::DemoArgs),
+    /// Manage accounts and tokens directly in the stores.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
+    /// Check the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Reproducible benchmarks; each ends with one JSON line.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Recompute the Merkle tree from storage and check every signed tree
+    /// head (and, with --head, a head saved earlier).
+    Verify {
+        /// A signed tree head saved earlier (JSON, as `renkei audit head`
+        /// prints it or `/api/v1/audit/head` serves it).
+        #[arg(long, value_name = "FILE")]
+        head: Option<std::path::PathBuf>,
+    },
+    /// Print the current signed tree head as JSON (save it to verify later).
+    Head,
+}
+
+fn init_tracing(default: &str) {
+    let filter = EnvFilter::try_from_env("RENKEI_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    // The demo and benchmarks print their own story; their logs would bury
+    // it. RENKEI_LOG overrides either default.
+    let quiet = matches!(cli.command, Command::Demo(_) | Command::Bench(_));
+    init_tracing(if quiet { "warn" } else { "info,sqlx=warn" });
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    match cli.command {
+        Command::Serve => {
+            let config = config::load(&cli.common)?;
+            serve(config).await?;
+        }
+        Command::Demo(args) => return demo::run(&cli.common, args).await,
+        Command::Admin(cmd) => {
+            let config = config::load(&cli.common)?;
+            admin::run(config, cmd).await?;
+        }
+        Command::Audit(AuditCommand::Verify { head }) => {
+            let config = config::load(&cli.common)?;
+            return audit_verify(config, head.as_deref()).await;
+        }
+        Command::Audit(AuditCommand::Head) => {
+            let config = config::load(&cli.common)?;
+            let stores = renkei_store::Stores::open(&config.data_dir, &config.store).await?;
+            let log = renkei_audit::AuditLog::open(&stores, Arc::new(SystemClock)).await?;
+            let head = log.signed_head().await?;
+            println!("{}", head.to_json_pretty());
+            log.close().await;
+        }
+        Command::Bench(cmd) => bench::run(cmd).await?,
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+async fn serve(config: renkei_server::Config) -> anyhow::Result<()> {
+    let listen = config.server.listen;
+    let state = renkei_server::AppState::open(config, Arc::new(SystemClock))
+        .await
+        .context("opening the platform's stores")?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let addr = listener.local_addr()?;
+    println!("renkei serving on http://{addr}/");
+    tracing::info!(%addr, "serving");
+    renkei_server::serve(listener, state.clone(), shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    state.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM, which start a graceful shutdown.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested; finishing requests in flight");
+}
+
+async fn audit_verify(
+    config: renkei_server::Config,
+    head: Option<&std::path::Path>,
+) -> anyhow::Result<std::process::ExitCode> {
+    let stores = renkei_store::Stores::open(&config.data_dir, &config.store).await?;
+    let head = match head {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading signed tree head {}", path.display()))?;
+            Some(
+                renkei_audit::SignedTreeHead::from_json(&text)
+                    .with_context(|| format!("parsing signed tree head {}", path.display()))?,
+            )
+        }
+        None => None,
+    };
+    match renkei_audit::verify(&stores, head.as_ref()).await {
+        Ok(report) => {
+            println!("audit log verified: {report}");
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            println!("audit log verification FAILED: {e}");
+            Ok(std::process::ExitCode::FAILURE)
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! The access layer: who is calling, whether the route's rule lets them, and
+//! the audit entry for what they did — one place for all three, so no handler
+//! can forget any of them.
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use renkei_core::{Actor, AuditEvent, Outcome};
+
+use crate::accounts::{ApiToken, SessionToken, User};
+use crate::policy::{Decision, Surface};
+use crate::{AppState, Error};
+
+/// The name of the page-session cookie.
+pub const SESSION_COOKIE: &str = "renkei_session";
+
+/// Who is calling, as the access layer established it. Handlers take it
+/// from the request extensions.
+#[derive(Clone, Debug)]
+pub enum Principal {
+    /// Not signed in.
+    Anonymous,
+    /// Signed in with an API token.
+    Token(User),
+    /// Signed in with a page session.
+    Session {
+        /// The account.
+        user: User,
+        /// The session's CSRF token, which every form must echo.
+        csrf: String,
+    },
+}
+
+impl Principal {
+    /// The signed-in account, if any.
+    pub fn user(&self) -> Option<&User> {
+        match self {
+            Principal::Anonymous => None,
+            Principal::Token(u) | Principal::Session { user: u, .. } => Some(u),
+        }
+    }
+}
+
+/// Reads one cookie from the request headers.
+pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+async fn identify(
+    state: &AppState,
+    headers: &HeaderMap,
+    surface: Surface,
+) -> Result<Principal, Error> {
+    match surface {
+        Surface::Api => {
+            let Some(value) = headers.get(header::AUTHORIZATION) else {
+                return Ok(Principal::Anonymous);
+            };
+            let text = value.to_str().unwrap_or_default();
+            let presented = text
+                .strip_prefix("Bearer ")
+                .and_then(ApiToken::parse)
+                .ok_or(Error::Unauthenticated)?;
+            let user = state
+                .accounts()
+                .user_by_token(&presented)
+                .await?
+                .ok_or(Error::Unauthenticated)?;
+            Ok(Principal::Token(user))
+        }
+        Surface::Page => {
+            let Some(token) = cookie(headers, SESSION_COOKIE).and_then(SessionToken::parse) else {
+                return Ok(Principal::Anonymous);
+            };
+            Ok(match state.accounts().session(&token).await? {
+                Some((user, csrf)) => Principal::Session { user, csrf },
+                None => Principal::Anonymous,
+            })
+        }
+    }
+}
+
+/// Middleware on every route: identify, decide, run, audit.
+pub async fn layer(
+    State(state): State<AppState>,
+    matched: Option<MatchedPath>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let method = request.method().clone();
+    let Some(route) = matched else {
+        return next.run(request).await;
+    };
+    let Some(rule) = state.policy().rule(&method, route.as_str()) else {
+        if state.policy().knows_path(route.as_str()) {
+            // A method the route does not serve: no handler will run, and
+            // the router answers 405.
+            return next.run(request).await;
+        }
+        tracing::error!(%method, route = route.as_str(), "route has no access rule; refused");
+        return Error::Internal(format!("no access rule for {method} {}", route.as_str()))
+            .into_response();
+    };
+    let principal = match identify(&state, request.headers(), rule.surface).await {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let role = principal.user().map(|u| u.role);
+    let action = format!("{method} {}", route.as_str());
+    let object = request.uri().path().to_owned();
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+
+    let response = match rule.access.decide(role) {
+        Decision::Allow => {
+            request.extensions_mut().insert(principal.clone());
+            next.run(request).await
+        }
+        Decision::SignInFirst => match rule.surface {
+            Surface::Api => Error::Unauthenticated.into_response(),
+            Surface::Page => {
+                let next_path = urlencode(&object);
+                Redirect::to(&format!("/login?next={next_path}")).into_response()
+            }
+        },
+        Decision::Refuse => Error::NotPermitted {
+            role: role.expect("refusal implies a signed-in role"),
+            action: action.clone(),
+        }
+        .into_response(),
+    };
+
+    // Logged before visible (invariant 5): the response leaves only after
+    // its audit entry is durable; if the log cannot take it, the result is
+    // withheld.
+    let Some(user) = principal.user() else {
+        return response;
+    };
+    if !rule.audited {
+        return response;
+    }
+    let status = response.status().as_u16();
+    let event = AuditEvent {
+        at: state.clock().now(),
+        actor: Actor::User {
+            id: user.id,
+            username: user.username.clone(),
+            role: user.role,
+        },
+        action,
+        object,
+        outcome: Outcome::from_http_status(status),
+        status: Some(status),
+        request_id,
+    };
+    match state.audit().append(event).await {
+        Ok(_) => response,
+        Err(e) => Error::AuditUnavailable(e).into_response(),
+    }
+}
+
+fn urlencode(path: &str) -> String {
+    path.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Middleware that gives bodiless error responses (405 from the router, 413
+/// from the body limit, 408 from the timeout) a problem document, so every
+/// error a client sees is RFC 9457 JSON.
+pub async fn problem_bodies(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if (status.is_client_error() || status.is_server_error())
+        && response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_none_or(|v| v.as_bytes().starts_with(b"text/plain"))
+    {
+        let detail = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                "the request body is larger than this server accepts (server.max_body_bytes)"
+                    .to_owned()
+            }
+            StatusCode::METHOD_NOT_ALLOWED => "this route does not accept that method".to_owned(),
+            StatusCode::REQUEST_TIMEOUT => {
+                "the request took longer than server.request_timeout_secs".to_owned()
+            }
+            _ => status.canonical_reason().unwrap_or("error").to_lowercase(),
+        };
+        let (mut parts, _) = response.into_parts();
+        let problem = crate::Problem::new(status, detail).into_response();
+        parts.headers.extend(problem.headers().clone());
+        return Response::from_parts(parts, problem.into_body());
+    }
+    response
+}

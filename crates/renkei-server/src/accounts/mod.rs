@@ -1,0 +1,388 @@
+//! Accounts: organizations, users with one role each, API tokens for
+//! machines and sessions for pages. Owns the `accounts` database.
+//!
+//! Secrets are never stored: passwords as Argon2id hashes, tokens and
+//! session ids as SHA-256 digests (they are 256-bit random values, so a fast
+//! hash is enough; a password is not, hence Argon2id).
+
+mod password;
+mod secret;
+mod throttle;
+
+use renkei_core::{Clock, OrgId, Role, Timestamp, UserId};
+use renkei_store::{Db, DbName, Migrations, Stores};
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use std::sync::Arc;
+
+pub use password::Password;
+pub use secret::{ApiToken, SessionToken};
+pub use throttle::LoginThrottle;
+
+use crate::{Error, Result};
+
+const DB: DbName = DbName::new("accounts");
+
+fn migrations() -> Migrations {
+    Migrations {
+        sqlite: sqlx::migrate!("migrations/sqlite"),
+        postgres: sqlx::migrate!("migrations/postgres"),
+    }
+}
+
+/// A signed-in account, as handlers see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct User {
+    /// The account id.
+    #[schema(value_type = String)]
+    pub id: UserId,
+    /// The sign-in name.
+    pub username: String,
+    /// The name shown on pages.
+    pub display_name: String,
+    /// The one role the account holds.
+    #[schema(value_type = String)]
+    pub role: Role,
+    /// The organization the account belongs to, if any.
+    #[schema(value_type = Option<String>)]
+    pub org_id: Option<OrgId>,
+}
+
+/// What is needed to create an account.
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    /// The sign-in name: 3–64 of `a-z 0-9 . _ -`.
+    pub username: String,
+    /// The name shown on pages.
+    pub display_name: String,
+    /// The account's role.
+    pub role: Role,
+    /// Its organization.
+    pub org_id: Option<OrgId>,
+    /// A password for page sign-in; `None` for machine-only accounts.
+    pub password: Option<Password>,
+}
+
+/// An API token as listed (never the token itself).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct TokenInfo {
+    /// The token's id, used to revoke it.
+    pub id: String,
+    /// What the owner called it.
+    pub name: String,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+    /// When it was last used, if ever.
+    pub last_used_at: Option<String>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<String>,
+}
+
+/// The accounts store.
+#[derive(Clone, Debug)]
+pub struct Accounts {
+    db: Db,
+    clock: Arc<dyn Clock>,
+}
+
+fn validate_username(name: &str) -> Result<()> {
+    let ok_len = (3..=64).contains(&name.len());
+    let ok_chars = name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'));
+    if ok_len && ok_chars {
+        Ok(())
+    } else {
+        Err(Error::BadRequest(format!(
+            "user name {name:?} must be 3 to 64 of a-z, 0-9, '.', '_' and '-'"
+        )))
+    }
+}
+
+fn user_from_row(row: &AnyRow) -> Result<User> {
+    let id: String = row.try_get("id")?;
+    let role: String = row.try_get("role")?;
+    let org: Option<String> = row.try_get("org_id")?;
+    Ok(User {
+        id: UserId::parse(&id).map_err(|e| Error::Internal(format!("stored user id: {e}")))?,
+        username: row.try_get("username")?,
+        display_name: row.try_get("display_name")?,
+        role: role
+            .parse()
+            .map_err(|e| Error::Internal(format!("stored role: {e}")))?,
+        org_id: org
+            .map(|o| OrgId::parse(&o))
+            .transpose()
+            .map_err(|e| Error::Internal(format!("stored org id: {e}")))?,
+    })
+}
+
+const USER_COLUMNS: &str = "u.id, u.username, u.display_name, u.role, u.org_id";
+
+impl Accounts {
+    /// Opens (and migrates) the accounts database.
+    pub async fn open(stores: &Stores, clock: Arc<dyn Clock>) -> Result<Self> {
+        let db = stores.database(DB, &migrations()).await?;
+        Ok(Self { db, clock })
+    }
+
+    /// The underlying database, for readiness checks.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Creates an organization, or returns the existing one of that name.
+    pub async fn ensure_org(&self, name: &str, country: &str) -> Result<OrgId> {
+        if name.trim().is_empty() {
+            return Err(Error::BadRequest("organization name is empty".to_owned()));
+        }
+        if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(Error::BadRequest(format!(
+                "country {country:?} must be an ISO 3166-1 alpha-2 code such as \"JP\""
+            )));
+        }
+        if let Some(row) = sqlx::query("SELECT id FROM organizations WHERE name = $1")
+            .bind(name)
+            .fetch_optional(self.db.pool())
+            .await?
+        {
+            let id: String = row.try_get("id")?;
+            return OrgId::parse(&id).map_err(|e| Error::Internal(e.to_string()));
+        }
+        let id = OrgId::generate();
+        sqlx::query(
+            "INSERT INTO organizations (id, name, country, created_us) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id.to_string())
+        .bind(name)
+        .bind(country)
+        .bind(self.clock.now().unix_micros())
+        .execute(self.db.pool())
+        .await?;
+        Ok(id)
+    }
+
+    /// Creates an account. A taken user name is a [`Error::Conflict`].
+    pub async fn create_user(&self, new: NewUser) -> Result<User> {
+        validate_username(&new.username)?;
+        if new.display_name.trim().is_empty() {
+            return Err(Error::BadRequest("display name is empty".to_owned()));
+        }
+        let hash = match new.password {
+            Some(p) => Some(p.hash().await?),
+            None => None,
+        };
+        let id = UserId::generate();
+        let inserted = sqlx::query(
+            "INSERT INTO users (id, username, display_name, role, org_id, password_hash, created_us) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (username) DO NOTHING",
+        )
+        .bind(id.to_string())
+        .bind(&new.username)
+        .bind(&new.display_name)
+        .bind(new.role.as_str())
+        .bind(new.org_id.map(|o| o.to_string()))
+        .bind(hash)
+        .bind(self.clock.now().unix_micros())
+        .execute(self.db.pool())
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Err(Error::Conflict(format!(
+                "user name {:?} is taken",
+                new.username
+            )));
+        }
+        tracing::info!(user_id = %id, role = %new.role, "account created");
+        Ok(User {
+            id,
+            username: new.username,
+            display_name: new.display_name,
+            role: new.role,
+            org_id: new.org_id,
+        })
+    }
+
+    /// Every account, by user name.
+    pub async fn list_users(&self) -> Result<Vec<User>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users u ORDER BY u.username"
+        ))
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    /// The account with this user name, if it exists and is enabled.
+    pub async fn user_by_name(&self, username: &str) -> Result<Option<User>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.username = $1 AND u.disabled_us IS NULL"
+        ))
+        .bind(username)
+        .fetch_optional(self.db.pool())
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    /// Checks a user name and password. Unknown names cost as much time as
+    /// wrong passwords, so that timing does not tell which names exist.
+    pub async fn check_password(&self, username: &str, password: Password) -> Result<User> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS}, u.password_hash FROM users u \
+             WHERE u.username = $1 AND u.disabled_us IS NULL"
+        ))
+        .bind(username)
+        .fetch_optional(self.db.pool())
+        .await?;
+        let stored: Option<String> = match &row {
+            Some(r) => r.try_get("password_hash")?,
+            None => None,
+        };
+        let matches = password.verify(stored).await?;
+        match (row, matches) {
+            (Some(r), true) => user_from_row(&r),
+            _ => Err(Error::BadCredentials),
+        }
+    }
+
+    /// Issues an API token for `user`. The token is returned once and only
+    /// its digest is kept.
+    pub async fn create_token(&self, user: &User, name: &str) -> Result<(TokenInfo, ApiToken)> {
+        if name.trim().is_empty() || name.len() > 100 {
+            return Err(Error::BadRequest(
+                "token name must be 1 to 100 characters".to_owned(),
+            ));
+        }
+        let token = ApiToken::generate();
+        let id = uuid::Uuid::now_v7().to_string();
+        let now = self.clock.now();
+        sqlx::query(
+            "INSERT INTO api_tokens (id, user_id, name, token_hash, created_us) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&id)
+        .bind(user.id.to_string())
+        .bind(name)
+        .bind(token.digest().to_vec())
+        .bind(now.unix_micros())
+        .execute(self.db.pool())
+        .await?;
+        tracing::info!(user_id = %user.id, token_id = %id, "api token created");
+        let info = TokenInfo {
+            id,
+            name: name.to_owned(),
+            created_at: now.to_rfc3339(),
+            last_used_at: None,
+            revoked_at: None,
+        };
+        Ok((info, token))
+    }
+
+    /// The tokens of `user`, newest first.
+    pub async fn list_tokens(&self, user: &User) -> Result<Vec<TokenInfo>> {
+        let rows = sqlx::query(
+            "SELECT id, name, created_us, last_used_us, revoked_us FROM api_tokens \
+             WHERE user_id = $1 ORDER BY created_us DESC, id DESC",
+        )
+        .bind(user.id.to_string())
+        .fetch_all(self.db.pool())
+        .await?;
+        let time = |us: Option<i64>| us.map(|u| Timestamp::from_unix_micros(u).to_rfc3339());
+        rows.iter()
+            .map(|r| {
+                Ok(TokenInfo {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    created_at: time(Some(r.try_get("created_us")?)).unwrap_or_default(),
+                    last_used_at: time(r.try_get("last_used_us")?),
+                    revoked_at: time(r.try_get("revoked_us")?),
+                })
+            })
+            .collect()
+    }
+
+    /// Revokes one of `user`'s tokens. Another user's token is "not found":
+    /// whether it exists is none of the caller's business.
+    pub async fn revoke_token(&self, user: &User, token_id: &str) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE api_tokens SET revoked_us = $1 WHERE id = $2 AND user_id = $3 AND revoked_us IS NULL",
+        )
+        .bind(self.clock.now().unix_micros())
+        .bind(token_id)
+        .bind(user.id.to_string())
+        .execute(self.db.pool())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound(format!("active token {token_id:?}")));
+        }
+        tracing::info!(user_id = %user.id, token_id, "api token revoked");
+        Ok(())
+    }
+
+    /// The account an API token belongs to, if the token is valid.
+    pub async fn user_by_token(&self, token: &ApiToken) -> Result<Option<User>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS}, t.id AS token_id FROM api_tokens t JOIN users u ON u.id = t.user_id \
+             WHERE t.token_hash = $1 AND t.revoked_us IS NULL AND u.disabled_us IS NULL"
+        ))
+        .bind(token.digest().to_vec())
+        .fetch_optional(self.db.pool())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let token_id: String = row.try_get("token_id")?;
+        sqlx::query("UPDATE api_tokens SET last_used_us = $1 WHERE id = $2")
+            .bind(self.clock.now().unix_micros())
+            .bind(token_id)
+            .execute(self.db.pool())
+            .await?;
+        user_from_row(&row).map(Some)
+    }
+
+    /// Starts a page session for `user`; returns the cookie value and the
+    /// session's CSRF token.
+    pub async fn create_session(&self, user: &User, hours: u32) -> Result<(SessionToken, String)> {
+        let token = SessionToken::generate();
+        let csrf = secret::random_text();
+        let now = self.clock.now();
+        let expires = now.plus_micros(i64::from(hours) * 3_600_000_000);
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, user_id, csrf, created_us, expires_us) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(token.digest().to_vec())
+        .bind(user.id.to_string())
+        .bind(&csrf)
+        .bind(now.unix_micros())
+        .bind(expires.unix_micros())
+        .execute(self.db.pool())
+        .await?;
+        Ok((token, csrf))
+    }
+
+    /// The account and CSRF token of a live session.
+    pub async fn session(&self, token: &SessionToken) -> Result<Option<(User, String)>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS}, s.csrf FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.id_hash = $1 AND s.expires_us > $2 AND u.disabled_us IS NULL"
+        ))
+        .bind(token.digest().to_vec())
+        .bind(self.clock.now().unix_micros())
+        .fetch_optional(self.db.pool())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let csrf: String = row.try_get("csrf")?;
+        Ok(Some((user_from_row(&row)?, csrf)))
+    }
+
+    /// Ends a session.
+    pub async fn end_session(&self, token: &SessionToken) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(token.digest().to_vec())
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+}
+
+/// A fresh random token for a form's CSRF field.
+pub fn random_csrf() -> String {
+    secret::random_text()
+}

@@ -1,0 +1,12 @@
+//! The JSON API under `/api/v1`, plus the operational endpoints. Each handler
+//! parses, calls its function's service, and maps the result; access and
+//! audit happen in the access layer, errors become problems in one place.
+
+pub mod audit;
+pub mod health;
+pub mod json;
+pub mod openapi;
+pub mod tokens;
+pub mod users;
+
+pub use json::ApiJson;

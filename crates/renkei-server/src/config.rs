@@ -1,0 +1,272 @@
+//! The platform's configuration: one typed value, read by the binary from
+//! defaults < `renkei.toml` < `RENKEI_*` variables < flags. Unknown keys are
+//! refused so that a typo names itself.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use renkei_core::{Function, OperatingModel, OperatorKind};
+use renkei_store::StoreConfig;
+use serde::Deserialize;
+
+use crate::Error;
+
+/// Everything one platform instance is configured with.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The data directory: SQLite files, the local lake, key files.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// The HTTP server.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Databases and the lake.
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// Accounts, sessions and sign-in.
+    #[serde(default)]
+    pub accounts: AccountsConfig,
+    /// Which operator runs which function.
+    #[serde(default)]
+    pub deployment: DeploymentConfig,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("./renkei-data")
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: default_data_dir(),
+            server: ServerConfig::default(),
+            store: StoreConfig::default(),
+            accounts: AccountsConfig::default(),
+            deployment: DeploymentConfig::default(),
+        }
+    }
+}
+
+/// The HTTP server.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on; port 0 picks a free port.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// The address users reach the platform at, when it differs from
+    /// `listen` (behind a proxy). An `https://` URL marks cookies `Secure`.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+    /// Longest a request may take, in seconds, before it is answered 408.
+    #[serde(default = "default_request_timeout_secs")]
+    pub request_timeout_secs: u64,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_max_body_bytes() -> usize {
+    16 * 1024 * 1024
+}
+fn default_request_timeout_secs() -> u64 {
+    60
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            public_url: None,
+            max_body_bytes: default_max_body_bytes(),
+            request_timeout_secs: default_request_timeout_secs(),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Whether users reach the platform over TLS, so cookies must be
+    /// `Secure`.
+    pub fn behind_tls(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+    }
+}
+
+/// Accounts, sessions and sign-in throttling.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountsConfig {
+    /// How long a page session lasts, in hours.
+    #[serde(default = "default_session_hours")]
+    pub session_hours: u32,
+    /// Failed sign-ins for one account (or from one address) within
+    /// `login_window_secs` before further attempts are refused.
+    #[serde(default = "default_login_max_failures")]
+    pub login_max_failures: u32,
+    /// The throttling window, in seconds.
+    #[serde(default = "default_login_window_secs")]
+    pub login_window_secs: u64,
+}
+
+fn default_session_hours() -> u32 {
+    8
+}
+fn default_login_max_failures() -> u32 {
+    5
+}
+fn default_login_window_secs() -> u64 {
+    900
+}
+
+impl Default for AccountsConfig {
+    fn default() -> Self {
+        Self {
+            session_hours: default_session_hours(),
+            login_max_failures: default_login_max_failures(),
+            login_window_secs: default_login_window_secs(),
+        }
+    }
+}
+
+/// Which operator runs which function under which operating model. In the
+/// embedded default one process runs every function; the names here are
+/// shown to the public and checked against the model.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentConfig {
+    /// The operating model (`"1"`, `"2-1"`, `"2-2"`, `"3"`, `"4"`).
+    #[serde(default = "default_model")]
+    pub model: OperatingModel,
+    /// The operators, by a short name.
+    #[serde(default = "default_operators")]
+    pub operators: BTreeMap<String, OperatorConfig>,
+    /// Which operator runs each function, by operator name.
+    #[serde(default = "default_assignments")]
+    pub functions: BTreeMap<Function, String>,
+}
+
+/// One operator of functions.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorConfig {
+    /// The operator's name as shown to the public.
+    pub display_name: String,
+    /// `public` (公的主体) or `private` (認定事業者).
+    pub kind: OperatorKindConfig,
+}
+
+/// The kind of an operator as written in configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OperatorKindConfig {
+    /// A public body (公的主体).
+    Public,
+    /// A certified private operator (認定事業者).
+    Private,
+}
+
+fn default_model() -> OperatingModel {
+    OperatingModel::PublicBody
+}
+
+fn default_operators() -> BTreeMap<String, OperatorConfig> {
+    BTreeMap::from([(
+        "public".to_owned(),
+        OperatorConfig {
+            display_name: "公的主体".to_owned(),
+            kind: OperatorKindConfig::Public,
+        },
+    )])
+}
+
+fn default_assignments() -> BTreeMap<Function, String> {
+    Function::ALL
+        .into_iter()
+        .map(|f| (f, "public".to_owned()))
+        .collect()
+}
+
+impl Default for DeploymentConfig {
+    fn default() -> Self {
+        Self {
+            model: default_model(),
+            operators: default_operators(),
+            functions: default_assignments(),
+        }
+    }
+}
+
+impl DeploymentConfig {
+    /// Checks that every function has an operator, every operator named
+    /// exists, and each operator's kind is one the model allows.
+    pub fn validate(&self) -> Result<(), Error> {
+        for function in Function::ALL {
+            let Some(name) = self.functions.get(&function) else {
+                return Err(Error::Config(format!(
+                    "deployment.functions has no operator for {function:?} ({})",
+                    function.label_ja()
+                )));
+            };
+            let Some(op) = self.operators.get(name) else {
+                let known: Vec<&str> = self.operators.keys().map(String::as_str).collect();
+                return Err(Error::Config(format!(
+                    "deployment.functions.{function} names operator {name:?}, which is not in deployment.operators (known: {})",
+                    known.join(", ")
+                )));
+            };
+            let allowed = match (self.model.operator_kind(function), op.kind) {
+                (OperatorKind::Either, _) => true,
+                (OperatorKind::Public, kind) => kind == OperatorKindConfig::Public,
+                (OperatorKind::Private, kind) => kind == OperatorKindConfig::Private,
+            };
+            if !allowed {
+                return Err(Error::Config(format!(
+                    "operating model {} does not let a {:?} operator ({name:?}) run {function}",
+                    self.model, op.kind
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_form_a_valid_model_one_deployment() {
+        Config::default()
+            .deployment
+            .validate()
+            .expect("defaults are valid");
+    }
+
+    #[test]
+    fn model_three_refuses_a_public_review_operator() {
+        let mut d = DeploymentConfig {
+            model: OperatingModel::PublicCorePrivateUse,
+            ..DeploymentConfig::default()
+        };
+        let err = d.validate().expect_err("review must be private under ③");
+        assert!(err.to_string().contains("run review"), "{err}");
+        d.operators.insert(
+            "certified".to_owned(),
+            OperatorConfig {
+                display_name: "認定事業者A".to_owned(),
+                kind: OperatorKindConfig::Private,
+            },
+        );
+        d.functions.insert(Function::Review, "certified".to_owned());
+        d.functions
+            .insert(Function::Analysis, "certified".to_owned());
+        d.validate().expect("now valid");
+    }
+}

@@ -1,0 +1,174 @@
+//! Errors of the server, and their one mapping to RFC 9457 problem documents.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// What went wrong while serving. The caller's faults and ours are separate
+/// variants so that one never hides as the other.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The configuration cannot be used.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The request is malformed; the message says where and why.
+    #[error("{0}")]
+    BadRequest(String),
+    /// No valid credentials were presented.
+    #[error("sign-in required")]
+    Unauthenticated,
+    /// The credentials are valid but the role may not do this.
+    #[error("the {role} role may not {action}")]
+    NotPermitted {
+        /// The caller's role.
+        role: renkei_core::Role,
+        /// What was attempted (`GET /api/v1/users`).
+        action: String,
+    },
+    /// Sign-in failed (wrong name or password); deliberately vague.
+    #[error("wrong user name or password")]
+    BadCredentials,
+    /// Too many failed sign-ins; try again after the given seconds.
+    #[error("too many failed sign-ins; try again in {retry_after_secs} s")]
+    Throttled {
+        /// Seconds until a new attempt is considered.
+        retry_after_secs: u64,
+    },
+    /// The thing asked for does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The request conflicts with the current state (a taken user name).
+    #[error("{0}")]
+    Conflict(String),
+    /// The form's CSRF token is missing or wrong.
+    #[error("the form has expired or did not come from this site; reload the page and try again")]
+    Csrf,
+    /// The audit log could not record the request, so its result is withheld
+    /// (DESIGN.md invariant 5).
+    #[error("the audit log could not record this request, so its result is withheld")]
+    AuditUnavailable(#[source] renkei_audit::Error),
+    /// A store failed.
+    #[error("storage error")]
+    Store(#[from] renkei_store::Error),
+    /// A query failed.
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    /// The audit log failed.
+    #[error("audit log error")]
+    Audit(#[from] renkei_audit::Error),
+    /// A bug or a broken invariant on our side.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Result with [`Error`] as the default error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The problem `type` (RFC 9457 §3.1.1): a relative URI for the kinds a
+    /// client must tell apart, `about:blank` for the rest.
+    pub fn problem_type(&self) -> &'static str {
+        match self {
+            Error::Unauthenticated => "/problems/unauthenticated",
+            Error::NotPermitted { .. } => "/problems/not-permitted",
+            Error::Csrf => "/problems/csrf",
+            Error::Throttled { .. } => "/problems/throttled",
+            Error::AuditUnavailable(_) => "/problems/audit-unavailable",
+            _ => "about:blank",
+        }
+    }
+
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::Unauthenticated | Error::BadCredentials => StatusCode::UNAUTHORIZED,
+            Error::NotPermitted { .. } | Error::Csrf => StatusCode::FORBIDDEN,
+            Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::AuditUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Config(_)
+            | Error::Store(_)
+            | Error::Database(_)
+            | Error::Audit(_)
+            | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// An RFC 9457 problem document.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem; `about:blank` when the status says
+    /// it all.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short summary of the kind of problem.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What went wrong with this request, and where.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl Problem {
+    /// A problem with the standard title of `status`.
+    pub fn new(status: StatusCode, detail: impl Into<Option<String>>) -> Self {
+        Self {
+            kind: "about:blank".to_owned(),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).expect("a problem document always serializes");
+        let mut response = (status, body).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        response
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        // Our own faults are logged with their causes and answered without
+        // them: a cause can carry paths or SQL that callers need not see.
+        let detail = if status.is_server_error() {
+            tracing::error!(error = %self, cause = ?std::error::Error::source(&self), "request failed");
+            match &self {
+                Error::AuditUnavailable(_) => self.to_string(),
+                _ => "the platform failed to handle this request; it has been logged".to_owned(),
+            }
+        } else {
+            self.to_string()
+        };
+        let mut problem = Problem::new(status, detail);
+        problem.kind = self.problem_type().to_owned();
+        let mut response = problem.into_response();
+        match &self {
+            Error::Unauthenticated => {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"renkei\""),
+                );
+            }
+            Error::Throttled { retry_after_secs } => {
+                if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+            }
+            _ => {}
+        }
+        response
+    }
+}

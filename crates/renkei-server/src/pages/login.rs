@@ -1,0 +1,235 @@
+//! Sign-in and sign-out. The sign-in form is protected by a double-submit
+//! CSRF token (a cookie and a hidden field that must match); forms after
+//! sign-in use the session's own token.
+
+use std::net::SocketAddr;
+
+use axum::Extension;
+use axum::extract::{ConnectInfo, Form, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::html;
+use renkei_core::{Actor, AuditEvent, Outcome};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use super::layout::{PageLang, page};
+use crate::access::{Principal, SESSION_COOKIE, cookie};
+use crate::accounts::{Password, SessionToken};
+use crate::{AppState, Error};
+
+const LOGIN_CSRF_COOKIE: &str = "renkei_login_csrf";
+
+/// Whether two CSRF tokens are equal, in constant time.
+pub fn same_token(a: &str, b: &str) -> bool {
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// Refuses a form whose CSRF token is not the session's.
+pub fn check_csrf(principal: &Principal, presented: &str) -> Result<(), Error> {
+    match principal {
+        Principal::Session { csrf, .. } if same_token(csrf, presented) => Ok(()),
+        _ => Err(Error::Csrf),
+    }
+}
+
+/// Only same-site relative paths are followed after sign-in, so the form
+/// cannot be used to bounce users to another site.
+fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
+        _ => "/account",
+    }
+}
+
+fn cookie_header(
+    state: &AppState,
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: Option<i64>,
+) -> HeaderValue {
+    let mut c = format!("{name}={value}; Path={path}; HttpOnly; SameSite=Lax");
+    if let Some(age) = max_age {
+        c.push_str(&format!("; Max-Age={age}"));
+    }
+    if state.config().server.behind_tls() {
+        c.push_str("; Secure");
+    }
+    HeaderValue::from_str(&c).expect("cookie values are base64url and fixed names")
+}
+
+/// Query of the sign-in page.
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    next: Option<String>,
+}
+
+fn login_page(state: &AppState, lang: PageLang, next: &str, error: Option<&str>) -> Response {
+    let l = lang.lang;
+    let csrf = crate::accounts::random_csrf();
+    let body = html! {
+        @if let Some(e) = error { p class="error" role="alert" { (e) } }
+        form method="post" action="/login" {
+            input type="hidden" name="csrf" value=(csrf);
+            input type="hidden" name="next" value=(next);
+            label for="username" { (l.pick("ユーザー名", "User name")) }
+            input id="username" name="username" autocomplete="username" required;
+            label for="password" { (l.pick("パスワード", "Password")) }
+            input id="password" name="password" type="password" autocomplete="current-password" required;
+            button type="submit" { (l.pick("ログイン", "Sign in")) }
+        }
+    };
+    let status = if error.is_some() {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::OK
+    };
+    let mut response = (
+        status,
+        page(lang, l.pick("ログイン", "Sign in"), None, body),
+    )
+        .into_response();
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        cookie_header(state, LOGIN_CSRF_COOKIE, &csrf, "/login", Some(3600)),
+    );
+    response
+}
+
+/// `GET /login`.
+pub async fn form(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Query(q): Query<LoginQuery>,
+) -> Response {
+    login_page(&state, lang, safe_next(q.next.as_deref()), None)
+}
+
+/// The sign-in form. Its `Debug` leaves the password out.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+    csrf: String,
+    next: Option<String>,
+}
+
+impl std::fmt::Debug for LoginForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginForm")
+            .field("username", &self.username)
+            .field("next", &self.next)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `POST /login`.
+pub async fn submit(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    lang: PageLang,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let l = lang.lang;
+    let next = safe_next(form.next.as_deref()).to_owned();
+    let expected = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
+    if expected.is_empty() || !same_token(expected, &form.csrf) {
+        return Error::Csrf.into_response();
+    }
+    let username = form.username.trim().to_lowercase();
+    let user_key = format!("user:{username}");
+    let ip_key = format!("ip:{}", peer.ip());
+    let keys = [user_key.as_str(), ip_key.as_str()];
+    if let Some(retry_after_secs) = state.throttle().check(&keys) {
+        return Error::Throttled { retry_after_secs }.into_response();
+    }
+    let result = state
+        .accounts()
+        .check_password(&username, Password::typed(form.password))
+        .await;
+    let user = match result {
+        Ok(user) => user,
+        Err(Error::BadCredentials) => {
+            state.throttle().failed(&keys);
+            let event = AuditEvent {
+                at: state.clock().now(),
+                actor: Actor::Anonymous,
+                action: "POST /login".to_owned(),
+                object: "/login".to_owned(),
+                outcome: Outcome::Refused,
+                status: Some(401),
+                request_id: None,
+            };
+            if let Err(e) = state.audit().append(event).await {
+                return Error::AuditUnavailable(e).into_response();
+            }
+            let msg = l.pick(
+                "ユーザー名またはパスワードが違います。",
+                "Wrong user name or password.",
+            );
+            return login_page(&state, lang, &next, Some(msg));
+        }
+        Err(e) => return e.into_response(),
+    };
+    state.throttle().succeeded(&keys);
+    let hours = state.config().accounts.session_hours;
+    let (token, _csrf) = match state.accounts().create_session(&user, hours).await {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    let event = AuditEvent {
+        at: state.clock().now(),
+        actor: Actor::User {
+            id: user.id,
+            username: user.username.clone(),
+            role: user.role,
+        },
+        action: "POST /login".to_owned(),
+        object: "/login".to_owned(),
+        outcome: Outcome::Success,
+        status: Some(303),
+        request_id: None,
+    };
+    if let Err(e) = state.audit().append(event).await {
+        return Error::AuditUnavailable(e).into_response();
+    }
+    let mut response = Redirect::to(&next).into_response();
+    let age = i64::from(hours) * 3600;
+    let h = response.headers_mut();
+    h.append(
+        header::SET_COOKIE,
+        cookie_header(&state, SESSION_COOKIE, token.expose(), "/", Some(age)),
+    );
+    h.append(
+        header::SET_COOKIE,
+        cookie_header(&state, LOGIN_CSRF_COOKIE, "", "/login", Some(0)),
+    );
+    response
+}
+
+/// The sign-out form.
+#[derive(Debug, Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+/// `POST /logout`.
+pub async fn logout(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, Error> {
+    check_csrf(&principal, &form.csrf)?;
+    if let Some(token) = cookie(&headers, SESSION_COOKIE).and_then(SessionToken::parse) {
+        state.accounts().end_session(&token).await?;
+    }
+    let mut response = Redirect::to("/").into_response();
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        cookie_header(&state, SESSION_COOKIE, "", "/", Some(0)),
+    );
+    Ok(response)
+}

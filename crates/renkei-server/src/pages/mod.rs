@@ -1,0 +1,8 @@
+//! The portals' pages: server-rendered HTML (maud), Japanese first with an
+//! English switch, no JavaScript build step. Forms carry CSRF tokens; the
+//! access layer has already decided who may see each page.
+
+pub mod account;
+pub mod home;
+pub mod layout;
+pub mod login;

@@ -1,0 +1,211 @@
+//! The route table: every route with its handler and its access rule, side by
+//! side. The router and the [`Policy`] are both built from this one table, so
+//! a route cannot exist without a rule, and the authorization-matrix test
+//! walks exactly the routes that are served.
+
+use axum::Router;
+use axum::http::Method;
+use axum::routing::{MethodRouter, delete, get, post};
+use renkei_core::Role;
+
+use crate::policy::{Access, Policy, Rule, Surface};
+use crate::{AppState, api, pages};
+
+/// One route of the table.
+#[derive(Debug)]
+pub struct RouteSpec {
+    /// The HTTP method.
+    pub method: Method,
+    /// The route pattern (`/api/v1/tokens/{id}`).
+    pub path: &'static str,
+    /// Its access rule.
+    pub rule: Rule,
+    handler: MethodRouter<AppState>,
+}
+
+const OPERATORS: &[Role] = &[Role::Operator];
+const AUDIT_READERS: &[Role] = &[Role::Auditor, Role::Operator];
+
+fn api(
+    method: Method,
+    path: &'static str,
+    access: Access,
+    handler: MethodRouter<AppState>,
+) -> RouteSpec {
+    RouteSpec {
+        method,
+        path,
+        rule: Rule {
+            access,
+            surface: Surface::Api,
+            audited: true,
+        },
+        handler,
+    }
+}
+
+fn page(
+    method: Method,
+    path: &'static str,
+    access: Access,
+    handler: MethodRouter<AppState>,
+) -> RouteSpec {
+    RouteSpec {
+        method,
+        path,
+        rule: Rule {
+            access,
+            surface: Surface::Page,
+            audited: true,
+        },
+        handler,
+    }
+}
+
+/// Routes that neither read nor change data, so are not audited.
+fn ops(
+    method: Method,
+    path: &'static str,
+    access: Access,
+    surface: Surface,
+    handler: MethodRouter<AppState>,
+) -> RouteSpec {
+    RouteSpec {
+        method,
+        path,
+        rule: Rule {
+            access,
+            surface,
+            audited: false,
+        },
+        handler,
+    }
+}
+
+/// Every route the server answers.
+pub fn table() -> Vec<RouteSpec> {
+    use Access::*;
+    use Method as M;
+    vec![
+        // Operations.
+        ops(
+            M::GET,
+            "/healthz",
+            Public,
+            Surface::Api,
+            get(api::health::healthz),
+        ),
+        ops(
+            M::GET,
+            "/readyz",
+            Public,
+            Surface::Api,
+            get(api::health::readyz),
+        ),
+        ops(
+            M::GET,
+            "/metrics",
+            Roles(&[Role::Operator, Role::Auditor]),
+            Surface::Api,
+            get(api::health::metrics),
+        ),
+        ops(
+            M::GET,
+            "/api/openapi.json",
+            Public,
+            Surface::Api,
+            get(api::openapi::document),
+        ),
+        ops(
+            M::GET,
+            "/api/docs",
+            Public,
+            Surface::Page,
+            get(api::openapi::docs_page),
+        ),
+        ops(
+            M::GET,
+            "/assets/style.css",
+            Public,
+            Surface::Page,
+            get(pages::layout::stylesheet),
+        ),
+        // Accounts.
+        api(M::GET, "/api/v1/me", SignedIn, get(api::tokens::me)),
+        api(M::GET, "/api/v1/tokens", SignedIn, get(api::tokens::list)),
+        api(
+            M::POST,
+            "/api/v1/tokens",
+            SignedIn,
+            post(api::tokens::create),
+        ),
+        api(
+            M::DELETE,
+            "/api/v1/tokens/{id}",
+            SignedIn,
+            delete(api::tokens::revoke),
+        ),
+        api(
+            M::GET,
+            "/api/v1/users",
+            Roles(OPERATORS),
+            get(api::users::list),
+        ),
+        api(
+            M::POST,
+            "/api/v1/users",
+            Roles(OPERATORS),
+            post(api::users::create),
+        ),
+        // Audit log: heads, keys and proofs are hashes only, so anyone may
+        // check the log; the entries themselves are for auditors.
+        api(M::GET, "/api/v1/audit/head", Public, get(api::audit::head)),
+        api(M::GET, "/api/v1/audit/key", Public, get(api::audit::key)),
+        api(
+            M::GET,
+            "/api/v1/audit/proof/inclusion",
+            Public,
+            get(api::audit::inclusion),
+        ),
+        api(
+            M::GET,
+            "/api/v1/audit/proof/consistency",
+            Public,
+            get(api::audit::consistency),
+        ),
+        api(
+            M::GET,
+            "/api/v1/audit/entries",
+            Roles(AUDIT_READERS),
+            get(api::audit::entries),
+        ),
+        // Pages.
+        page(M::GET, "/", Public, get(pages::home::home)),
+        page(M::GET, "/login", Public, get(pages::login::form)),
+        page(M::POST, "/login", Public, post(pages::login::submit)),
+        page(M::POST, "/logout", SignedIn, post(pages::login::logout)),
+        page(M::GET, "/account", SignedIn, get(pages::account::show)),
+        page(
+            M::POST,
+            "/account/tokens",
+            SignedIn,
+            post(pages::account::create_token),
+        ),
+    ]
+}
+
+/// The access rules of every route in [`table`].
+pub fn policy() -> Policy {
+    let mut policy = Policy::default();
+    for r in table() {
+        policy.insert(r.method, r.path, r.rule);
+    }
+    policy
+}
+
+/// The router of every route in [`table`], without layers.
+pub fn router() -> Router<AppState> {
+    table()
+        .into_iter()
+        .fold(Router::new(), |router, r| router.route(r.path, r.handler))
+}

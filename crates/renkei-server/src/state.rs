@@ -1,0 +1,98 @@
+//! What every handler shares: configuration, stores, the function services,
+//! and the server's own instruments.
+
+use std::sync::Arc;
+
+use renkei_audit::AuditLog;
+use renkei_core::Clock;
+use renkei_store::Stores;
+
+use crate::accounts::{Accounts, LoginThrottle};
+use crate::metrics::Metrics;
+use crate::policy::Policy;
+use crate::{Config, Result};
+
+/// The platform, as the server holds it. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: Config,
+    stores: Stores,
+    accounts: Accounts,
+    audit: AuditLog,
+    metrics: Metrics,
+    throttle: LoginThrottle,
+    clock: Arc<dyn Clock>,
+    policy: Policy,
+}
+
+impl AppState {
+    /// Opens every store the server needs and starts the audit log.
+    pub async fn open(config: Config, clock: Arc<dyn Clock>) -> Result<Self> {
+        config.deployment.validate()?;
+        let stores = Stores::open(&config.data_dir, &config.store).await?;
+        let accounts = Accounts::open(&stores, clock.clone()).await?;
+        let audit = AuditLog::open(&stores, clock.clone()).await?;
+        let throttle = LoginThrottle::new(
+            clock.clone(),
+            config.accounts.login_max_failures,
+            config.accounts.login_window_secs,
+        );
+        let policy = crate::routes::policy();
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                stores,
+                accounts,
+                audit,
+                metrics: Metrics::new(),
+                throttle,
+                clock,
+                policy,
+            }),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+    /// The stores.
+    pub fn stores(&self) -> &Stores {
+        &self.inner.stores
+    }
+    /// The accounts store.
+    pub fn accounts(&self) -> &Accounts {
+        &self.inner.accounts
+    }
+    /// The audit log.
+    pub fn audit(&self) -> &AuditLog {
+        &self.inner.audit
+    }
+    /// The request metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+    /// Sign-in throttling.
+    pub fn throttle(&self) -> &LoginThrottle {
+        &self.inner.throttle
+    }
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+    /// Every route's access rule.
+    pub fn policy(&self) -> &Policy {
+        &self.inner.policy
+    }
+
+    /// Stops the audit writer after it has drained, and closes the stores.
+    pub async fn close(&self) {
+        self.inner.audit.close().await;
+        self.inner.stores.close().await;
+    }
+}

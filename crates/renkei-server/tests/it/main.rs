@@ -1,0 +1,10 @@
+//! Integration tests of the server: the real application on a loopback port,
+//! a real HTTP client, fresh stores per test on SQLite and PostgreSQL.
+
+mod helpers;
+
+mod access;
+mod accounts;
+mod audit;
+mod operations;
+mod pages;

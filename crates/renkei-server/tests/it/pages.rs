@@ -1,0 +1,199 @@
+//! The pages over HTTP: sign-in with CSRF, throttling, the language switch.
+//! (Browser-driven tests arrive with the portals' forms.)
+
+use renkei_core::Role;
+use renkei_store::testing::TestBackend;
+
+use crate::helpers::{PASSWORD, problem, spawn_app, spawn_app_with};
+
+fn csrf_of(html: &str) -> String {
+    html.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("form has a CSRF field")
+        .to_owned()
+}
+
+fn cookie_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_sets_a_hardened_session_cookie_and_shows_the_account() {
+    let app = spawn_app(TestBackend::Sqlite).await;
+    let http = cookie_client();
+    let page = http
+        .get(app.url("/login"))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("text");
+    assert!(page.contains("<html lang=\"ja\""), "Japanese first");
+    assert!(page.contains("ログイン"));
+    let csrf = csrf_of(&page);
+    let user = app.creds(Role::Patient).username.clone();
+    let resp = http
+        .post(app.url("/login"))
+        .form(&[
+            ("username", user.as_str()),
+            ("password", PASSWORD),
+            ("csrf", &csrf),
+            ("next", "/account"),
+        ])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 303);
+    assert_eq!(resp.headers()["location"], "/account");
+    let set_cookie: Vec<String> = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().expect("ascii").to_owned())
+        .collect();
+    let session = set_cookie
+        .iter()
+        .find(|c| c.starts_with("renkei_session="))
+        .expect("session cookie");
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Lax"),
+        "{session}"
+    );
+    assert!(
+        !session.contains("Secure"),
+        "no TLS configured here, so no Secure flag"
+    );
+    let account = http
+        .get(app.url("/account"))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("text");
+    assert!(account.contains(&user));
+    assert!(account.contains("患者"), "role shown in Japanese");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_without_the_right_csrf_token_is_refused() {
+    let app = spawn_app(TestBackend::Sqlite).await;
+    let http = cookie_client();
+    http.get(app.url("/login")).send().await.expect("send");
+    let user = app.creds(Role::Patient).username.clone();
+    let resp = http
+        .post(app.url("/login"))
+        .form(&[
+            ("username", user.as_str()),
+            ("password", PASSWORD),
+            ("csrf", "forged"),
+        ])
+        .send()
+        .await
+        .expect("send");
+    let body = problem(resp, 403).await;
+    assert_eq!(body["type"], "/problems/csrf");
+    // A signed-in form (new token) with a wrong token is refused as well.
+    let c = app.creds(Role::Applicant).clone();
+    let resp = app
+        .http
+        .post(app.url("/account/tokens"))
+        .header("cookie", format!("renkei_session={}", c.session))
+        .form(&[("csrf", "forged"), ("name", "x")])
+        .send()
+        .await
+        .expect("send");
+    problem(resp, 403).await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_wrong_passwords_are_throttled() {
+    let app = spawn_app_with(TestBackend::Sqlite, |c| c.accounts.login_max_failures = 3).await;
+    let http = cookie_client();
+    let user = app.creds(Role::Reviewer).username.clone();
+    for attempt in 0..3 {
+        let page = http
+            .get(app.url("/login"))
+            .send()
+            .await
+            .expect("send")
+            .text()
+            .await
+            .expect("text");
+        let resp = http
+            .post(app.url("/login"))
+            .form(&[
+                ("username", user.as_str()),
+                ("password", "wrong password!"),
+                ("csrf", &csrf_of(&page)),
+            ])
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(resp.status(), 401, "attempt {attempt}");
+    }
+    let page = http
+        .get(app.url("/login"))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("text");
+    let resp = http
+        .post(app.url("/login"))
+        .form(&[
+            ("username", user.as_str()),
+            ("password", PASSWORD),
+            ("csrf", &csrf_of(&page)),
+        ])
+        .send()
+        .await
+        .expect("send");
+    assert!(resp.headers().contains_key("retry-after"));
+    let body = problem(resp, 429).await;
+    assert_eq!(body["type"], "/problems/throttled");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_language_switch_is_remembered() {
+    let app = spawn_app(TestBackend::Sqlite).await;
+    let http = cookie_client();
+    let en = http
+        .get(app.url("/?lang=en"))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("text");
+    assert!(en.contains("<html lang=\"en\"") && en.contains("Sign in"));
+    let again = http
+        .get(app.url("/"))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("text");
+    assert!(again.contains("<html lang=\"en\""), "choice not remembered");
+    let ja = http
+        .get(app.url("/?lang=ja"))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("text");
+    assert!(ja.contains("情報連携基盤"));
+    app.stop().await;
+}

@@ -1,0 +1,22 @@
+//! `renkei bench NAME`: end-to-end numbers, each compared side by side with a
+//! peer in the same run, each ending with one JSON line.
+
+mod audit;
+
+use clap::Subcommand;
+
+/// The benchmarks.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Durable audit appends per second (SQLite, and PostgreSQL when
+    /// --database-url or RENKEI_BENCH_DATABASE_URL is given) with group
+    /// commit, against one transaction per append; then inclusion proofs per
+    /// second at --entries entries.
+    Audit(audit::AuditBenchArgs),
+}
+
+pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
+    match cmd {
+        BenchCommand::Audit(args) => audit::run(args).await,
+    }
+}

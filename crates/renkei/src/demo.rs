@@ -1,0 +1,451 @@
+//! `renkei demo`: the whole platform as it stands, walked through over HTTP
+//! exactly as its users would, then left running (or, with `--exit`, shut
+//! down with an exit code). Each issue adds its step; the last line printed
+//! is one JSON object with a field per step.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail, ensure};
+use renkei_core::{Role, SystemClock};
+use renkei_server::accounts::{NewUser, Password};
+use serde_json::{Map, Value, json};
+
+use crate::config::{self, CommonFlags};
+
+/// Flags of `renkei demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Run the walkthrough, print its summary and exit (0 when every step
+    /// succeeded) instead of serving on.
+    #[arg(long)]
+    exit: bool,
+}
+
+/// The default demo data directory; it is wiped at each start, so it is
+/// marked, and a directory without the mark is never wiped.
+const DEMO_DIR: &str = "./renkei-demo";
+const MARK: &str = ".renkei-demo";
+
+fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
+    if dir.exists() {
+        let is_empty = std::fs::read_dir(dir)?.next().is_none();
+        ensure!(
+            is_empty || dir.join(MARK).exists(),
+            "{} exists and is not a demo directory (no {MARK} file); choose another with --data",
+            dir.display()
+        );
+        std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(
+        dir.join(MARK),
+        "renkei demo data; wiped by the next `renkei demo`\n",
+    )?;
+    Ok(())
+}
+
+/// One demo account: who it is and how to sign in.
+struct Login {
+    role: Role,
+    username: String,
+    password: String,
+    token: String,
+}
+
+/// The walkthrough's state: the server's address, an HTTP client, and the
+/// summary being built.
+struct Walk {
+    base: String,
+    http: reqwest::Client,
+    summary: Map<String, Value>,
+}
+
+impl Walk {
+    async fn get_json(&self, path: &str, token: Option<&str>) -> anyhow::Result<(u16, Value)> {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.with_context(|| format!("GET {path}"))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .json()
+            .await
+            .with_context(|| format!("GET {path}: body is not JSON"))?;
+        Ok((status, body))
+    }
+
+    fn record(&mut self, key: &str, value: impl Into<Value>) {
+        self.summary.insert(key.to_owned(), value.into());
+    }
+}
+
+pub async fn run(common: &CommonFlags, args: DemoArgs) -> anyhow::Result<std::process::ExitCode> {
+    let mut flags = common.clone();
+    let dir = flags
+        .data
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEMO_DIR));
+    prepare_dir(&dir)?;
+    flags.data = Some(dir.clone());
+    let config = config::load(&flags)?;
+    let listen = config.server.listen;
+
+    let clock = Arc::new(SystemClock);
+    let state = renkei_server::AppState::open(config, clock)
+        .await
+        .context("step platform: opening the stores")?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| {
+            format!(
+                "step platform: listening on {listen} (use --listen 127.0.0.1:0 for a free port)"
+            )
+        })?;
+    let addr = listener.local_addr()?;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(renkei_server::serve(listener, state.clone(), async move {
+        let _ = stop_rx.await;
+    }));
+
+    let mut walk = Walk {
+        base: format!("http://{addr}"),
+        http: reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?,
+        summary: Map::new(),
+    };
+    walk.record("url", format!("http://{addr}/"));
+    walk.record("data_dir", dir.display().to_string());
+
+    let outcome = steps(&mut walk, &state).await;
+    let code = match &outcome {
+        Ok(logins) => {
+            print_logins(&walk.base, logins);
+            walk.record("ok", true);
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("demo failed: {e:#}");
+            walk.record("ok", false);
+            walk.record("error", format!("{e:#}"));
+            std::process::ExitCode::FAILURE
+        }
+    };
+    println!("{}", Value::Object(walk.summary));
+
+    if !args.exit && outcome.is_ok() {
+        println!("serving on http://{addr}/ — Ctrl-C to stop");
+        crate::shutdown_signal().await;
+    }
+    let _ = stop_tx.send(());
+    server
+        .await
+        .context("server task")?
+        .context("serving HTTP")?;
+    state.close().await;
+    Ok(code)
+}
+
+async fn steps(walk: &mut Walk, state: &renkei_server::AppState) -> anyhow::Result<Vec<Login>> {
+    step_health(walk).await.context("step health")?;
+    let logins = step_accounts(walk, state).await.context("step accounts")?;
+    step_authorization(walk, &logins)
+        .await
+        .context("step authorization")?;
+    step_login(walk, &logins).await.context("step login")?;
+    step_audit(walk, state, &logins)
+        .await
+        .context("step audit")?;
+    Ok(logins)
+}
+
+async fn step_health(walk: &mut Walk) -> anyhow::Result<()> {
+    for path in ["/healthz", "/readyz"] {
+        let (status, body) = walk.get_json(path, None).await?;
+        ensure!(
+            status == 200 && body["status"] == "ok",
+            "{path} answered {status} {body}"
+        );
+    }
+    walk.record("health", "ok");
+    Ok(())
+}
+
+/// The operator is created directly in the store (as `renkei admin` would);
+/// everyone else is created by the operator through the API.
+async fn step_accounts(
+    walk: &mut Walk,
+    state: &renkei_server::AppState,
+) -> anyhow::Result<Vec<Login>> {
+    let accounts = state.accounts();
+    let org = accounts.ensure_org("renkei 運営機構", "JP").await?;
+    let operator_password = "demo-operator-pass".to_owned();
+    let operator = accounts
+        .create_user(NewUser {
+            username: "operator".to_owned(),
+            display_name: "運営 太郎".to_owned(),
+            role: Role::Operator,
+            org_id: Some(org),
+            password: Some(Password::new(operator_password.clone())?),
+        })
+        .await?;
+    let (_, operator_token) = accounts.create_token(&operator, "demo").await?;
+    state
+        .audit()
+        .append(renkei_core::AuditEvent {
+            at: renkei_core::Clock::now(&**state.clock()),
+            actor: renkei_core::Actor::System {
+                component: "demo".to_owned(),
+            },
+            action: "account.create".to_owned(),
+            object: format!("user:{}", operator.id),
+            outcome: renkei_core::Outcome::Success,
+            status: None,
+            request_id: None,
+        })
+        .await?;
+    let mut logins = vec![Login {
+        role: Role::Operator,
+        username: operator.username.clone(),
+        password: operator_password,
+        token: operator_token.expose().to_owned(),
+    }];
+    let people = [
+        (
+            Role::Provider,
+            "provider",
+            "医療 花子",
+            "東京中央病院",
+            "JP",
+        ),
+        (Role::Patient, "patient", "患者 一郎", "", "JP"),
+        (
+            Role::Applicant,
+            "applicant",
+            "研究 次郎",
+            "京都医学研究所",
+            "JP",
+        ),
+        (Role::Reviewer, "reviewer", "審査 三郎", "審査委員会", "JP"),
+        (Role::Auditor, "auditor", "監査 四郎", "監査法人", "JP"),
+    ];
+    for (role, username, display, org, country) in people {
+        let password = format!("demo-{username}-pass");
+        let mut body = json!({
+            "username": username, "display_name": display, "role": role.as_str(),
+            "password": password,
+        });
+        if !org.is_empty() {
+            body["organization"] = json!(org);
+            body["country"] = json!(country);
+        }
+        let resp = walk
+            .http
+            .post(format!("{}/api/v1/users", walk.base))
+            .bearer_auth(&logins[0].token)
+            .json(&body)
+            .send()
+            .await?;
+        let status = resp.status();
+        ensure!(
+            status == 201,
+            "creating {username}: {status} {}",
+            resp.text().await?
+        );
+        let user = accounts
+            .user_by_name(username)
+            .await?
+            .with_context(|| format!("{username} missing after creation"))?;
+        let (_, token) = accounts.create_token(&user, "demo").await?;
+        logins.push(Login {
+            role,
+            username: username.to_owned(),
+            password,
+            token: token.expose().to_owned(),
+        });
+    }
+    walk.record("accounts", logins.len());
+    walk.record("tokens", logins.len());
+    Ok(logins)
+}
+
+/// Every role sees itself; only the operator lists accounts; nobody unsigned
+/// gets in.
+async fn step_authorization(walk: &mut Walk, logins: &[Login]) -> anyhow::Result<()> {
+    let mut checks = 0;
+    let mut refused = 0;
+    for login in logins {
+        let (status, me) = walk.get_json("/api/v1/me", Some(&login.token)).await?;
+        ensure!(
+            status == 200 && me["role"] == login.role.as_str(),
+            "/api/v1/me as {}: {status} {me}",
+            login.role
+        );
+        let (status, _) = walk.get_json("/api/v1/users", Some(&login.token)).await?;
+        let expected = if login.role == Role::Operator {
+            200
+        } else {
+            403
+        };
+        ensure!(
+            status == expected,
+            "/api/v1/users as {}: {status}, expected {expected}",
+            login.role
+        );
+        checks += 2;
+        refused += usize::from(status == 403);
+    }
+    let (status, _) = walk.get_json("/api/v1/me", None).await?;
+    ensure!(status == 401, "/api/v1/me unsigned: {status}, expected 401");
+    walk.record("authz_checks", checks + 1);
+    walk.record("authz_refused", refused + 1);
+    Ok(())
+}
+
+/// The patient signs in through the page, with its CSRF token.
+async fn step_login(walk: &mut Walk, logins: &[Login]) -> anyhow::Result<()> {
+    let patient = logins
+        .iter()
+        .find(|l| l.role == Role::Patient)
+        .context("no patient login")?;
+    let page = walk
+        .http
+        .get(format!("{}/login", walk.base))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .context("sign-in page has no CSRF field")?
+        .to_owned();
+    let resp = walk
+        .http
+        .post(format!("{}/login", walk.base))
+        .form(&[
+            ("username", patient.username.as_str()),
+            ("password", patient.password.as_str()),
+            ("csrf", csrf.as_str()),
+            ("next", "/account"),
+        ])
+        .send()
+        .await?;
+    ensure!(resp.status() == 303, "sign-in answered {}", resp.status());
+    let account = walk
+        .http
+        .get(format!("{}/account", walk.base))
+        .send()
+        .await?;
+    ensure!(
+        account.status() == 200,
+        "account page answered {}",
+        account.status()
+    );
+    let html = account.text().await?;
+    ensure!(
+        html.contains(&patient.username),
+        "account page does not show the patient"
+    );
+    walk.record("login", "ok");
+    Ok(())
+}
+
+/// Anyone can check the log: fetch a signed head, check its signature, prove
+/// an entry is in it, prove the next head extends it, then recompute the
+/// whole tree from storage.
+async fn step_audit(
+    walk: &mut Walk,
+    state: &renkei_server::AppState,
+    logins: &[Login],
+) -> anyhow::Result<()> {
+    let (_, key) = walk.get_json("/api/v1/audit/key", None).await?;
+    let key: renkei_audit::PublicKey = key["public_key_hex"]
+        .as_str()
+        .context("key has no public_key_hex")?
+        .parse()?;
+    let (_, first) = walk.get_json("/api/v1/audit/head", None).await?;
+    let first: renkei_audit::SignedTreeHead = serde_json::from_value(first)?;
+    first.verify(&key).context("first head's signature")?;
+    ensure!(
+        first.tree_size > 0,
+        "the log is empty after the walkthrough so far"
+    );
+
+    let auditor = logins
+        .iter()
+        .find(|l| l.role == Role::Auditor)
+        .context("no auditor login")?;
+    let (status, entries) = walk
+        .get_json("/api/v1/audit/entries?start=0&end=1", Some(&auditor.token))
+        .await?;
+    ensure!(status == 200, "entries answered {status}: {entries}");
+    let entry: renkei_audit::StoredEntry = serde_json::from_value(entries[0].clone())?;
+    let (_, proof) = walk
+        .get_json(
+            &format!(
+                "/api/v1/audit/proof/inclusion?index=0&tree_size={}",
+                first.tree_size
+            ),
+            None,
+        )
+        .await?;
+    let proof: renkei_audit::InclusionProof = serde_json::from_value(proof)?;
+    proof
+        .verify(&entry.leaf_hash, &first.root_hash)
+        .context("inclusion proof of entry 0")?;
+    walk.record("audit_inclusion_verified", true);
+
+    let (_, second) = walk.get_json("/api/v1/audit/head", None).await?;
+    let second: renkei_audit::SignedTreeHead = serde_json::from_value(second)?;
+    second.verify(&key).context("second head's signature")?;
+    let (_, proof) = walk
+        .get_json(
+            &format!(
+                "/api/v1/audit/proof/consistency?first={}&second={}",
+                first.tree_size, second.tree_size
+            ),
+            None,
+        )
+        .await?;
+    let proof: renkei_audit::ConsistencyProof = serde_json::from_value(proof)?;
+    proof
+        .verify(&first.root_hash, &second.root_hash)
+        .context("consistency proof between the two heads")?;
+    walk.record("audit_consistency_verified", true);
+
+    let report = renkei_audit::verify(state.stores(), Some(&second))
+        .await
+        .context("recomputing the log from storage")?;
+    let size = state.audit().size();
+    if size < second.tree_size {
+        bail!("the log shrank from {} to {size}", second.tree_size);
+    }
+    walk.record("audit_entries", size);
+    walk.record("audit_root", second.root_hash.to_hex());
+    walk.record("audit_verified", report.to_string());
+    Ok(())
+}
+
+fn print_logins(base: &str, logins: &[Login]) {
+    println!();
+    println!("renkei demo is running at {base}/");
+    println!(
+        "{:<10} {:<10} {:<24} API token",
+        "role", "username", "password"
+    );
+    for l in logins {
+        println!(
+            "{:<10} {:<10} {:<24} {}",
+            l.role.as_str(),
+            l.username,
+            l.password,
+            l.token
+        );
+    }
+    println!();
+}

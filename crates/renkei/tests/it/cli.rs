@@ -1,0 +1,107 @@
+//! The binary as an operator runs it, in a scratch directory.
+
+use std::process::Command;
+
+fn renkei() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_renkei"));
+    c.env("RENKEI_LOG", "warn");
+    c
+}
+
+#[test]
+fn demo_exit_walks_every_step_and_ends_with_a_json_summary() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("demo");
+    let out = renkei()
+        .args(["demo", "--exit", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .current_dir(dir.path())
+        .output()
+        .expect("renkei runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "demo failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = stdout.lines().last().expect("output");
+    let summary: serde_json::Value = serde_json::from_str(last).expect("last line is JSON");
+    assert_eq!(summary["ok"], true);
+    assert_eq!(summary["health"], "ok");
+    assert_eq!(summary["accounts"], 6);
+    assert_eq!(summary["login"], "ok");
+    assert_eq!(summary["audit_inclusion_verified"], true);
+    assert_eq!(summary["audit_consistency_verified"], true);
+    assert!(summary["audit_entries"].as_u64().expect("count") > 10);
+    assert!(
+        summary["url"]
+            .as_str()
+            .expect("url")
+            .starts_with("http://127.0.0.1:")
+    );
+    assert!(stdout.contains("patient"), "logins are printed");
+
+    // The log the demo left verifies from the command line, then fails,
+    // naming the entry, once one stored byte is flipped.
+    let verify = renkei()
+        .args(["audit", "verify", "--data"])
+        .arg(&data)
+        .output()
+        .expect("runs");
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    flip_one_byte_of_entry(&data.join("db/audit.sqlite"), 3);
+    let verify = renkei()
+        .args(["audit", "verify", "--data"])
+        .arg(&data)
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&verify.stdout);
+    assert!(!verify.status.success(), "tampering went unnoticed: {text}");
+    assert!(text.contains("entry 3"), "does not name the entry: {text}");
+}
+
+fn flip_one_byte_of_entry(db: &std::path::Path, index: i64) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .expect("open audit db");
+        let data: Vec<u8> = sqlx::query_scalar("SELECT data FROM entries WHERE idx = ?")
+            .bind(index)
+            .fetch_one(&mut conn)
+            .await
+            .expect("entry exists");
+        let mut changed = data.clone();
+        let at = changed.len() / 2;
+        changed[at] ^= 0x01;
+        sqlx::query("UPDATE entries SET data = ? WHERE idx = ?")
+            .bind(changed)
+            .bind(index)
+            .execute(&mut conn)
+            .await
+            .expect("tamper");
+    });
+}
+
+#[test]
+fn a_misspelt_configuration_key_is_named() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("renkei.toml"),
+        "[server]\nlisten_adress = \"127.0.0.1:0\"\n",
+    )
+    .expect("write");
+    let out = renkei()
+        .args(["audit", "head"])
+        .current_dir(dir.path())
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("listen_adress"), "{err}");
+}

@@ -1,0 +1,5 @@
+//! Integration tests of the binary: the architecture rules over the whole
+//! workspace, and the commands as an operator runs them.
+
+mod architecture;
+mod cli;
