@@ -26,60 +26,54 @@ pub struct RouteSpec {
 const OPERATORS: &[Role] = &[Role::Operator];
 const AUDIT_READERS: &[Role] = &[Role::Auditor, Role::Operator];
 
-fn api(
+fn spec(
     method: Method,
     path: &'static str,
-    access: Access,
+    rule: Rule,
     handler: MethodRouter<AppState>,
 ) -> RouteSpec {
     RouteSpec {
         method,
         path,
-        rule: Rule {
-            access,
-            surface: Surface::Api,
-            audited: true,
-        },
+        rule,
         handler,
     }
 }
 
-fn page(
-    method: Method,
-    path: &'static str,
-    access: Access,
-    handler: MethodRouter<AppState>,
-) -> RouteSpec {
-    RouteSpec {
-        method,
-        path,
-        rule: Rule {
-            access,
-            surface: Surface::Page,
-            audited: true,
-        },
-        handler,
-    }
+/// A JSON API route: bearer tokens, audited.
+fn api(m: Method, path: &'static str, access: Access, h: MethodRouter<AppState>) -> RouteSpec {
+    let rule = Rule {
+        access,
+        surface: Surface::Api,
+        audited: true,
+    };
+    spec(m, path, rule, h)
 }
 
-/// Routes that neither read nor change data, so are not audited.
+/// A page: session cookies, audited.
+fn page(m: Method, path: &'static str, access: Access, h: MethodRouter<AppState>) -> RouteSpec {
+    let rule = Rule {
+        access,
+        surface: Surface::Page,
+        audited: true,
+    };
+    spec(m, path, rule, h)
+}
+
+/// A route that neither reads nor changes data, so is not audited.
 fn ops(
-    method: Method,
+    m: Method,
     path: &'static str,
     access: Access,
     surface: Surface,
-    handler: MethodRouter<AppState>,
+    h: MethodRouter<AppState>,
 ) -> RouteSpec {
-    RouteSpec {
-        method,
-        path,
-        rule: Rule {
-            access,
-            surface,
-            audited: false,
-        },
-        handler,
-    }
+    let rule = Rule {
+        access,
+        surface,
+        audited: false,
+    };
+    spec(m, path, rule, h)
 }
 
 /// Every route the server answers.

@@ -77,7 +77,7 @@ impl TestStores {
 /// Writes one async test body that runs twice, as `NAME::sqlite` and
 /// `NAME::postgres`, each on fresh stores bound to the given name.
 ///
-/// ```ignore
+/// ```text
 /// renkei_store::test_on_both_backends!(async fn appends_survive_reopen(stores) {
 ///     let db = stores.database(DB, &MIGRATIONS).await.unwrap();
 ///     // ...

@@ -59,12 +59,23 @@ enum AuditCommand {
     Head,
 }
 
+/// Logs go to standard error: human-readable by default, one JSON object
+/// per line with `RENKEI_LOG_FORMAT=json` (for log shippers). `RENKEI_LOG`
+/// takes an `EnvFilter` directive.
 fn init_tracing(default: &str) {
     let filter = EnvFilter::try_from_env("RENKEI_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    if std::env::var("RENKEI_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init();
+    } else {
+        builder.init();
+    }
 }
 
 #[tokio::main]

@@ -124,6 +124,20 @@ impl std::fmt::Debug for LoginForm {
     }
 }
 
+/// Sign-ins are audited by the handler: the route is public, so the access
+/// layer has no signed-in caller to record, yet failed guesses matter most.
+fn sign_in_event(state: &AppState, actor: Actor, outcome: Outcome, status: u16) -> AuditEvent {
+    AuditEvent {
+        at: state.clock().now(),
+        actor,
+        action: "POST /login".to_owned(),
+        object: "/login".to_owned(),
+        outcome,
+        status: Some(status),
+        request_id: None,
+    }
+}
+
 /// `POST /login`.
 pub async fn submit(
     State(state): State<AppState>,
@@ -153,15 +167,7 @@ pub async fn submit(
         Ok(user) => user,
         Err(Error::BadCredentials) => {
             state.throttle().failed(&keys);
-            let event = AuditEvent {
-                at: state.clock().now(),
-                actor: Actor::Anonymous,
-                action: "POST /login".to_owned(),
-                object: "/login".to_owned(),
-                outcome: Outcome::Refused,
-                status: Some(401),
-                request_id: None,
-            };
+            let event = sign_in_event(&state, Actor::Anonymous, Outcome::Refused, 401);
             if let Err(e) = state.audit().append(event).await {
                 return Error::AuditUnavailable(e).into_response();
             }
@@ -179,19 +185,12 @@ pub async fn submit(
         Ok(s) => s,
         Err(e) => return e.into_response(),
     };
-    let event = AuditEvent {
-        at: state.clock().now(),
-        actor: Actor::User {
-            id: user.id,
-            username: user.username.clone(),
-            role: user.role,
-        },
-        action: "POST /login".to_owned(),
-        object: "/login".to_owned(),
-        outcome: Outcome::Success,
-        status: Some(303),
-        request_id: None,
+    let actor = Actor::User {
+        id: user.id,
+        username: user.username.clone(),
+        role: user.role,
     };
+    let event = sign_in_event(&state, actor, Outcome::Success, 303);
     if let Err(e) = state.audit().append(event).await {
         return Error::AuditUnavailable(e).into_response();
     }

@@ -6,5 +6,6 @@ mod helpers;
 mod access;
 mod accounts;
 mod audit;
+mod browser;
 mod operations;
 mod pages;

@@ -1,0 +1,185 @@
+//! The pages in a real browser: Debian's headless Chromium driven through
+//! chromedriver (WebDriver). `scripts/test` installs both; without them
+//! these tests fail, naming what is missing, rather than skip.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use renkei_core::Role;
+use renkei_store::testing::TestBackend;
+
+use crate::helpers::{PASSWORD, spawn_app};
+
+/// A chromedriver process on a free loopback port, killed on drop.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn chromedriver_path() -> String {
+    std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".to_owned())
+}
+
+fn chromium_path() -> String {
+    std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned())
+}
+
+fn start_driver() -> Driver {
+    let path = chromedriver_path();
+    assert!(
+        std::path::Path::new(&path).exists() && std::path::Path::new(&chromium_path()).exists(),
+        "browser tests need Debian's chromium and chromium-driver ({path}, {}); scripts/test installs them",
+        chromium_path()
+    );
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let child = Command::new(&path)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {path}: {e}"));
+    Driver { child, port }
+}
+
+async fn browser(driver: &Driver) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".to_owned(),
+        serde_json::json!({
+            "binary": chromium_path(),
+            // The flags the machine's probe found necessary: no sandbox as
+            // root, and no background traffic to hosts this network refuses.
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--window-size=400,900",
+            ]
+        }),
+    );
+    let url = format!("http://127.0.0.1:{}", driver.port);
+    // chromedriver takes a moment to listen; poll its status, no fixed sleep.
+    for _ in 0..100 {
+        if reqwest::get(format!("{url}/status")).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&url)
+        .await
+        .expect("a browser session starts")
+}
+
+/// Waits for an element after a click: a form submission navigates
+/// asynchronously, so the next page may not be there when `click` returns.
+async fn settle(c: &Client, locator: Locator<'_>) -> fantoccini::elements::Element {
+    match c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(locator)
+        .await
+    {
+        Ok(e) => e,
+        Err(e) => panic!(
+            "{e}; the page is:\n{}",
+            c.source().await.unwrap_or_default()
+        ),
+    }
+}
+
+async fn type_into(c: &Client, id: &str, text: &str) {
+    let field = c.find(Locator::Id(id)).await.expect("field exists");
+    field.send_keys(text).await.expect("typing");
+}
+
+async fn click(c: &Client, css: &str) {
+    let button = c.find(Locator::Css(css)).await.expect("button exists");
+    button.click().await.expect("click");
+}
+
+async fn page_lang(c: &Client) -> Option<String> {
+    let html = c.find(Locator::Css("html")).await.expect("html");
+    html.attr("lang").await.expect("attr")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patient_signs_in_on_a_phone_sized_browser_in_japanese() {
+    let app = spawn_app(TestBackend::Sqlite).await;
+    let driver = start_driver();
+    let c = browser(&driver).await;
+    let user = app.creds(Role::Patient).username.clone();
+
+    // Not signed in: sent to the sign-in page, which is in Japanese, with
+    // labels tied to their fields for screen readers.
+    c.goto(&app.url("/account")).await.expect("goto");
+    assert_eq!(c.current_url().await.expect("url").path(), "/login");
+    assert_eq!(page_lang(&c).await.as_deref(), Some("ja"));
+    let label = c
+        .find(Locator::Css("label[for=username]"))
+        .await
+        .expect("label");
+    assert_eq!(label.text().await.expect("text"), "ユーザー名");
+
+    type_into(&c, "username", &user).await;
+    type_into(&c, "password", "wrong password!").await;
+    click(&c, "button[type=submit]").await;
+    let alert = settle(&c, Locator::Css("[role=alert]")).await;
+    assert!(
+        alert
+            .text()
+            .await
+            .expect("text")
+            .contains("パスワードが違います")
+    );
+
+    type_into(&c, "username", &user).await;
+    type_into(&c, "password", PASSWORD).await;
+    click(&c, "button[type=submit]").await;
+    settle(&c, Locator::Id("token-name")).await;
+    let url = c.current_url().await.expect("url");
+    assert_eq!(
+        url.path(),
+        "/account",
+        "sign-in returns to the page asked for"
+    );
+    let page = c.source().await.expect("source");
+    assert!(page.contains(&user) && page.contains("患者"));
+
+    // Switch to English; the choice sticks on the next page.
+    click(&c, "a[hreflang=en]").await;
+    settle(&c, Locator::Css("html[lang=en]")).await;
+    c.goto(&app.url("/")).await.expect("goto");
+    assert_eq!(page_lang(&c).await.as_deref(), Some("en"));
+
+    // Create an API token through the form (the page carries the CSRF token).
+    c.goto(&app.url("/account")).await.expect("goto");
+    type_into(&c, "token-name", "laptop").await;
+    click(&c, "form[action='/account/tokens'] button").await;
+    let shown = settle(&c, Locator::Id("new-token")).await;
+    let secret = shown.text().await.expect("text");
+    assert!(secret.starts_with("rk_"));
+    let resp = app
+        .http
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(&secret)
+        .send()
+        .await;
+    let me: serde_json::Value = resp.expect("send").json().await.expect("json");
+    assert_eq!(me["username"], user.as_str());
+
+    c.close().await.expect("close browser");
+    app.stop().await;
+}
