@@ -4,8 +4,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use renkei_audit::verify;
-use renkei_store::StoreConfig;
 use renkei_store::test_on_both_backends;
+use renkei_store::{DatabaseConfig, StoreConfig};
 
 use super::*;
 
@@ -56,13 +56,50 @@ fn crash_while_appending(
     indices
 }
 
+/// On PostgreSQL a killed client's last COMMIT may still be running in its
+/// server backend when the test reopens the log, as it would be when a
+/// crashed platform restarts at once. Marks the crashing client's
+/// connections so the test can wait until the server has finished them.
+fn tag_connections(config: &StoreConfig) -> (StoreConfig, Option<(String, String)>) {
+    let mut tagged = config.clone();
+    let DatabaseConfig::Postgres { url, .. } = &mut tagged.database else {
+        return (tagged, None);
+    };
+    let plain = url.clone();
+    let name = format!("renkei_crash_test_{}", std::process::id());
+    let sep = if url.contains('?') { '&' } else { '?' };
+    url.push_str(&format!("{sep}application_name={name}"));
+    (tagged, Some((plain, name)))
+}
+
+async fn wait_for_backends_to_finish(url: &str, name: &str) {
+    use sqlx::Connection;
+    let mut conn = sqlx::AnyConnection::connect(url).await.expect("connect");
+    for _ in 0..600 {
+        let left: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = $1")
+                .bind(name)
+                .fetch_one(&mut conn)
+                .await
+                .expect("pg_stat_activity");
+        if left == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the crashed client's connections never closed");
+}
+
 test_on_both_backends!(
     async fn crash_between_commit_and_reply_leaves_a_log_that_verifies(t) {
         let dir = t.dir.path().to_owned();
-        let config = t.config.clone();
+        let (config, tag) = tag_connections(&t.config);
         let acknowledged = tokio::task::spawn_blocking(move || crash_while_appending(dir, config, 200))
             .await
             .expect("crashing thread");
+        if let Some((url, name)) = tag {
+            wait_for_backends_to_finish(&url, &name).await;
+        }
 
         let stores = Stores::open(t.dir.path(), &t.config).await.expect("reopen stores");
         let report = verify(&stores, None).await.expect("the crashed log verifies");
