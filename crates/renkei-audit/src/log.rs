@@ -480,6 +480,7 @@ impl Writer {
             let mut signers = Vec::new();
             let mut count = 0;
             let mut next = Some(command);
+            let mut yielded = false;
             // Group commit: take everything already waiting, up to the cap.
             while let Some(command) = next.take() {
                 match command {
@@ -493,6 +494,15 @@ impl Writer {
                 }
                 if count < MAX_BATCH {
                     next = queue.try_recv().ok();
+                    if next.is_none() && !yielded {
+                        // The appenders answered by the last commit are
+                        // runnable but may not have queued their next entry
+                        // yet; one yield lets them, so the batch is not cut
+                        // to the one that happened to be first.
+                        yielded = true;
+                        tokio::task::yield_now().await;
+                        next = queue.try_recv().ok();
+                    }
                 }
             }
             if self.needs_resync {
@@ -573,11 +583,11 @@ impl Writer {
         head: &SignedTreeHead,
     ) -> Result<(), sqlx::Error> {
         let mut tx = self.db.pool().begin().await?;
-        let mut index = first;
-        for (entries, _) in appends {
-            store::insert_entries(&mut tx, index, entries).await?;
-            index += entries.len() as u64;
-        }
+        // One multi-row statement per chunk across every append of the
+        // batch: most appends carry one entry, and a statement per entry
+        // made PostgreSQL pay a round trip per row.
+        let entries: Vec<&NewEntry> = appends.iter().flat_map(|(e, _)| e).collect();
+        store::insert_entries(&mut tx, first, &entries).await?;
         store::insert_head(&mut tx, head).await?;
         tx.commit().await
     }

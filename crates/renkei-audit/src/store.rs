@@ -58,7 +58,7 @@ pub(crate) fn db_int(value: u64) -> i64 {
 pub(crate) async fn insert_entries(
     conn: &mut AnyConnection,
     first: u64,
-    entries: &[NewEntry],
+    entries: &[&NewEntry],
 ) -> Result<(), sqlx::Error> {
     let mut index = first;
     for chunk in entries.chunks(ROWS_PER_INSERT) {

@@ -105,3 +105,77 @@ fn a_misspelt_configuration_key_is_named() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("listen_adress"), "{err}");
 }
+
+#[test]
+fn admin_creates_an_account_and_a_token_and_both_are_audited() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let mut child = renkei()
+        .args([
+            "admin",
+            "create-user",
+            "--username",
+            "ops.tanaka",
+            "--role",
+            "operator",
+        ])
+        .args(["--org", "公的主体", "--password-stdin", "--data"])
+        .arg(&data)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"a long operator password\n")
+        .expect("password written");
+    let out = child.wait_with_output().expect("finishes");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created ops.tanaka (operator)"));
+
+    let out = renkei()
+        .args([
+            "admin",
+            "create-token",
+            "--username",
+            "ops.tanaka",
+            "--data",
+        ])
+        .arg(&data)
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(token.starts_with("rk_") && token.len() == 46, "{token}");
+
+    let out = renkei()
+        .args([
+            "admin",
+            "create-user",
+            "--username",
+            "ops.tanaka",
+            "--role",
+            "auditor",
+            "--data",
+        ])
+        .arg(&data)
+        .output()
+        .expect("runs");
+    assert!(!out.status.success(), "a taken user name was accepted");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("user name \"ops.tanaka\" is taken"));
+
+    let out = renkei()
+        .args(["audit", "verify", "--data"])
+        .arg(&data)
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("2 entries"), "{text}");
+}
