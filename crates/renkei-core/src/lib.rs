@@ -4,7 +4,8 @@
 //! **Owns:** id newtypes ([`UserId`], [`OrgId`]), [`Role`], [`Function`] and
 //! [`OperatingModel`], [`Timestamp`] and [`Clock`], the audit event that every
 //! function appends ([`AuditEvent`]) and the [`AuditSink`] trait it appends
-//! through.
+//! through, and the canonical lake tables with their Arrow schemas
+//! ([`LakeTable`]).
 //!
 //! **Never:** holds logic that belongs to a function, touches a store or the
 //! network, or depends on another renkei crate. A trait here is the whole
@@ -19,6 +20,7 @@ mod clock;
 mod error;
 mod function;
 mod ids;
+mod lake;
 mod role;
 
 pub use audit::{Actor, AuditEvent, AuditReceipt, AuditSink, Outcome};
@@ -26,4 +28,5 @@ pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
 pub use error::{Error, Result};
 pub use function::{Function, OperatingModel, OperatorKind};
 pub use ids::{OrgId, UserId};
+pub use lake::{LakeTable, lineage as lake_lineage_columns};
 pub use role::Role;

@@ -1,0 +1,258 @@
+//! The canonical lake tables: their names and Arrow schemas, shared by
+//! collection (which writes them), processing (which extracts from them) and
+//! review (which estimates cohorts over them).
+//!
+//! DESIGN.md invariant 1: no table here has a column for a name, address
+//! beyond the municipality, telecom, insurance number or a provider's
+//! patient id — those go to identity, which answers with a `person_key`.
+//! Every table carries the same lineage columns, so that any row can be
+//! traced to the submission and source resource it came from.
+
+use std::sync::Arc;
+
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+/// One canonical table of the lake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LakeTable {
+    /// One row per person and source: sex, birth date, municipality.
+    Person,
+    /// Visits and admissions (FHIR Encounter).
+    Encounter,
+    /// Diagnoses (FHIR Condition): ICD-10 and MEDIS 標準病名 codes.
+    Condition,
+    /// Lab results and vital signs (FHIR Observation): JLAC10/11 codes.
+    Observation,
+    /// Prescriptions (FHIR MedicationRequest): YJ / HOT codes.
+    MedicationRequest,
+    /// Pharmacy dispensings (FHIR MedicationDispense).
+    MedicationDispense,
+    /// Procedures (FHIR Procedure): 診療行為コード.
+    Procedure,
+    /// Allergies and intolerances (FHIR AllergyIntolerance).
+    Allergy,
+    /// Imaging studies (FHIR ImagingStudy).
+    ImagingStudy,
+    /// Deaths reported by any source.
+    Death,
+    /// Valid resources of types with no table of their own, kept whole.
+    RawResource,
+}
+
+impl LakeTable {
+    /// Every table.
+    pub const ALL: [LakeTable; 11] = [
+        LakeTable::Person,
+        LakeTable::Encounter,
+        LakeTable::Condition,
+        LakeTable::Observation,
+        LakeTable::MedicationRequest,
+        LakeTable::MedicationDispense,
+        LakeTable::Procedure,
+        LakeTable::Allergy,
+        LakeTable::ImagingStudy,
+        LakeTable::Death,
+        LakeTable::RawResource,
+    ];
+
+    /// The table's name in the lake (lowercase, `_`-separated).
+    pub fn name(self) -> &'static str {
+        match self {
+            LakeTable::Person => "person",
+            LakeTable::Encounter => "encounter",
+            LakeTable::Condition => "condition",
+            LakeTable::Observation => "observation",
+            LakeTable::MedicationRequest => "medication_request",
+            LakeTable::MedicationDispense => "medication_dispense",
+            LakeTable::Procedure => "procedure",
+            LakeTable::Allergy => "allergy",
+            LakeTable::ImagingStudy => "imaging_study",
+            LakeTable::Death => "death",
+            LakeTable::RawResource => "raw_resource",
+        }
+    }
+
+    /// The table's Arrow schema: `person_key`, the table's own columns,
+    /// then the lineage columns.
+    pub fn schema(self) -> SchemaRef {
+        let own: Vec<Field> = match self {
+            LakeTable::Person => vec![
+                text("sex", true),
+                date("birth_date", true),
+                text("prefecture_code", true),
+                text("municipality_code", true),
+            ],
+            LakeTable::Encounter => vec![
+                text("encounter_class", true),
+                text("status", false),
+                timestamp("period_start", true),
+                timestamp("period_end", true),
+                text("department_code", true),
+            ],
+            LakeTable::Condition => vec![
+                text("icd10", true),
+                text("medis_code", true),
+                text("clinical_status", true),
+                text("verification_status", true),
+                date("onset_date", true),
+                date("recorded_date", true),
+                text("encounter_source_id", true),
+            ],
+            LakeTable::Observation => vec![
+                text("category", true),
+                text("code_system", false),
+                text("code", false),
+                text("status", false),
+                Field::new("value_number", DataType::Float64, true),
+                text("value_unit", true),
+                text("value_text", true),
+                timestamp("effective_at", true),
+                text("encounter_source_id", true),
+            ],
+            LakeTable::MedicationRequest => vec![
+                text("code_system", false),
+                text("code", false),
+                text("status", false),
+                timestamp("authored_at", true),
+                Field::new("dose_quantity", DataType::Float64, true),
+                text("dose_unit", true),
+                Field::new("duration_days", DataType::Int32, true),
+                text("encounter_source_id", true),
+            ],
+            LakeTable::MedicationDispense => vec![
+                text("code_system", false),
+                text("code", false),
+                text("status", false),
+                timestamp("handed_over_at", true),
+                Field::new("quantity", DataType::Float64, true),
+                text("quantity_unit", true),
+                Field::new("days_supply", DataType::Int32, true),
+            ],
+            LakeTable::Procedure => vec![
+                text("code_system", false),
+                text("code", false),
+                text("status", false),
+                timestamp("performed_at", true),
+                text("encounter_source_id", true),
+            ],
+            LakeTable::Allergy => vec![
+                text("code_system", true),
+                text("code", true),
+                text("category", true),
+                text("criticality", true),
+                date("recorded_date", true),
+            ],
+            LakeTable::ImagingStudy => vec![
+                text("modality", true),
+                text("body_site", true),
+                timestamp("started_at", true),
+                Field::new("series_count", DataType::Int32, true),
+                Field::new("instance_count", DataType::Int32, true),
+            ],
+            LakeTable::Death => vec![date("death_date", true)],
+            LakeTable::RawResource => vec![
+                text("resource_type", false),
+                // The resource with its identifying elements removed.
+                text("resource_json", false),
+            ],
+        };
+        let mut fields = vec![text("person_key", false)];
+        fields.extend(own);
+        fields.extend(lineage());
+        Arc::new(Schema::new(fields))
+    }
+}
+
+fn text(name: &str, nullable: bool) -> Field {
+    Field::new(name, DataType::Utf8, nullable)
+}
+
+fn date(name: &str, nullable: bool) -> Field {
+    Field::new(name, DataType::Date32, nullable)
+}
+
+fn timestamp(name: &str, nullable: bool) -> Field {
+    Field::new(
+        name,
+        DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        nullable,
+    )
+}
+
+/// The lineage columns every table ends with.
+pub fn lineage() -> Vec<Field> {
+    vec![
+        // 医療機関コード of the submitting provider.
+        text("provider_code", false),
+        // The resource's id at the provider (Resource.id), with its type.
+        text("source_type", false),
+        text("source_id", false),
+        // meta.lastUpdated of the source resource: a resend with a newer
+        // one supersedes the older row.
+        timestamp("source_updated_at", true),
+        text("submission_id", false),
+        timestamp("ingested_at", false),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_table_has_person_key_first_and_lineage_last() {
+        for table in LakeTable::ALL {
+            let schema = table.schema();
+            assert_eq!(schema.field(0).name(), "person_key", "{}", table.name());
+            let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+            let tail: Vec<String> = lineage().iter().map(|f| f.name().clone()).collect();
+            assert!(
+                names.ends_with(&tail.iter().map(String::as_str).collect::<Vec<_>>()),
+                "{}",
+                table.name()
+            );
+        }
+    }
+
+    #[test]
+    fn no_table_has_a_column_for_a_direct_identifier() {
+        // Invariant 1, structurally: the words that name direct identifiers
+        // appear in no column name.
+        let forbidden = [
+            "name",
+            "kana",
+            "address",
+            "telecom",
+            "phone",
+            "insur",
+            "patient_id",
+            "mrn",
+            "postal",
+        ];
+        for table in LakeTable::ALL {
+            for field in table.schema().fields() {
+                for word in forbidden {
+                    assert!(
+                        !field.name().contains(word),
+                        "{}.{} looks like a direct identifier",
+                        table.name(),
+                        field.name()
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn table_names_are_unique_lake_names() {
+        let mut names: Vec<&str> = LakeTable::ALL.iter().map(|t| t.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), LakeTable::ALL.len());
+        assert!(
+            names
+                .iter()
+                .all(|n| n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        );
+    }
+}
