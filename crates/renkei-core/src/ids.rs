@@ -77,6 +77,13 @@ uuid_id!(
     "user id"
 );
 uuid_id!(
+    /// A person in the platform's person index: the common key under which
+    /// every source's records about one patient are linked. Carries nothing
+    /// about the person.
+    PersonKey,
+    "person key"
+);
+uuid_id!(
     /// An organization: a provider, an applicant's institution, an operator.
     OrgId,
     "org id"

@@ -1,7 +1,9 @@
 //! The shared vocabulary of renkei: the words every function uses, and the
 //! traits through which one function calls another.
 //!
-//! **Owns:** id newtypes ([`UserId`], [`OrgId`]), [`Role`], [`Function`] and
+//! **Owns:** id newtypes ([`UserId`], [`OrgId`], [`PersonKey`],
+//! [`ProviderCode`]), the identity contract ([`IdentityResolver`],
+//! [`IdentifyingAttributes`]), [`Role`], [`Function`] and
 //! [`OperatingModel`], [`Timestamp`] and [`Clock`], the audit event that every
 //! function appends ([`AuditEvent`]) and the [`AuditSink`] trait it appends
 //! through, and the canonical lake tables with their Arrow schemas
@@ -19,6 +21,7 @@ mod audit;
 mod clock;
 mod error;
 mod function;
+mod identity;
 mod ids;
 mod lake;
 mod role;
@@ -27,6 +30,9 @@ pub use audit::{Actor, AuditEvent, AuditReceipt, AuditSink, Outcome};
 pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
 pub use error::{Error, Result};
 pub use function::{Function, OperatingModel, OperatorKind};
-pub use ids::{OrgId, UserId};
+pub use identity::{
+    IdentifyingAttributes, IdentityResolver, LinkMethod, ProviderCode, Resolution, Sex,
+};
+pub use ids::{OrgId, PersonKey, UserId};
 pub use lake::{LakeTable, lineage as lake_lineage_columns};
 pub use role::Role;
