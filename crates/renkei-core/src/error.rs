@@ -31,6 +31,14 @@ pub enum Error {
         /// Why it was refused.
         reason: String,
     },
+    /// Another function failed to answer; the message says which and why.
+    #[error("{function} failed: {message}")]
+    Service {
+        /// The function that failed (`identity`, `optout`, ...).
+        function: &'static str,
+        /// What went wrong, without any personal data.
+        message: String,
+    },
     /// An audit log could not take an entry; whatever the entry was
     /// recording must not become visible.
     #[error("audit log refused the entry: {0}")]

@@ -1,0 +1,34 @@
+//! Errors of identity.
+
+/// What went wrong in identity.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A store failed.
+    #[error("identity store error")]
+    Store(#[from] renkei_store::Error),
+    /// A query failed.
+    #[error("identity database error")]
+    Database(#[from] sqlx::Error),
+    /// A stored row is not what identity wrote.
+    #[error("identity store is inconsistent: {0}")]
+    Corrupt(String),
+    /// Encryption or decryption of attributes failed (a wrong key, or a
+    /// ciphertext that was altered or moved).
+    #[error("attribute record {record} cannot be decrypted")]
+    Decrypt {
+        /// The attribute record's id.
+        record: String,
+    },
+}
+
+/// Result with [`Error`] as the default error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<Error> for renkei_core::Error {
+    fn from(e: Error) -> Self {
+        renkei_core::Error::Service {
+            function: "identity",
+            message: e.to_string(),
+        }
+    }
+}

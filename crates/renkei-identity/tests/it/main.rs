@@ -1,0 +1,107 @@
+//! Integration tests of the person index, each on SQLite and PostgreSQL.
+
+use std::sync::Arc;
+
+use renkei_core::{IdentifyingAttributes, LinkMethod, ProviderCode, SystemClock};
+use renkei_identity::PersonIndex;
+use renkei_store::test_on_both_backends;
+use renkei_store::testing::TestStores;
+
+async fn index(t: &TestStores) -> PersonIndex {
+    PersonIndex::open(&t.stores, Arc::new(SystemClock))
+        .await
+        .expect("index opens")
+}
+
+fn provider(code: &str) -> ProviderCode {
+    ProviderCode::parse(code).expect("valid code")
+}
+
+fn insured(number: &str, branch: &str, local: &str) -> IdentifyingAttributes {
+    IdentifyingAttributes {
+        local_patient_id: Some(local.to_owned()),
+        insurer_number: Some("06130045".to_owned()),
+        insured_symbol: Some("12".to_owned()),
+        insured_number: Some(number.to_owned()),
+        insured_branch: Some(branch.to_owned()),
+        kanji_name: Some("髙橋 花子".to_owned()),
+        kana_name: Some("タカハシ ハナコ".to_owned()),
+        birth_date: Some("1961-04-02".to_owned()),
+        ..Default::default()
+    }
+}
+
+test_on_both_backends!(
+    async fn the_same_insurance_number_links_across_providers(t) {
+        let idx = index(t).await;
+        let a = idx.resolve(&provider("1310000017"), &insured("3456", "01", "P-1")).await.expect("a");
+        assert_eq!(a.method, LinkMethod::NewPerson);
+        // Full-width digits at another provider, another local id.
+        let b = idx.resolve(&provider("2740000014"), &insured("３４５６", "０１", "77")).await.expect("b");
+        assert_eq!(b.person_key, a.person_key);
+        assert_eq!(b.method, LinkMethod::InsuranceNumber);
+        // A family member: same card, another 枝番.
+        let c = idx.resolve(&provider("1310000017"), &insured("3456", "02", "P-2")).await.expect("c");
+        assert_ne!(c.person_key, a.person_key);
+        assert_eq!(idx.person_count().await.expect("count"), 2);
+    }
+);
+
+test_on_both_backends!(
+    async fn a_provider_patient_id_links_records_without_insurance(t) {
+        let idx = index(t).await;
+        let first = idx.resolve(&provider("1310000017"), &insured("3456", "01", "P-1")).await.expect("first");
+        let no_card = IdentifyingAttributes { local_patient_id: Some("p-1".to_owned()), ..Default::default() };
+        let again = idx.resolve(&provider("1310000017"), &no_card).await.expect("again");
+        assert_eq!(again.person_key, first.person_key);
+        assert_eq!(again.method, LinkMethod::LocalPatientId);
+        // The same local id at another provider is another patient.
+        let elsewhere = idx.resolve(&provider("2740000014"), &no_card).await.expect("elsewhere");
+        assert_ne!(elsewhere.person_key, first.person_key);
+    }
+);
+
+test_on_both_backends!(
+    async fn concurrent_records_of_one_new_person_get_one_key(t) {
+        let idx = index(t).await;
+        let mut tasks = Vec::new();
+        for i in 0..16 {
+            let idx = idx.clone();
+            tasks.push(tokio::spawn(async move {
+                let code = if i % 2 == 0 { "1310000017" } else { "2740000014" };
+                idx.resolve(&provider(code), &insured("9999", "00", &format!("L{i}"))).await
+            }));
+        }
+        let mut keys = Vec::new();
+        for task in tasks {
+            keys.push(task.await.expect("task").expect("resolve").person_key);
+        }
+        keys.dedup();
+        assert_eq!(keys.len(), 1, "one person got several keys");
+        assert_eq!(idx.person_count().await.expect("count"), 1);
+    }
+);
+
+test_on_both_backends!(
+    async fn attributes_are_stored_only_encrypted(t) {
+        let idx = index(t).await;
+        idx.resolve(&provider("1310000017"), &insured("3456", "01", "P-1")).await.expect("resolve");
+        let rows: Vec<Vec<u8>> = sqlx::query_scalar("SELECT ciphertext FROM attribute_records")
+            .fetch_all(idx.db().pool())
+            .await
+            .expect("select");
+        assert_eq!(rows.len(), 1);
+        for needle in ["髙橋", "タカハシ", "1961-04-02", "3456"] {
+            assert!(
+                !rows[0].windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "{needle:?} stored in the clear"
+            );
+        }
+        let tokens: Vec<Vec<u8>> = sqlx::query_scalar("SELECT token FROM match_tokens")
+            .fetch_all(idx.db().pool())
+            .await
+            .expect("select");
+        assert_eq!(tokens.len(), 2, "insurance and local-id tokens");
+        assert!(tokens.iter().all(|t| !t.windows(4).any(|w| w == b"3456")));
+    }
+);
