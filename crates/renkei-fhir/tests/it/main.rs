@@ -1,0 +1,6 @@
+//! Integration tests of renkei-fhir: the published JP Core examples are
+//! accepted (expected outcomes checked in, `UPDATE_EXPECT=1` regenerates),
+//! and each kind of bad input is refused at the right place.
+
+mod bad_input;
+mod testdata;
