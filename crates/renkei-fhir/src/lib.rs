@@ -50,6 +50,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod bundle;
 pub mod codesystem;
 pub mod datatype;
 pub mod element;

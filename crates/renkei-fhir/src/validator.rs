@@ -71,7 +71,18 @@ pub(crate) fn resource(v: &Value, at: Option<&Path>, out: &mut Outcome, depth: u
     if let Some(p) = prof {
         known.extend(p.elements.iter());
     }
-    w.elements(obj, &known, &path, Closed::No, &["resourceType"]);
+    // A table lists every R4 element of its type, so anything else is a
+    // typo or foreign content: "unknown elements … are an error" (FHIR R4
+    // §2.6.2). Types without a table are walked generically.
+    let closed = if prof.is_some() {
+        Closed::Yes
+    } else {
+        Closed::No
+    };
+    w.elements(obj, &known, &path, closed, &["resourceType"]);
+    if rt == "Bundle" {
+        crate::bundle::check(obj, &path, w.out);
+    }
     if let Some(p) = prof {
         for variant in p.claimed(&claims) {
             w.variant(obj, p.elements, variant, &path);

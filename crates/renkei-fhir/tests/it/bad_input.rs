@@ -268,6 +268,7 @@ fn bundle_entries_are_located_by_index() {
              "request": {"method": "POST", "url": "Patient"}},
             {"resource": bad, "request": {"method": "POST", "url": "Observation"}},
             {"request": {"method": "DELETE", "url": "Observation/o1"}},
+            {"fullUrl": "urn:uuid:0c3151bd-1cbf-4d64-b04d-cd9187a4c6e0", "resource": {"resourceType": "Patient"}},
             {"resource": {"resourceType": "Patient", "birthDate": "1960-13-01"}, "request": {"method": "SEND", "url": "Patient"}}
         ]
     });
@@ -283,12 +284,22 @@ fn bundle_entries_are_located_by_index() {
             (
                 Severity::Error,
                 IssueType::Value,
-                "Bundle.entry[3].resource.birthDate"
+                "Bundle.entry[4].resource.birthDate"
             ),
             (
                 Severity::Error,
                 IssueType::CodeInvalid,
-                "Bundle.entry[3].request.method"
+                "Bundle.entry[4].request.method"
+            ),
+            (
+                Severity::Error,
+                IssueType::Required,
+                "Bundle.entry[3].request"
+            ),
+            (
+                Severity::Error,
+                IssueType::Invalid,
+                "Bundle.entry[3].fullUrl"
             ),
         ]
     );
@@ -308,4 +319,13 @@ fn operation_outcome_serializes_as_fhir_json() {
     );
     let ok = serde_json::to_value(validate(&lab()).to_operation_outcome()).expect("serializable");
     assert_eq!(ok["issue"][0]["severity"], "information");
+}
+
+#[test]
+fn unknown_element_in_a_profiled_resource_is_an_error() {
+    let o = validate(&json!({"resourceType": "Patient", "birthdate": "1970-01-01"}));
+    assert_eq!(
+        issues(&o),
+        [(Severity::Error, IssueType::Structure, "Patient.birthdate")]
+    );
 }
