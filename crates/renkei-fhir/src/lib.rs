@@ -22,10 +22,13 @@
 //! MedicationRequest, MedicationDispense, Procedure, AllergyIntolerance,
 //! ImagingStudy, DiagnosticReport, Immunization, Bundle), and the metadata of
 //! the Japanese code systems (ICD-10 MHLW edition, MEDIS 標準病名, JLAC10/11,
-//! YJ, HOT, 診療行為, 医療機関コード).
+//! YJ, HOT, 診療行為, 医療機関コード), and the flattening of accepted
+//! resources into identifying attributes for identity and canonical lake
+//! rows for collection ([`flatten`]).
 //!
 //! **Never:** stores anything, talks to the network, decides who a patient
-//! is (that is `renkei-identity`), or refuses a valid R4 resource for its
+//! is (that is `renkei-identity`), puts a direct identifier in a lake row,
+//! or refuses a valid R4 resource for its
 //! type alone (types without a table get base R4 checks).
 //!
 //! **Start at:** [`validate`], then [`profile`] for the tables and
@@ -55,6 +58,7 @@ pub mod codesystem;
 pub mod datatype;
 pub mod element;
 pub mod error;
+pub mod flatten;
 pub mod outcome;
 pub mod path;
 pub mod profile;
