@@ -7,6 +7,7 @@ mod admin;
 mod bench;
 mod config;
 mod demo;
+mod synth;
 
 use std::sync::Arc;
 
@@ -43,6 +44,9 @@ enum Command {
     /// Reproducible benchmarks; each ends with one JSON line.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Write a deterministic synthetic population and its FHIR records
+    /// (NDJSON per provider) with the ground truth in truth.csv.
+    Synth(synth::SynthArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -83,7 +87,10 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // The demo and benchmarks print their own story; their logs would bury
     // it. RENKEI_LOG overrides either default.
-    let quiet = matches!(cli.command, Command::Demo(_) | Command::Bench(_));
+    let quiet = matches!(
+        cli.command,
+        Command::Demo(_) | Command::Bench(_) | Command::Synth(_)
+    );
     init_tracing(if quiet { "warn" } else { "info,sqlx=warn" });
     match run(cli).await {
         Ok(code) => code,
@@ -118,6 +125,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             log.close().await;
         }
         Command::Bench(cmd) => bench::run(cmd).await?,
+        Command::Synth(args) => synth::run(args)?,
     }
     Ok(std::process::ExitCode::SUCCESS)
 }
