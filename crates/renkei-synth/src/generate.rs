@@ -30,6 +30,9 @@ pub struct Options {
     pub seed: u64,
     /// Rates of disagreement between providers.
     pub rates: VariantRates,
+    /// Also write each patient's records at a provider as one transaction
+    /// Bundle (`Bundle.ndjson`); doubles the output size.
+    pub bundles: bool,
 }
 
 /// What was generated.
@@ -81,7 +84,7 @@ pub fn generate(options: &Options, dir: &Path) -> Result<Summary> {
         &mut rng_for(options.seed, PROVIDER_STREAM),
     );
     let directory = Directory::new(&providers);
-    let mut sink = Sink::create(dir, &providers)?;
+    let mut sink = Sink::create(dir, &providers, options.bundles)?;
     for (i, p) in providers.iter().enumerate() {
         sink.write(i, Kind::Organization, &fhir::organization(p))?;
     }
@@ -318,6 +321,7 @@ fn person_records(
         if death_recorder == Some(plan_no) {
             view.deceased = person.death.map(|d| (d, rng.gen_range(0..1440)));
         }
+        sink.begin_bundle(plan.provider, &view.id);
         write_patient(sink, plan.provider, provider, &view, person.number)?;
         let pid = view.id.as_str();
         let hospital = provider.kind.is_hospital();
@@ -487,6 +491,7 @@ fn person_records(
                 )?;
             }
         }
+        sink.end_bundle()?;
     }
 
     // Outpatient prescriptions are filled at a pharmacy near home (医薬分業).
@@ -495,6 +500,7 @@ fn person_records(
     {
         let first_day = prescriptions.iter().map(|p| p.day).min().unwrap_or(first);
         let view = draw_view(person, first_day, rates, rng);
+        sink.begin_bundle(ph, &view.id);
         write_patient(sink, ph, &providers[ph], &view, person.number)?;
         for (i, p) in prescriptions.iter().enumerate() {
             let (Some(drug), Some(prescriber)) = (DRUGS.get(p.drug), providers.get(p.prescriber))
@@ -507,6 +513,7 @@ fn person_records(
                 fhir::medication_dispense(&id, &view.id, drug, p.days, p.day, minute, prescriber);
             sink.write(ph, Kind::MedicationDispense, &d)?;
         }
+        sink.end_bundle()?;
     }
     Ok(())
 }
@@ -539,6 +546,7 @@ mod tests {
             providers: 12,
             seed,
             rates: VariantRates::default(),
+            bundles: true,
         }
     }
 

@@ -21,6 +21,7 @@
 //!     providers: 6,
 //!     seed: 1,
 //!     rates: renkei_synth::VariantRates::default(),
+//!     bundles: false,
 //! };
 //! let summary = renkei_synth::generate(&options, &out)?;
 //! assert_eq!(summary.persons, 20);

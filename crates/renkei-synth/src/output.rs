@@ -40,11 +40,13 @@ pub enum Kind {
     AllergyIntolerance,
     /// ImagingStudy.
     ImagingStudy,
+    /// Bundle (one transaction per patient and provider, when asked for).
+    Bundle,
 }
 
 impl Kind {
     /// All kinds.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::Organization,
         Self::Patient,
         Self::Coverage,
@@ -56,6 +58,7 @@ impl Kind {
         Self::Procedure,
         Self::AllergyIntolerance,
         Self::ImagingStudy,
+        Self::Bundle,
     ];
 
     /// The FHIR resourceType (and file stem).
@@ -72,6 +75,7 @@ impl Kind {
             Self::Procedure => "Procedure",
             Self::AllergyIntolerance => "AllergyIntolerance",
             Self::ImagingStudy => "ImagingStudy",
+            Self::Bundle => "Bundle",
         }
     }
 
@@ -90,6 +94,15 @@ pub struct Sink {
     counts: [u64; Kind::ALL.len()],
     truth: csv::Writer<BufWriter<File>>,
     truth_path: PathBuf,
+    /// The transaction being collected, when bundles are asked for.
+    bundle: Option<Transaction>,
+}
+
+/// The entries of one patient's transaction at one provider.
+#[derive(Debug, Default)]
+struct Transaction {
+    open: Option<(usize, String)>,
+    entries: Vec<Value>,
 }
 
 /// Memory the buffers may use together before a flush.
@@ -98,7 +111,9 @@ const BUFFER_BUDGET: usize = 128 << 20;
 impl Sink {
     /// Creates `dir` (which must be absent or empty), a subdirectory per
     /// provider, and truth.csv with its header.
-    pub fn create(dir: &Path, providers: &[Provider]) -> Result<Self> {
+    /// With `bundles`, every patient's records at a provider are also
+    /// written as one transaction Bundle to `Bundle.ndjson`.
+    pub fn create(dir: &Path, providers: &[Provider], bundles: bool) -> Result<Self> {
         let io = |path: &Path| {
             let path = path.to_owned();
             move |source| Error::Io { path, source }
@@ -133,6 +148,7 @@ impl Sink {
             counts: [0; Kind::ALL.len()],
             truth,
             truth_path,
+            bundle: bundles.then(Transaction::default),
         })
     }
 
@@ -144,6 +160,22 @@ impl Sink {
                 "no provider number {provider}"
             )));
         };
+        if let Some(Transaction {
+            open: Some((p, _)),
+            entries,
+        }) = &mut self.bundle
+            && *p == provider
+        {
+            let url = format!(
+                "{}/{}",
+                kind.resource_type(),
+                resource["id"].as_str().unwrap_or_default()
+            );
+            entries.push(serde_json::json!({
+                "resource": resource,
+                "request": { "method": "PUT", "url": url },
+            }));
+        }
         serde_json::to_writer(&mut *buf, resource).map_err(|source| Error::Json {
             resource_type: kind.resource_type(),
             source,
@@ -154,6 +186,35 @@ impl Sink {
             self.flush_slot(slot)?;
         }
         Ok(())
+    }
+
+    /// Starts collecting a transaction Bundle (id `{patient_id}-tx`) of what
+    /// is written next for `provider`; a no-op unless bundles were asked for.
+    pub fn begin_bundle(&mut self, provider: usize, patient_id: &str) {
+        if let Some(t) = &mut self.bundle {
+            t.open = Some((provider, format!("{patient_id}-tx")));
+            t.entries.clear();
+        }
+    }
+
+    /// Writes the transaction Bundle collected since [`Sink::begin_bundle`].
+    /// PUT with the resource's own id, so that references between entries
+    /// ("Patient/…") resolve as the Bulk Data files' do (FHIR R4 §3.1.0.11.2).
+    pub fn end_bundle(&mut self) -> Result<()> {
+        let Some(t) = &mut self.bundle else {
+            return Ok(());
+        };
+        let Some((provider, id)) = t.open.take() else {
+            return Ok(());
+        };
+        let entries = std::mem::take(&mut t.entries);
+        let bundle = serde_json::json!({
+            "resourceType": "Bundle",
+            "id": id,
+            "type": "transaction",
+            "entry": entries,
+        });
+        self.write(provider, Kind::Bundle, &bundle)
     }
 
     /// Records that `resource_id` at `provider` is person `person`.

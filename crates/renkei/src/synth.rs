@@ -18,6 +18,10 @@ pub struct SynthArgs {
     /// Seed; the same arguments give byte-identical output.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Also write each patient's records at a provider as one transaction
+    /// Bundle (DIR/<code>/Bundle.ndjson); doubles the output.
+    #[arg(long)]
+    bundles: bool,
     /// Output directory (created; must be new or empty).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
@@ -29,6 +33,7 @@ pub fn run(args: SynthArgs) -> anyhow::Result<()> {
         providers: args.providers,
         seed: args.seed,
         rates: renkei_synth::VariantRates::default(),
+        bundles: args.bundles,
     };
     let started = Instant::now();
     let summary = renkei_synth::generate(&options, &args.out).with_context(|| {

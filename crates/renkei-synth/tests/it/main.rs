@@ -98,6 +98,7 @@ fn a_small_nation_is_valid_ndjson_with_resolving_references_and_full_truth() {
         providers: 15,
         seed: 42,
         rates: VariantRates::default(),
+        bundles: true,
     };
     let summary = generate(&options, &out).expect("generate");
     assert_eq!(summary.persons, 300);
@@ -159,6 +160,27 @@ fn a_small_nation_is_valid_ndjson_with_resolving_references_and_full_truth() {
                 "保険者番号 {insurer}"
             );
         }
+        // Each transaction Bundle holds resources that are also in the
+        // NDJSON files, one patient's worth, addressed by PUT Type/id.
+        for bundle in files.resources.get("Bundle").into_iter().flatten() {
+            assert_eq!(bundle["type"], "transaction");
+            let entries = bundle["entry"].as_array().expect("entries");
+            assert_eq!(entries[0]["resource"]["resourceType"], "Patient");
+            for e in entries {
+                assert_eq!(e["request"]["method"], "PUT");
+                let url = e["request"]["url"].as_str().expect("url");
+                assert!(
+                    files.ids.contains(url),
+                    "bundle entry {url} not in the NDJSON files"
+                );
+            }
+        }
+        let bundles = files.resources.get("Bundle").map_or(0, Vec::len);
+        assert_eq!(
+            bundles,
+            files.patients.len(),
+            "one Bundle per Patient at {code}"
+        );
         seen_types.extend(files.resources.into_keys());
     }
     assert_eq!(providers, 15);
@@ -174,6 +196,7 @@ fn a_small_nation_is_valid_ndjson_with_resolving_references_and_full_truth() {
         "Procedure",
         "AllergyIntolerance",
         "ImagingStudy",
+        "Bundle",
     ] {
         assert!(seen_types.contains(t), "no {t} generated");
     }
