@@ -196,7 +196,7 @@ pub fn draw_view<'a>(
     rates: &VariantRates,
     rng: &mut impl Rng,
 ) -> PatientView<'a> {
-    let (sk, sy, gk, gy) = person.names();
+    let (sk, sy, gk, gy) = person.names_on(first_day);
     let family = if variant::has_kanji_variant(sk) && chance(rng, rates.kanji_variant) {
         variant::kanji_variant(sk)
     } else {
@@ -681,6 +681,7 @@ mod tests {
             sex: Sex::Male,
             birth: WINDOW_START - 365 * 40,
             surname,
+            married: None,
             given: 0,
             homes: vec![home],
             insurances: vec![insurance],
@@ -694,7 +695,7 @@ mod tests {
     fn variants_occur_at_the_configured_rates() {
         let rates = VariantRates::default();
         let p = person("高橋");
-        let (_, kana, _, _) = p.names();
+        let (_, kana, _, _) = p.names_on(WINDOW_START);
         let mut rng = ChaCha8Rng::seed_from_u64(11);
         let n = 20_000;
         let (mut kanji, mut missing_kana, mut no_address, mut no_insurance, mut changed_kana) =

@@ -8,7 +8,9 @@ use time::Date;
 use crate::check_digit::with_check_digit;
 use crate::sample::{Weighted, chance};
 use crate::tables::clinical::{ALLERGENS, DISEASES, Setting, Sex};
-use crate::tables::names::{FEMALE_GIVEN, MALE_GIVEN, SURNAMES, rank_weight};
+use crate::tables::names::{
+    FEMALE_GIVEN, GivenName, MALE_GIVEN, SURNAMES, era_of_birth_year, rank_weight,
+};
 use crate::tables::places::{PREFECTURES, TOWNS};
 use crate::variant::VariantRates;
 
@@ -55,14 +57,25 @@ pub struct Tables {
     prefectures: Weighted,
     municipalities: Vec<Weighted>,
     surnames: Weighted,
-    male: Weighted,
-    female: Weighted,
+    /// Given names per naming era (see [`GivenName`]).
+    male: [Weighted; 3],
+    female: [Weighted; 3],
 }
 
 impl Tables {
     /// Builds the weighted tables.
     pub fn new() -> Self {
-        let given = |n: usize| Weighted::new((0..n).map(|r| u64::from(rank_weight(r))));
+        // A name of the person's own era is 20 times as likely as one of
+        // another era at the same rank: cohorts differ, but not absolutely.
+        let given = |table: &[GivenName], era: u8| {
+            Weighted::new(
+                table
+                    .iter()
+                    .enumerate()
+                    .map(|(r, g)| u64::from(rank_weight(r)) * if g.2 == era { 20 } else { 1 }),
+            )
+        };
+        let eras = |table: &[GivenName]| [given(table, 0), given(table, 1), given(table, 2)];
         Self {
             ages: Weighted::new(AGE_BANDS.iter().map(|&(w, _)| w)),
             prefectures: Weighted::new(PREFECTURES.iter().map(|p| u64::from(p.population))),
@@ -71,8 +84,8 @@ impl Tables {
                 .map(|p| Weighted::new(p.municipalities.iter().map(|&(_, w)| u64::from(w))))
                 .collect(),
             surnames: Weighted::new(SURNAMES.iter().map(|s| u64::from(s.2))),
-            male: given(MALE_GIVEN.len()),
-            female: given(FEMALE_GIVEN.len()),
+            male: eras(MALE_GIVEN),
+            female: eras(FEMALE_GIVEN),
         }
     }
 
@@ -246,8 +259,10 @@ pub struct Person {
     pub sex: Sex,
     /// Birth date (Julian day).
     pub birth: i32,
-    /// Index into [`SURNAMES`].
+    /// Index into [`SURNAMES`] (the birth surname).
     pub surname: usize,
+    /// A new surname (index into [`SURNAMES`]) from a day on, after marriage.
+    pub married: Option<(usize, i32)>,
     /// Index into the given-name table of the person's sex.
     pub given: usize,
     /// Homes, earliest first; a second one means a move.
@@ -281,10 +296,23 @@ impl Person {
         let birth = WINDOW_START - age_days - 1;
         let age = u32::try_from(age_days / 365).unwrap_or(0);
         let surname = tables.surname(rng);
+        let era = usize::from(era_of_birth_year(date(birth).year()));
         let given = match sex {
-            Sex::Male => tables.male.draw(rng),
-            Sex::Female => tables.female.draw(rng),
+            Sex::Male => tables.male.get(era).map_or(0, |w| w.draw(rng)),
+            Sex::Female => tables.female.get(era).map_or(0, |w| w.draw(rng)),
         };
+        // Marriage: most couples take the husband's surname (人口動態統計:
+        // about 95%), so a woman's surname may change inside the window.
+        let married = (sex == Sex::Female
+            && (20..50).contains(&(band * 5))
+            && chance(rng, rates.surname_change))
+        .then(|| {
+            (
+                tables.surname(rng),
+                rng.gen_range(WINDOW_START + 60..WINDOW_END - 60),
+            )
+        })
+        .filter(|&(s, _)| s != surname);
 
         let mut homes = vec![Home::draw(tables, rng, birth)];
         if chance(rng, rates.moved) {
@@ -356,6 +384,7 @@ impl Person {
             sex,
             birth,
             surname,
+            married,
             given,
             homes,
             insurances,
@@ -393,14 +422,91 @@ impl Person {
         self.diagnoses.iter().any(|d| d.disease == index)
     }
 
-    /// Surname (kanji, kana) and given name (kanji, kana).
-    pub fn names(&self) -> (&'static str, &'static str, &'static str, &'static str) {
-        let (sk, sy, _) = SURNAMES.get(self.surname).copied().unwrap_or(("", "", 0));
+    /// Surname (kanji, kana) and given name (kanji, kana) on `day`.
+    pub fn names_on(&self, day: i32) -> (&'static str, &'static str, &'static str, &'static str) {
+        let surname = match self.married {
+            Some((s, from)) if from <= day => s,
+            _ => self.surname,
+        };
+        let (sk, sy, _) = SURNAMES.get(surname).copied().unwrap_or(("", "", 0));
         let table = match self.sex {
             Sex::Male => MALE_GIVEN,
             Sex::Female => FEMALE_GIVEN,
         };
-        let (gk, gy) = table.get(self.given).copied().unwrap_or(("", ""));
+        let (gk, gy, _) = table.get(self.given).copied().unwrap_or(("", "", 0));
         (sk, sy, gk, gy)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn population(n: u64) -> Vec<Person> {
+        let tables = Tables::new();
+        let rates = VariantRates::default();
+        (1..=n)
+            .map(|i| {
+                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(i);
+                Person::generate(i, &tables, &rates, &mut rng)
+            })
+            .collect()
+    }
+
+    fn era_of_name(p: &Person) -> u8 {
+        let table = if p.sex == Sex::Male {
+            MALE_GIVEN
+        } else {
+            FEMALE_GIVEN
+        };
+        table.get(p.given).map_or(9, |g| g.2)
+    }
+
+    #[test]
+    fn given_names_follow_the_birth_cohort() {
+        let people = population(4000);
+        let share = |born: &dyn Fn(i32) -> bool, era: u8| {
+            let group: Vec<_> = people
+                .iter()
+                .filter(|p| born(date(p.birth).year()))
+                .collect();
+            group.iter().filter(|p| era_of_name(p) == era).count() as f64 / group.len() as f64
+        };
+        assert!(share(&|y| y < 1960, 0) > 0.6);
+        assert!(share(&|y| y >= 2005, 2) > 0.6);
+    }
+
+    #[test]
+    fn some_women_change_surname_by_marriage_and_men_do_not() {
+        let people = population(6000);
+        assert!(
+            people
+                .iter()
+                .all(|p| p.sex == Sex::Female || p.married.is_none())
+        );
+        let married: Vec<_> = people.iter().filter(|p| p.married.is_some()).collect();
+        assert!(!married.is_empty());
+        for p in married {
+            let (_, from) = p.married.expect("filtered");
+            assert_ne!(p.names_on(from - 1).0, p.names_on(from).0);
+            assert_eq!(
+                p.names_on(from - 1).2,
+                p.names_on(from).2,
+                "given name stays"
+            );
+        }
+    }
+
+    #[test]
+    fn the_age_pyramid_is_old() {
+        let people = population(4000);
+        let old = people
+            .iter()
+            .filter(|p| p.age_on(WINDOW_START) >= 65)
+            .count() as f64;
+        let share = old / people.len() as f64;
+        // 28.6% of Japan was 65 or over in 2020.
+        assert!((0.25..0.33).contains(&share), "{share}");
     }
 }

@@ -35,6 +35,8 @@ pub struct VariantRates {
     pub moved: f64,
     /// A working person changes insurer during the window.
     pub job_change: f64,
+    /// A woman aged 20–49 marries and takes a new surname during the window.
+    pub surname_change: f64,
 }
 
 impl Default for VariantRates {
@@ -52,6 +54,7 @@ impl Default for VariantRates {
             fullwidth_digits: 0.1,
             moved: 0.08,
             job_change: 0.1,
+            surname_change: 0.05,
         }
     }
 }
@@ -70,6 +73,7 @@ impl VariantRates {
             fullwidth_digits: 0.0,
             moved: 0.0,
             job_change: 0.0,
+            surname_change: 0.0,
         }
     }
 }
