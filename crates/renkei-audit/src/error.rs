@@ -241,6 +241,20 @@ pub enum Error {
         /// Why.
         reason: &'static str,
     },
+    /// Another process holds the log open for writing.
+    #[error(
+        "the audit log is open for writing elsewhere ({holder}); stop that process first, or make the change through its API"
+    )]
+    InUse {
+        /// Who holds it, as far as can be told.
+        holder: String,
+    },
+    /// The writer lock could not be taken for another reason.
+    #[error("cannot lock the audit log: {reason}")]
+    Lock {
+        /// Why.
+        reason: String,
+    },
     /// The log was closed, or its writer stopped.
     #[error("the audit log is closed")]
     Closed,

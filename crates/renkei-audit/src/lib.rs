@@ -49,6 +49,7 @@
 
 mod error;
 mod head;
+mod lock;
 mod log;
 pub mod merkle;
 mod store;
@@ -58,4 +59,4 @@ pub use error::{Error, HeadOrigin, Result};
 pub use head::{KeyId, PublicKey, SIGNED_MESSAGE_LEN, SignedTreeHead};
 pub use log::{AuditLog, MAX_BATCH, MAX_ENTRIES_PER_READ, StoredEntry, canonical_bytes};
 pub use merkle::{ConsistencyProof, InclusionProof};
-pub use verify::{VerifyReport, verify, verify_with_key};
+pub use verify::{VerifyReport, latest_stored_head, verify, verify_with_key};

@@ -67,6 +67,9 @@ struct Inner {
     shared: Arc<Shared>,
     commands: mpsc::Sender<Command>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// Held while the log is open for writing; released by `close` once
+    /// the writer has stopped, or when the last clone is dropped.
+    lock: Mutex<Option<crate::lock::WriterLock>>,
 }
 
 /// What the writer publishes to readers.
@@ -130,6 +133,7 @@ impl AuditLog {
     /// damage.
     pub async fn open(stores: &Stores, clock: Arc<dyn Clock>) -> Result<AuditLog> {
         let db = stores.database(DB, &store::migrations()).await?;
+        let lock = crate::lock::WriterLock::acquire(stores, &db).await?;
         let (secret, created) =
             renkei_store::keys::load_or_create_secret::<32>(&stores.data_dir().join(KEY_FILE))?;
         let key = LogKey::from_secret(&secret);
@@ -162,6 +166,7 @@ impl AuditLog {
                 shared,
                 commands,
                 writer: Mutex::new(Some(handle)),
+                lock: Mutex::new(Some(lock)),
             }),
         })
     }
@@ -372,6 +377,16 @@ impl AuditLog {
             && let Err(e) = handle.await
         {
             tracing::error!(error = %e, "audit writer task ended abnormally");
+        }
+        // The writer has stopped: another process may write now.
+        let lock = self
+            .inner
+            .lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(lock) = lock {
+            lock.release().await;
         }
     }
 }

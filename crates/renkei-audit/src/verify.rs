@@ -255,3 +255,13 @@ impl HeadCursor {
         Ok(self.buffer.pop_front())
     }
 }
+
+/// The latest signed tree head in storage, read without opening the log for
+/// writing (so it works beside a running platform). `None` for a log that
+/// has never signed one.
+pub async fn latest_stored_head(stores: &Stores) -> Result<Option<SignedTreeHead>> {
+    let db = stores
+        .database(crate::store::DB, &crate::store::migrations())
+        .await?;
+    crate::store::latest_head(db.pool()).await
+}

@@ -239,3 +239,23 @@ test_on_both_backends!(
         assert_eq!(verify(&t.stores, None).await.expect("verifies").entries, 1);
     }
 );
+
+test_on_both_backends!(
+    async fn a_second_writer_is_refused_until_the_first_closes(t) {
+        let log = open(&t.stores).await;
+        log.append(event(0)).await.expect("append");
+        let second = Stores::open(t.dir.path(), &t.config).await.expect("stores");
+        let err = AuditLog::open(&second, Arc::new(FixedClock::new(Timestamp::from_unix_micros(T0_US))))
+            .await
+            .expect_err("two writers");
+        assert!(matches!(err, renkei_audit::Error::InUse { .. }), "{err}");
+        assert!(err.to_string().contains(&format!("process {}", std::process::id())), "{err}");
+        let head = renkei_audit::latest_stored_head(&second).await.expect("heads are readable meanwhile");
+        assert_eq!(head.map(|h| h.tree_size), Some(1));
+        log.close().await;
+        let again = AuditLog::open(&second, Arc::new(FixedClock::new(Timestamp::from_unix_micros(T0_US))))
+            .await
+            .expect("the lock is released by close");
+        again.close().await;
+    }
+);
