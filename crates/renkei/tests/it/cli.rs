@@ -179,3 +179,53 @@ fn admin_creates_an_account_and_a_token_and_both_are_audited() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && text.contains("2 entries"), "{text}");
 }
+
+#[test]
+fn serve_answers_then_stops_gracefully_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = renkei()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path().join("data"))
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut first = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut first)
+        .expect("a line");
+    let url = first
+        .trim()
+        .strip_prefix("renkei serving on ")
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .to_owned();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let health: serde_json::Value = rt
+        .block_on(async { reqwest::get(format!("{url}healthz")).await?.json().await })
+        .expect("healthz answers");
+    assert_eq!(health["status"], "ok");
+    let pid = child.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let status = child.wait().expect("serve exits");
+    assert!(
+        status.success(),
+        "serve did not exit cleanly on SIGTERM: {status}"
+    );
+    // Shut down cleanly: the audit log is free for the next process.
+    let out = renkei()
+        .args(["audit", "verify", "--data"])
+        .arg(dir.path().join("data"))
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
