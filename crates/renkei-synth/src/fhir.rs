@@ -144,7 +144,7 @@ fn human_name(representation: &str, family: &str, given: &str, sep: &str) -> Val
             "url": "http://hl7.org/fhir/StructureDefinition/iso21090-EN-representation",
             "valueCode": representation,
         }],
-        "use": "official",
+        "use": "usual",
         "text": format!("{family}{sep}{given}"),
         "family": family,
         "given": [given],
@@ -185,7 +185,7 @@ pub fn patient(provider: &Provider, v: &PatientView<'_>) -> Value {
                     "line": [line],
                     "city": h.municipality(),
                     "state": h.prefecture(),
-                    "country": "JP",
+                    "country": "JPN",
                 }]),
             );
         }
@@ -317,6 +317,41 @@ pub fn observation(
         );
     }
     r
+}
+
+/// Observation (vital signs): a blood pressure panel with systolic and
+/// diastolic components, coded in LOINC as the FHIR vital-signs profile
+/// requires (85354-9, 8480-6, 8462-4).
+pub fn blood_pressure(
+    id: &str,
+    patient: &str,
+    enc: &str,
+    systolic: u32,
+    diastolic: u32,
+    day: i32,
+    minute: u32,
+) -> Value {
+    let component = |code: &str, display: &str, value: u32| {
+        json!({
+            "code": { "coding": [{ "system": "http://loinc.org", "code": code, "display": display }] },
+            "valueQuantity": { "value": value, "unit": "mmHg", "system": UCUM, "code": "mm[Hg]" },
+        })
+    };
+    json!({
+        "resourceType": "Observation",
+        "id": id,
+        "meta": profile("JP_Observation_VitalSigns"),
+        "status": "final",
+        "category": [{ "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs" }] }],
+        "code": { "coding": [{ "system": "http://loinc.org", "code": "85354-9", "display": "Blood pressure panel with all children optional" }], "text": "血圧" },
+        "subject": reference("Patient", patient),
+        "encounter": reference("Encounter", enc),
+        "effectiveDateTime": datetime(day, minute),
+        "component": [
+            component("8480-6", "Systolic blood pressure", systolic),
+            component("8462-4", "Diastolic blood pressure", diastolic),
+        ],
+    })
 }
 
 fn dosage(drug: &Drug) -> Value {

@@ -119,6 +119,7 @@ struct Baselines {
     ast: f64,
     alt: f64,
     uric_acid: f64,
+    systolic: f64,
 }
 
 impl Baselines {
@@ -153,6 +154,14 @@ impl Baselines {
             ast: normal(rng, 22.0, 6.0).max(8.0),
             alt: normal(rng, if female { 16.0 } else { 22.0 }, 8.0).max(5.0),
             uric_acid: normal(rng, if female { 4.6 } else { 6.0 }, 1.0).max(2.0),
+            // Systolic pressure rises about 0.5 mmHg a year of age (国民健康・
+            // 栄養調査); treated hypertensives stay some 15 mmHg above others.
+            systolic: normal(
+                rng,
+                108.0 + 0.5 * age + if p.has(HYPERTENSION) { 15.0 } else { 0.0 },
+                10.0,
+            )
+            .clamp(85.0, 200.0),
         }
     }
 
@@ -428,6 +437,16 @@ fn person_records(
                     Kind::Procedure,
                     &fhir::procedure(&next_id("p"), pid, &eid, p, day),
                 )?;
+            }
+            if chance(rng, if person.has(HYPERTENSION) { 0.9 } else { 0.4 })
+                && person.age_on(day) >= 6
+            {
+                let sbp = normal(rng, base.systolic, 8.0).clamp(80.0, 230.0);
+                let dbp = normal(rng, sbp * 0.6, 6.0).clamp(40.0, sbp - 20.0);
+                // Whole mmHg, as sphygmomanometers show them.
+                let (sbp, dbp) = (sbp.round() as u32, dbp.round() as u32);
+                let o = fhir::blood_pressure(&next_id("v"), pid, &eid, sbp, dbp, day, minute + 2);
+                sink.write(plan.provider, Kind::Observation, &o)?;
             }
             // Labs: a panel chosen by what the person has.
             let labs_p = if person.has(DIABETES) || person.has(CKD) {
@@ -751,6 +770,32 @@ mod tests {
             assert_eq!(v.kana.as_ref().map(|k| k.0.as_str()), Some("タカハシ"));
             assert!(v.home.is_some() && v.insurance.is_some() && v.birth.is_some());
         }
+    }
+
+    #[test]
+    fn hypertensives_have_higher_blood_pressure() {
+        let tables = Tables::new();
+        let rates = VariantRates::default();
+        let (mut ht, mut other) = (Vec::new(), Vec::new());
+        for number in 1..3000 {
+            let mut rng = rng_for(4, number);
+            let p = Person::generate(number, &tables, &rates, &mut rng);
+            let b = Baselines::draw(&p, &mut rng);
+            if p.age_on(WINDOW_START) >= 40 {
+                if p.has(HYPERTENSION) {
+                    ht.push(b.systolic)
+                } else {
+                    other.push(b.systolic)
+                }
+            }
+        }
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        assert!(
+            mean(&ht) > mean(&other) + 10.0,
+            "{} vs {}",
+            mean(&ht),
+            mean(&other)
+        );
     }
 
     #[test]

@@ -8,10 +8,16 @@
 //! sometimes a death. Each visits a few providers (特定機能病院 … 薬局, each
 //! with a 医療機関コード), which keep FHIR R4 records in JP Core style:
 //! Patient, Coverage, Encounter, Condition, Observation, MedicationRequest,
-//! MedicationDispense, Procedure, AllergyIntolerance, ImagingStudy. Providers
-//! disagree about the person as real ones do (異体字, kana typos, half-width
-//! kana, a move, a new insurer, missing fields), and only `truth.csv` says
-//! which records are the same person.
+//! MedicationDispense, Procedure, AllergyIntolerance, ImagingStudy (and, on
+//! request, one transaction Bundle per patient). Providers disagree about
+//! the person as real ones do (異体字, kana typos, half-width kana,
+//! full-width digits, a move, a new insurer, a new surname at marriage,
+//! missing fields), and only `truth.csv` says which records are the same
+//! person.
+//!
+//! Known limitation: every provider's files list persons in generation
+//! order, so line order correlates across providers; a linker under test
+//! must not use it (shuffling each file would cost a second pass).
 //!
 //! ```
 //! let dir = tempfile::tempdir().expect("a temporary directory");
