@@ -361,24 +361,37 @@ fn dosage(drug: &Drug) -> Value {
     }])
 }
 
+/// JP Core's required identifiers of prescriptions and dispensings: the
+/// Rp number (処方箋内の剤グループ番号, urn:oid:1.2.392.100495.20.3.81,
+/// slice rpNumber 1..1) and the drug's number within the Rp (…20.3.82).
+fn rp_identifiers(rp: u32) -> Value {
+    json!([
+        { "system": "urn:oid:1.2.392.100495.20.3.81", "value": rp.to_string() },
+        { "system": "urn:oid:1.2.392.100495.20.3.82", "value": "1" },
+    ])
+}
+
 fn medication(drug: &Drug) -> Value {
     json!({ "coding": [{ "system": YJ_SYSTEM, "code": drug.yj, "display": drug.name }], "text": drug.name })
 }
 
-/// MedicationRequest (outpatient or inpatient prescription).
+/// MedicationRequest (outpatient or inpatient prescription) as Rp `rp` of
+/// the encounter's prescription; `at` is the Julian day and minute.
 pub fn medication_request(
     id: &str,
     patient: &str,
     enc: &str,
     drug: &Drug,
     days: u32,
-    day: i32,
-    minute: u32,
+    rp: u32,
+    at: (i32, u32),
 ) -> Value {
+    let (day, minute) = at;
     json!({
         "resourceType": "MedicationRequest",
         "id": id,
         "meta": profile("JP_MedicationRequest"),
+        "identifier": rp_identifiers(rp),
         "status": "completed",
         "intent": "order",
         "medicationCodeableConcept": medication(drug),
@@ -393,21 +406,24 @@ pub fn medication_request(
     })
 }
 
-/// MedicationDispense at a pharmacy; the prescribing institution is named
-/// by its code, as on a paper prescription, not by a reference.
+/// MedicationDispense at a pharmacy of Rp `rp` of a prescription; the
+/// prescribing institution is named by its code, as on a paper
+/// prescription, not by a reference. `at` is the Julian day and minute.
 pub fn medication_dispense(
     id: &str,
     patient: &str,
     drug: &Drug,
     days: u32,
-    day: i32,
-    minute: u32,
+    rp: u32,
+    at: (i32, u32),
     prescriber: &Provider,
 ) -> Value {
+    let (day, minute) = at;
     json!({
         "resourceType": "MedicationDispense",
         "id": id,
         "meta": profile("JP_MedicationDispense"),
+        "identifier": rp_identifiers(rp),
         "status": "completed",
         "category": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/v2-0482", "code": "O", "display": "Outpatient Order" }] },
         "medicationCodeableConcept": medication(drug),

@@ -254,6 +254,8 @@ struct Prescription {
     days: u32,
     day: i32,
     prescriber: usize,
+    /// Rp number on the prescription.
+    rp: u32,
 }
 
 fn person_records(
@@ -358,6 +360,8 @@ fn person_records(
                 &fhir::encounter(&eid, pid, provider, day, minute, inpatient),
             )?;
             let mut n = 0u32;
+            // Rp numbers of this encounter's prescription, 1-based.
+            let mut rp = 0u32;
             let mut next_id = |prefix: &str| {
                 n += 1;
                 format!("{eid}-{prefix}{n}")
@@ -380,14 +384,15 @@ fn person_records(
                 if let Some(drug_no) = d.drug.filter(|_| chance(rng, 0.8)) {
                     let days = [14, 28, 30, 56][rng.gen_range(0..4)];
                     if let Some(drug) = DRUGS.get(drug_no) {
+                        rp += 1;
                         let r = fhir::medication_request(
                             &next_id("m"),
                             pid,
                             &eid,
                             drug,
                             days,
-                            day,
-                            minute + 10,
+                            rp,
+                            (day, minute + 10),
                         );
                         sink.write(plan.provider, Kind::MedicationRequest, &r)?;
                         if inpatient.is_none() {
@@ -396,6 +401,7 @@ fn person_records(
                                 days,
                                 day,
                                 prescriber: plan.provider,
+                                rp,
                             });
                         }
                     }
@@ -417,8 +423,16 @@ fn person_records(
             if chance(rng, 0.08)
                 && let Some(drug) = DRUGS.get(ANALGESIC)
             {
-                let r =
-                    fhir::medication_request(&next_id("m"), pid, &eid, drug, 5, day, minute + 10);
+                rp += 1;
+                let r = fhir::medication_request(
+                    &next_id("m"),
+                    pid,
+                    &eid,
+                    drug,
+                    5,
+                    rp,
+                    (day, minute + 10),
+                );
                 sink.write(plan.provider, Kind::MedicationRequest, &r)?;
                 if inpatient.is_none() {
                     prescriptions.push(Prescription {
@@ -426,6 +440,7 @@ fn person_records(
                         days: 5,
                         day,
                         prescriber: plan.provider,
+                        rp,
                     });
                 }
             }
@@ -528,8 +543,15 @@ fn person_records(
             };
             let id = format!("{}-d{i}", view.id);
             let minute = rng.gen_range(600..1140);
-            let d =
-                fhir::medication_dispense(&id, &view.id, drug, p.days, p.day, minute, prescriber);
+            let d = fhir::medication_dispense(
+                &id,
+                &view.id,
+                drug,
+                p.days,
+                p.rp,
+                (p.day, minute),
+                prescriber,
+            );
             sink.write(ph, Kind::MedicationDispense, &d)?;
         }
         sink.end_bundle()?;
