@@ -11,6 +11,10 @@ pub enum Error {
     /// The caller asked for something impossible (zero patients, …).
     #[error("invalid synth options: {0}")]
     InvalidOptions(String),
+    /// A bug in the generator (an index out of range); never the caller's
+    /// fault.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// Writing an output file failed.
     #[error("cannot write {path:?}")]
     Io {

@@ -156,9 +156,7 @@ impl Sink {
     pub fn write(&mut self, provider: usize, kind: Kind, resource: &Value) -> Result<()> {
         let slot = provider * Kind::ALL.len() + kind.index();
         let Some(buf) = self.buffers.get_mut(slot) else {
-            return Err(Error::InvalidOptions(format!(
-                "no provider number {provider}"
-            )));
+            return Err(Error::Internal(format!("no provider number {provider}")));
         };
         if let Some(Transaction {
             open: Some((p, _)),
