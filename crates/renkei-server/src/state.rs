@@ -43,6 +43,11 @@ impl AppState {
             config.accounts.login_window_secs,
         );
         let policy = crate::routes::policy();
+        // The log records when the platform started and stopped, so a gap
+        // in service shows in the log itself.
+        audit
+            .append(lifecycle_event(clock.as_ref(), "platform.start"))
+            .await?;
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -90,9 +95,28 @@ impl AppState {
         &self.inner.policy
     }
 
-    /// Stops the audit writer after it has drained, and closes the stores.
+    /// Records the stop, stops the audit writer after it has drained, and
+    /// closes the stores.
     pub async fn close(&self) {
+        let stop = lifecycle_event(self.inner.clock.as_ref(), "platform.stop");
+        if let Err(e) = self.inner.audit.append(stop).await {
+            tracing::warn!(error = %e, "cannot record the stop in the audit log");
+        }
         self.inner.audit.close().await;
         self.inner.stores.close().await;
+    }
+}
+
+fn lifecycle_event(clock: &dyn Clock, action: &str) -> renkei_core::AuditEvent {
+    renkei_core::AuditEvent {
+        at: clock.now(),
+        actor: renkei_core::Actor::System {
+            component: "server".to_owned(),
+        },
+        action: action.to_owned(),
+        object: format!("renkei {}", env!("CARGO_PKG_VERSION")),
+        outcome: renkei_core::Outcome::Success,
+        status: None,
+        request_id: None,
     }
 }

@@ -59,7 +59,8 @@ enum AuditCommand {
         #[arg(long, value_name = "FILE")]
         head: Option<std::path::PathBuf>,
     },
-    /// Print the current signed tree head as JSON (save it to verify later).
+    /// Print the latest signed tree head as JSON (save it to verify later);
+    /// works while the platform runs.
     Head,
 }
 
@@ -119,10 +120,12 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Audit(AuditCommand::Head) => {
             let config = config::load(&cli.common)?;
             let stores = renkei_store::Stores::open(&config.data_dir, &config.store).await?;
-            let log = renkei_audit::AuditLog::open(&stores, Arc::new(SystemClock)).await?;
-            let head = log.signed_head().await?;
+            // Read, not open for writing: this works beside a running
+            // platform, which holds the writer lock.
+            let head = renkei_audit::latest_stored_head(&stores)
+                .await?
+                .context("the audit log has no signed tree head yet: it is empty")?;
             println!("{}", head.to_json_pretty());
-            log.close().await;
         }
         Command::Bench(cmd) => bench::run(cmd).await?,
         Command::Synth(args) => synth::run(args)?,

@@ -206,6 +206,31 @@ fn serve_answers_then_stops_gracefully_on_sigterm() {
         .block_on(async { reqwest::get(format!("{url}healthz")).await?.json().await })
         .expect("healthz answers");
     assert_eq!(health["status"], "ok");
+
+    // Beside the running platform, heads can be read but nobody else may
+    // write the audit log.
+    let data = dir.path().join("data");
+    let head = renkei()
+        .args(["audit", "head", "--data"])
+        .arg(&data)
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&head.stdout);
+    assert!(
+        head.status.success(),
+        "audit head beside serve: {text}{}",
+        String::from_utf8_lossy(&head.stderr)
+    );
+    assert!(text.contains("\"tree_size\""), "{text}");
+    let admin = renkei()
+        .args(["admin", "create-token", "--username", "nobody", "--data"])
+        .arg(&data)
+        .output()
+        .expect("runs");
+    assert!(!admin.status.success());
+    let err = String::from_utf8_lossy(&admin.stderr);
+    assert!(err.contains("open for writing elsewhere"), "{err}");
+
     let pid = child.id().to_string();
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &pid])
