@@ -119,48 +119,44 @@ impl PersonIndex {
             Some((key, TokenKind::LocalPatientId)) => (key, LinkMethod::LocalPatientId),
             None => (PersonKey::generate(), LinkMethod::NewPerson),
         };
+        let mut method = method;
+        let mut rest = &tokens[..];
         if method == LinkMethod::NewPerson {
             sqlx::query("INSERT INTO persons (person_key, created_us) VALUES ($1, $2)")
                 .bind(person.to_string())
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-        }
-        for (kind, token) in &tokens {
-            sqlx::query(
-                "INSERT INTO match_tokens (kind, token, person_key, created_us) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (kind, token) DO NOTHING",
-            )
-            .bind(kind.as_str())
-            .bind(token.to_vec())
-            .bind(person.to_string())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let mut method = method;
-        if let (LinkMethod::NewPerson, Some((kind, token))) = (method, tokens.first()) {
-            // Another transaction may have created the same person first;
-            // its token stands and ours was skipped, so join its person.
-            let holder: String = sqlx::query_scalar(
-                "SELECT person_key FROM match_tokens WHERE kind = $1 AND token = $2",
-            )
-            .bind(kind.as_str())
-            .bind(token.to_vec())
-            .fetch_one(&mut *tx)
-            .await?;
-            let holder = parse_key(&holder)?;
-            if holder != person {
-                sqlx::query("DELETE FROM persons WHERE person_key = $1")
-                    .bind(person.to_string())
-                    .execute(&mut *tx)
-                    .await?;
-                method = match kind {
-                    TokenKind::Insurance => LinkMethod::InsuranceNumber,
-                    TokenKind::LocalPatientId => LinkMethod::LocalPatientId,
-                };
-                person = holder;
+            if let Some(((kind, token), others)) = tokens.split_first() {
+                // Another transaction may be creating the same person: the
+                // strongest token decides. Insert it alone first, read back
+                // who holds it, and only then point the other tokens there,
+                // so no token ever references a person that is dropped.
+                insert_token(&mut tx, *kind, token, &person, now).await?;
+                let holder: String = sqlx::query_scalar(
+                    "SELECT person_key FROM match_tokens WHERE kind = $1 AND token = $2",
+                )
+                .bind(kind.as_str())
+                .bind(token.to_vec())
+                .fetch_one(&mut *tx)
+                .await?;
+                let holder = parse_key(&holder)?;
+                if holder != person {
+                    sqlx::query("DELETE FROM persons WHERE person_key = $1")
+                        .bind(person.to_string())
+                        .execute(&mut *tx)
+                        .await?;
+                    method = match kind {
+                        TokenKind::Insurance => LinkMethod::InsuranceNumber,
+                        TokenKind::LocalPatientId => LinkMethod::LocalPatientId,
+                    };
+                    person = holder;
+                }
+                rest = others;
             }
+        }
+        for (kind, token) in rest {
+            insert_token(&mut tx, *kind, token, &person, now).await?;
         }
 
         let record = uuid::Uuid::now_v7().to_string();
@@ -201,6 +197,28 @@ impl PersonIndex {
     pub fn db(&self) -> &Db {
         &self.db
     }
+}
+
+/// Points a token at a person unless it already points somewhere: a token,
+/// once given, keeps its person (merges are explicit, audited operations).
+async fn insert_token(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    kind: TokenKind,
+    token: &[u8; 32],
+    person: &PersonKey,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO match_tokens (kind, token, person_key, created_us) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (kind, token) DO NOTHING",
+    )
+    .bind(kind.as_str())
+    .bind(token.to_vec())
+    .bind(person.to_string())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 fn parse_key(text: &str) -> Result<PersonKey> {
