@@ -3,4 +3,5 @@
 //! and each kind of bad input is refused at the right place.
 
 mod bad_input;
+mod synthetic;
 mod testdata;
