@@ -134,6 +134,8 @@ struct Inner {
     data_dir: PathBuf,
     config: StoreConfig,
     open: Mutex<HashMap<DbName, Db>>,
+    /// Opened once: for S3 a lake holds an HTTP client and its connections.
+    lake: std::sync::OnceLock<Lake>,
 }
 
 impl fmt::Debug for Stores {
@@ -176,6 +178,7 @@ impl Stores {
                 data_dir,
                 config: config.clone(),
                 open: Mutex::new(HashMap::new()),
+                lake: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -329,12 +332,18 @@ impl Stores {
         })
     }
 
-    /// The lake, on the configured object store.
+    /// The lake, on the configured object store; opened on first use and
+    /// shared by every caller after that.
     pub fn lake(&self) -> Result<Lake> {
-        match &self.inner.config.lake_url {
-            None => Lake::open_local(&self.inner.data_dir.join("lake")),
-            Some(url) => Lake::open_url(url),
+        if let Some(lake) = self.inner.lake.get() {
+            return Ok(lake.clone());
         }
+        let lake = match &self.inner.config.lake_url {
+            None => Lake::open_local(&self.inner.data_dir.join("lake"))?,
+            Some(url) => Lake::open_url(url)?,
+        };
+        // Two first callers may both open one; either is as good.
+        Ok(self.inner.lake.get_or_init(|| lake).clone())
     }
 
     /// Closes every open pool, waiting for connections to be returned.
