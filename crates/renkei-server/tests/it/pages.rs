@@ -114,50 +114,37 @@ async fn a_form_without_the_right_csrf_token_is_refused() {
     app.stop().await;
 }
 
+/// Fetches the sign-in form (for its CSRF token) and submits it.
+async fn sign_in(
+    http: &reqwest::Client,
+    app: &crate::helpers::TestApp,
+    user: &str,
+    password: &str,
+) -> reqwest::Response {
+    let page = http.get(app.url("/login")).send().await.expect("send");
+    let page = page.text().await.expect("text");
+    let form = [
+        ("username", user),
+        ("password", password),
+        ("csrf", &csrf_of(&page)),
+    ];
+    http.post(app.url("/login"))
+        .form(&form)
+        .send()
+        .await
+        .expect("send")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_wrong_passwords_are_throttled() {
     let app = spawn_app_with(TestBackend::Sqlite, |c| c.accounts.login_max_failures = 3).await;
     let http = cookie_client();
     let user = app.creds(Role::Reviewer).username.clone();
     for attempt in 0..3 {
-        let page = http
-            .get(app.url("/login"))
-            .send()
-            .await
-            .expect("send")
-            .text()
-            .await
-            .expect("text");
-        let resp = http
-            .post(app.url("/login"))
-            .form(&[
-                ("username", user.as_str()),
-                ("password", "wrong password!"),
-                ("csrf", &csrf_of(&page)),
-            ])
-            .send()
-            .await
-            .expect("send");
+        let resp = sign_in(&http, &app, &user, "wrong password!").await;
         assert_eq!(resp.status(), 401, "attempt {attempt}");
     }
-    let page = http
-        .get(app.url("/login"))
-        .send()
-        .await
-        .expect("send")
-        .text()
-        .await
-        .expect("text");
-    let resp = http
-        .post(app.url("/login"))
-        .form(&[
-            ("username", user.as_str()),
-            ("password", PASSWORD),
-            ("csrf", &csrf_of(&page)),
-        ])
-        .send()
-        .await
-        .expect("send");
+    let resp = sign_in(&http, &app, &user, PASSWORD).await;
     assert!(resp.headers().contains_key("retry-after"));
     let body = problem(resp, 429).await;
     assert_eq!(body["type"], "/problems/throttled");
