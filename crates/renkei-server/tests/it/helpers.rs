@@ -135,6 +135,12 @@ pub async fn spawn_app_with(backend: TestBackend, tweak: impl FnOnce(&mut Config
     }
 }
 
+/// The body of `GET url` as text.
+pub async fn get_text(http: &reqwest::Client, url: &str) -> String {
+    let resp = http.get(url).send().await.expect("request sent");
+    resp.text().await.expect("body is text")
+}
+
 /// Asserts a response is an RFC 9457 problem with `status`, returns it.
 pub async fn problem(resp: reqwest::Response, status: u16) -> serde_json::Value {
     assert_eq!(resp.status().as_u16(), status, "unexpected status");

@@ -4,7 +4,7 @@ use renkei_core::Role;
 use renkei_store::testing::TestBackend;
 
 use crate::app_test;
-use crate::helpers::{problem, spawn_app_with};
+use crate::helpers::{get_text, problem, spawn_app_with};
 
 app_test!(
     async fn health_and_readiness_answer_ok(app) {
@@ -129,15 +129,7 @@ async fn openapi_document_and_docs_page_are_served() {
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
     );
-    let html = app
-        .http
-        .get(app.url("/api/docs"))
-        .send()
-        .await
-        .expect("send")
-        .text()
-        .await
-        .expect("text");
+    let html = get_text(&app.http, &app.url("/api/docs")).await;
     assert!(
         html.contains("GET /api/v1/audit/head"),
         "docs page lacks an endpoint"

@@ -4,7 +4,7 @@
 use renkei_core::Role;
 use renkei_store::testing::TestBackend;
 
-use crate::helpers::{PASSWORD, problem, spawn_app, spawn_app_with};
+use crate::helpers::{PASSWORD, get_text, problem, spawn_app, spawn_app_with};
 
 fn csrf_of(html: &str) -> String {
     html.split("name=\"csrf\" value=\"")
@@ -26,14 +26,7 @@ fn cookie_client() -> reqwest::Client {
 async fn sign_in_sets_a_hardened_session_cookie_and_shows_the_account() {
     let app = spawn_app(TestBackend::Sqlite).await;
     let http = cookie_client();
-    let page = http
-        .get(app.url("/login"))
-        .send()
-        .await
-        .expect("send")
-        .text()
-        .await
-        .expect("text");
+    let page = get_text(&http, &app.url("/login")).await;
     assert!(page.contains("<html lang=\"ja\""), "Japanese first");
     assert!(page.contains("ログイン"));
     let csrf = csrf_of(&page);
@@ -69,14 +62,7 @@ async fn sign_in_sets_a_hardened_session_cookie_and_shows_the_account() {
         !session.contains("Secure"),
         "no TLS configured here, so no Secure flag"
     );
-    let account = http
-        .get(app.url("/account"))
-        .send()
-        .await
-        .expect("send")
-        .text()
-        .await
-        .expect("text");
+    let account = get_text(&http, &app.url("/account")).await;
     assert!(account.contains(&user));
     assert!(account.contains("患者"), "role shown in Japanese");
     app.stop().await;
@@ -121,8 +107,7 @@ async fn sign_in(
     user: &str,
     password: &str,
 ) -> reqwest::Response {
-    let page = http.get(app.url("/login")).send().await.expect("send");
-    let page = page.text().await.expect("text");
+    let page = get_text(http, &app.url("/login")).await;
     let form = [
         ("username", user),
         ("password", password),
@@ -155,32 +140,11 @@ async fn repeated_wrong_passwords_are_throttled() {
 async fn the_language_switch_is_remembered() {
     let app = spawn_app(TestBackend::Sqlite).await;
     let http = cookie_client();
-    let en = http
-        .get(app.url("/?lang=en"))
-        .send()
-        .await
-        .expect("send")
-        .text()
-        .await
-        .expect("text");
+    let en = get_text(&http, &app.url("/?lang=en")).await;
     assert!(en.contains("<html lang=\"en\"") && en.contains("Sign in"));
-    let again = http
-        .get(app.url("/"))
-        .send()
-        .await
-        .expect("send")
-        .text()
-        .await
-        .expect("text");
+    let again = get_text(&http, &app.url("/")).await;
     assert!(again.contains("<html lang=\"en\""), "choice not remembered");
-    let ja = http
-        .get(app.url("/?lang=ja"))
-        .send()
-        .await
-        .expect("send")
-        .text()
-        .await
-        .expect("text");
+    let ja = get_text(&http, &app.url("/?lang=ja")).await;
     assert!(ja.contains("情報連携基盤"));
     app.stop().await;
 }
