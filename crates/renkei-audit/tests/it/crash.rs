@@ -51,8 +51,11 @@ fn crash_while_appending(
         );
     }
     // Drops every task at its current await point, open transactions
-    // included, without running the writer to completion.
-    runtime.shutdown_background();
+    // included, without running the writer to completion. Waiting for the
+    // workers to finish dropping stands for the kernel releasing a dead
+    // process's file lock: `shutdown_background` would return before the
+    // log's lock file is closed, and the reopen below would race it.
+    runtime.shutdown_timeout(Duration::from_secs(30));
     indices
 }
 
