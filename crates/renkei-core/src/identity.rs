@@ -161,6 +161,34 @@ pub trait IdentityResolver: Send + Sync + 'static {
         provider: &ProviderCode,
         attributes: &IdentifyingAttributes,
     ) -> BoxFuture<'_, Result<Resolution, Error>>;
+
+    /// [`resolve`](Self::resolve) for many records of one provider at
+    /// once, answers in the same order. Implementations should do it in one
+    /// transaction: collection calls this once per chunk of thousands of
+    /// resources. Records of the same person in one batch get the same key.
+    fn resolve_batch<'a>(
+        &'a self,
+        provider: &'a ProviderCode,
+        records: &'a [IdentifyingAttributes],
+    ) -> BoxFuture<'a, Result<Vec<Resolution>, Error>> {
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(records.len());
+            for record in records {
+                out.push(self.resolve(provider, record).await?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// The persons already known under `provider`'s own patient ids, in the
+    /// same order; `None` for an id never seen. Creates nothing: collection
+    /// asks this for a resource whose Patient came in an earlier submission,
+    /// and holds the resource as pending when the answer is `None`.
+    fn find_local<'a>(
+        &'a self,
+        provider: &'a ProviderCode,
+        local_patient_ids: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<Option<crate::PersonKey>>, Error>>;
 }
 
 #[cfg(test)]

@@ -179,6 +179,34 @@ fn timestamp(name: &str, nullable: bool) -> Field {
     )
 }
 
+/// The name of the lake's one system table, `superseded`: which source
+/// rows no longer hold. Not a [`LakeTable`], since its rows are about rows,
+/// not about a person.
+pub const SUPERSEDED_TABLE: &str = "superseded";
+
+/// The schema of [`SUPERSEDED_TABLE`]. A row says: the rows of
+/// `(provider_code, source_type, source_id)` that arrived in
+/// `submission_id` were replaced (a newer `meta.lastUpdated` was sent) or
+/// deleted (a Bundle `DELETE`) by `by_submission_id` at `superseded_at`.
+///
+/// Rows are never rewritten or removed from the canonical tables, so every
+/// version a provider sent stays traceable; whoever reads the *current*
+/// state anti-joins a table with this one on those four columns. It is
+/// committed in the same lake version as the rows that replace the old
+/// ones, so a reader sees both or neither.
+pub fn superseded_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        text("provider_code", false),
+        text("source_type", false),
+        text("source_id", false),
+        text("submission_id", false),
+        text("by_submission_id", false),
+        // "replaced" or "deleted".
+        text("reason", false),
+        timestamp("superseded_at", false),
+    ]))
+}
+
 /// The lineage columns every table ends with.
 pub fn lineage() -> Vec<Field> {
     vec![

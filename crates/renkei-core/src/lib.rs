@@ -34,5 +34,5 @@ pub use identity::{
     IdentifyingAttributes, IdentityResolver, LinkMethod, ProviderCode, Resolution, Sex,
 };
 pub use ids::{OrgId, PersonKey, UserId};
-pub use lake::{LakeTable, lineage as lake_lineage_columns};
+pub use lake::{LakeTable, SUPERSEDED_TABLE, lineage as lake_lineage_columns, superseded_schema};
 pub use role::Role;

@@ -1,12 +1,13 @@
 //! The person index: which person each source record belongs to.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use renkei_core::{
     Clock, IdentifyingAttributes, IdentityResolver, LinkMethod, PersonKey, ProviderCode, Resolution,
 };
-use renkei_store::{Db, DbName, Migrations, Stores};
+use renkei_store::{Backend, Db, DbName, Migrations, Stores, sql};
 use sqlx::Row;
 
 use crate::normalize;
@@ -17,6 +18,8 @@ use crate::{Error, Result};
 const DB: DbName = DbName::new("identity");
 const TOKEN_KEY_FILE: &str = "keys/identity-token.key";
 const VAULT_KEY_FILE: &str = "keys/identity-vault.key";
+/// The PostgreSQL advisory lock key that serializes resolutions ("renkei-i").
+const RESOLVE_LOCK: i64 = 0x7265_6e6b_6569_2d69;
 
 fn migrations() -> Migrations {
     Migrations {
@@ -88,101 +91,173 @@ impl PersonIndex {
     /// The person `attributes` from `provider` belong to: the person of the
     /// strongest matching token, else a new person. Every token of the record
     /// then points at that person, and the attributes are kept encrypted.
-    ///
-    /// Concurrent calls for the same new person agree: each inserts its
-    /// tokens if absent and then reads back who holds the strongest one.
     pub async fn resolve(
         &self,
         provider: &ProviderCode,
         attributes: &IdentifyingAttributes,
     ) -> Result<Resolution> {
-        let tokens = self.tokens_of(provider, attributes);
+        let mut out = self
+            .resolve_batch(provider, std::slice::from_ref(attributes))
+            .await?;
+        Ok(out.pop().expect("one answer per record"))
+    }
+
+    /// [`resolve`](Self::resolve) for many records of one provider, in one
+    /// transaction; answers in order. Records of one person within the batch
+    /// agree, since each sees the tokens the ones before it gave.
+    ///
+    /// Resolutions are serialized: SQLite's `BEGIN IMMEDIATE` and, on
+    /// PostgreSQL, a transaction-scoped advisory lock. Two concurrent
+    /// batches could otherwise both create the same new person; batching
+    /// keeps the serialization cheap (one lock per thousands of records).
+    pub async fn resolve_batch(
+        &self,
+        provider: &ProviderCode,
+        records: &[IdentifyingAttributes],
+    ) -> Result<Vec<Resolution>> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tokens: Vec<Vec<(TokenKind, [u8; 32])>> = records
+            .iter()
+            .map(|a| self.tokens_of(provider, a))
+            .collect();
         let now = self.clock.now().unix_micros();
         let mut tx = self.db.begin_write().await?;
-
-        let mut found = None;
-        for (kind, token) in &tokens {
-            let row =
-                sqlx::query("SELECT person_key FROM match_tokens WHERE kind = $1 AND token = $2")
-                    .bind(kind.as_str())
-                    .bind(token.to_vec())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if let Some(row) = row {
-                let key: String = row.try_get("person_key")?;
-                found = Some((parse_key(&key)?, *kind));
-                break;
-            }
-        }
-        let (mut person, method) = match found {
-            Some((key, TokenKind::Insurance)) => (key, LinkMethod::InsuranceNumber),
-            Some((key, TokenKind::LocalPatientId)) => (key, LinkMethod::LocalPatientId),
-            None => (PersonKey::generate(), LinkMethod::NewPerson),
-        };
-        let mut method = method;
-        let mut rest = &tokens[..];
-        if method == LinkMethod::NewPerson {
-            sqlx::query("INSERT INTO persons (person_key, created_us) VALUES ($1, $2)")
-                .bind(person.to_string())
-                .bind(now)
+        if self.db.backend() == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(RESOLVE_LOCK)
                 .execute(&mut *tx)
                 .await?;
-            if let Some(((kind, token), others)) = tokens.split_first() {
-                // Another transaction may be creating the same person: the
-                // strongest token decides. Insert it alone first, read back
-                // who holds it, and only then point the other tokens there,
-                // so no token ever references a person that is dropped.
-                insert_token(&mut tx, *kind, token, &person, now).await?;
-                let holder: String = sqlx::query_scalar(
-                    "SELECT person_key FROM match_tokens WHERE kind = $1 AND token = $2",
-                )
-                .bind(kind.as_str())
-                .bind(token.to_vec())
-                .fetch_one(&mut *tx)
-                .await?;
-                let holder = parse_key(&holder)?;
-                if holder != person {
-                    sqlx::query("DELETE FROM persons WHERE person_key = $1")
-                        .bind(person.to_string())
-                        .execute(&mut *tx)
-                        .await?;
-                    method = match kind {
-                        TokenKind::Insurance => LinkMethod::InsuranceNumber,
-                        TokenKind::LocalPatientId => LinkMethod::LocalPatientId,
-                    };
-                    person = holder;
-                }
-                rest = others;
-            }
         }
-        for (kind, token) in rest {
-            insert_token(&mut tx, *kind, token, &person, now).await?;
+        let all: Vec<[u8; 32]> = tokens.iter().flatten().map(|(_, t)| *t).collect();
+        let mut holders = known_holders(&mut tx, &all).await?;
+
+        let mut new_persons = Vec::new();
+        let mut new_tokens = Vec::new();
+        let mut out = Vec::with_capacity(records.len());
+        for record_tokens in &tokens {
+            let found = record_tokens
+                .iter()
+                .find_map(|(kind, t)| holders.get(&(kind.as_str(), *t)).map(|p| (*p, *kind)));
+            let (person, method) = match found {
+                Some((key, TokenKind::Insurance)) => (key, LinkMethod::InsuranceNumber),
+                Some((key, TokenKind::LocalPatientId)) => (key, LinkMethod::LocalPatientId),
+                None => {
+                    let key = PersonKey::generate();
+                    new_persons.push(key);
+                    (key, LinkMethod::NewPerson)
+                }
+            };
+            // A token, once given, keeps its person: merges are explicit,
+            // audited operations, never a side effect of a new record.
+            for (kind, t) in record_tokens {
+                if let std::collections::hash_map::Entry::Vacant(e) =
+                    holders.entry((kind.as_str(), *t))
+                {
+                    e.insert(person);
+                    new_tokens.push((*kind, *t, person));
+                }
+            }
+            out.push(Resolution {
+                person_key: person,
+                method,
+            });
         }
 
-        let record = uuid::Uuid::now_v7().to_string();
-        let plaintext =
-            serde_json::to_vec(attributes).map_err(|e| Error::Corrupt(e.to_string()))?;
-        let sealed = self
-            .vault
-            .seal(&plaintext, context(&record, &person).as_bytes());
-        sqlx::query(
-            "INSERT INTO attribute_records (id, person_key, provider_code, nonce, ciphertext, created_us) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&record)
-        .bind(person.to_string())
-        .bind(provider.as_str())
-        .bind(sealed.nonce.to_vec())
-        .bind(sealed.ciphertext)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        for chunk in new_persons.chunks(sql::rows_per_statement(2)) {
+            let text = format!(
+                "INSERT INTO persons (person_key, created_us) VALUES {}",
+                sql::values(chunk.len(), 2)
+            );
+            let mut q = sqlx::query(&text);
+            for key in chunk {
+                q = q.bind(key.to_string()).bind(now);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for chunk in new_tokens.chunks(sql::rows_per_statement(4)) {
+            let text = format!(
+                "INSERT INTO match_tokens (kind, token, person_key, created_us) VALUES {}",
+                sql::values(chunk.len(), 4)
+            );
+            let mut q = sqlx::query(&text);
+            for (kind, token, person) in chunk {
+                q = q
+                    .bind(kind.as_str())
+                    .bind(token.to_vec())
+                    .bind(person.to_string())
+                    .bind(now);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        let mut sealed_rows = Vec::with_capacity(records.len());
+        for (attributes, resolution) in records.iter().zip(&out) {
+            let record = uuid::Uuid::now_v7().to_string();
+            let plaintext =
+                serde_json::to_vec(attributes).map_err(|e| Error::Corrupt(e.to_string()))?;
+            let sealed = self.vault.seal(
+                &plaintext,
+                context(&record, &resolution.person_key).as_bytes(),
+            );
+            sealed_rows.push((record, resolution.person_key, sealed));
+        }
+        for chunk in sealed_rows.chunks(sql::rows_per_statement(6)) {
+            let text = format!(
+                "INSERT INTO attribute_records \
+                 (id, person_key, provider_code, nonce, ciphertext, created_us) VALUES {}",
+                sql::values(chunk.len(), 6)
+            );
+            let mut q = sqlx::query(&text);
+            for (record, person, sealed) in chunk {
+                q = q
+                    .bind(record.as_str())
+                    .bind(person.to_string())
+                    .bind(provider.as_str())
+                    .bind(sealed.nonce.to_vec())
+                    .bind(sealed.ciphertext.as_slice());
+                q = q.bind(now);
+            }
+            q.execute(&mut *tx).await?;
+        }
         tx.commit().await?;
-        tracing::debug!(person_key = %person, ?method, "record resolved");
-        Ok(Resolution {
-            person_key: person,
-            method,
-        })
+        tracing::debug!(
+            records = records.len(),
+            new_persons = new_persons.len(),
+            "records resolved"
+        );
+        Ok(out)
+    }
+
+    /// The persons known under `provider`'s own patient ids; creates nothing.
+    pub async fn find_local(
+        &self,
+        provider: &ProviderCode,
+        local_patient_ids: &[String],
+    ) -> Result<Vec<Option<PersonKey>>> {
+        let tokens: Vec<Option<[u8; 32]>> = local_patient_ids
+            .iter()
+            .map(|id| {
+                let id = normalize::identifier(id);
+                (!id.is_empty()).then(|| {
+                    self.tokens
+                        .token(TokenKind::LocalPatientId, &format!("{provider}|{id}"))
+                })
+            })
+            .collect();
+        let all: Vec<[u8; 32]> = tokens.iter().flatten().copied().collect();
+        let mut conn = self.db.pool().acquire().await?;
+        let holders = known_holders(&mut conn, &all).await?;
+        Ok(tokens
+            .iter()
+            .map(|t| {
+                t.and_then(|t| {
+                    holders
+                        .get(&(TokenKind::LocalPatientId.as_str(), t))
+                        .copied()
+                })
+            })
+            .collect())
     }
 
     /// How many persons the index holds.
@@ -199,26 +274,34 @@ impl PersonIndex {
     }
 }
 
-/// Points a token at a person unless it already points somewhere: a token,
-/// once given, keeps its person (merges are explicit, audited operations).
-async fn insert_token(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    kind: TokenKind,
-    token: &[u8; 32],
-    person: &PersonKey,
-    now: i64,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO match_tokens (kind, token, person_key, created_us) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (kind, token) DO NOTHING",
-    )
-    .bind(kind.as_str())
-    .bind(token.to_vec())
-    .bind(person.to_string())
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+/// Which person each of `tokens` already names, by (kind, token).
+async fn known_holders(
+    conn: &mut sqlx::AnyConnection,
+    tokens: &[[u8; 32]],
+) -> Result<HashMap<(&'static str, [u8; 32]), PersonKey>> {
+    let mut out = HashMap::with_capacity(tokens.len());
+    for chunk in tokens.chunks(sql::rows_per_statement(1)) {
+        let text = format!(
+            "SELECT kind, token, person_key FROM match_tokens WHERE token IN ({})",
+            sql::list(1, chunk.len())
+        );
+        let mut q = sqlx::query(&text);
+        for t in chunk {
+            q = q.bind(t.to_vec());
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            let kind: String = row.try_get("kind")?;
+            let token: Vec<u8> = row.try_get("token")?;
+            let person: String = row.try_get("person_key")?;
+            let kind = TokenKind::parse(&kind)
+                .ok_or_else(|| Error::Corrupt(format!("unknown token kind {kind:?}")))?;
+            let token: [u8; 32] = token
+                .try_into()
+                .map_err(|_| Error::Corrupt("a stored token is not 32 bytes".to_owned()))?;
+            out.insert((kind.as_str(), token), parse_key(&person)?);
+        }
+    }
+    Ok(out)
 }
 
 fn parse_key(text: &str) -> Result<PersonKey> {
@@ -239,6 +322,30 @@ impl IdentityResolver for PersonIndex {
         let attributes = attributes.clone();
         Box::pin(async move {
             PersonIndex::resolve(self, &provider, &attributes)
+                .await
+                .map_err(Into::into)
+        })
+    }
+
+    fn resolve_batch<'a>(
+        &'a self,
+        provider: &'a ProviderCode,
+        records: &'a [IdentifyingAttributes],
+    ) -> BoxFuture<'a, Result<Vec<Resolution>, renkei_core::Error>> {
+        Box::pin(async move {
+            PersonIndex::resolve_batch(self, provider, records)
+                .await
+                .map_err(Into::into)
+        })
+    }
+
+    fn find_local<'a>(
+        &'a self,
+        provider: &'a ProviderCode,
+        local_patient_ids: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<Option<PersonKey>>, renkei_core::Error>> {
+        Box::pin(async move {
+            PersonIndex::find_local(self, provider, local_patient_ids)
                 .await
                 .map_err(Into::into)
         })

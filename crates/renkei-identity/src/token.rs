@@ -24,6 +24,15 @@ impl TokenKind {
             TokenKind::LocalPatientId => "local_patient_id",
         }
     }
+
+    /// The kind of a stored name, `None` for a name this build does not know.
+    pub fn parse(stored: &str) -> Option<Self> {
+        match stored {
+            "insurance" => Some(TokenKind::Insurance),
+            "local_patient_id" => Some(TokenKind::LocalPatientId),
+            _ => None,
+        }
+    }
 }
 
 /// The token key. Its `Debug` shows nothing of it.

@@ -24,6 +24,7 @@ mod db;
 mod error;
 pub mod keys;
 pub mod lake;
+pub mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -111,3 +111,32 @@ test_on_both_backends!(
         assert!(tokens.iter().all(|t| !t.windows(4).any(|w| w == b"3456")));
     }
 );
+
+test_on_both_backends!(
+    async fn a_batch_agrees_with_itself_and_find_local_creates_nothing(t) {
+        let idx = index(t).await;
+        let here = provider("1310000017");
+        let records = vec![
+            insured("5001", "00", "A"),
+            // The same card under another local id: the same person.
+            insured("5001", "00", "B"),
+            insured("5002", "00", "C"),
+            IdentifyingAttributes { local_patient_id: Some("a".to_owned()), ..Default::default() },
+        ];
+        let answers = idx.resolve_batch(&here, &records).await.expect("batch");
+        assert_eq!(answers.len(), 4);
+        assert_eq!(answers[0].method, LinkMethod::NewPerson);
+        assert_eq!(answers[1].person_key, answers[0].person_key);
+        assert_eq!(answers[1].method, LinkMethod::InsuranceNumber);
+        assert_ne!(answers[2].person_key, answers[0].person_key);
+        assert_eq!(answers[3].person_key, answers[0].person_key, "local ids are normalized");
+        assert_eq!(idx.person_count().await.expect("count"), 2);
+
+        let ids = ["A", "C", "unknown", ""].map(str::to_owned);
+        let found = idx.find_local(&here, &ids).await.expect("find");
+        assert_eq!(found, vec![Some(answers[0].person_key), Some(answers[2].person_key), None, None]);
+        let elsewhere = idx.find_local(&provider("2740000014"), &ids[..1]).await.expect("find");
+        assert_eq!(elsewhere, vec![None], "a local id means nothing at another provider");
+        assert_eq!(idx.person_count().await.expect("count"), 2);
+    }
+);
