@@ -97,11 +97,23 @@ pub enum Error {
         /// The latest version, which lacks the file (0: no version yet).
         version: u64,
     },
-    /// A manifest could not be committed because another writer committed the
-    /// same version first, too many times in a row.
+    /// The lake has no such lake version.
+    #[error("the lake has no version {version}")]
+    NoSuchLakeVersion {
+        /// The lake version asked for.
+        version: u64,
+    },
+    /// A lake-wide change, or an entry of the lake log, is not acceptable.
+    #[error("lake: {reason}")]
+    InvalidLake {
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A commit could not land because other writers committed lake versions
+    /// first, too many times in a row.
     #[error("lake table {table:?}: gave up committing after {attempts} conflicting writers")]
     CommitConflict {
-        /// The table.
+        /// The table, or the tables of a lake-wide change, comma-separated.
         table: String,
         /// How many times it tried.
         attempts: u32,

@@ -1,5 +1,6 @@
-//! The manifest: one JSON object per table version, the lake's only mutable
-//! state (and even it is never rewritten: each version is a new object).
+//! The table manifest: one JSON object per table version, a full snapshot of
+//! it. A manifest is visible only once the lake log references it (see the
+//! `log` module); it is never rewritten.
 //!
 //! ```json
 //! {
@@ -22,8 +23,8 @@
 //! format's own stable serialization, readable by pyarrow and arrow-cpp, so
 //! the manifest does not depend on how one arrow-rs release derives serde.
 //! `columns` repeats the field names and types for a human reading the file;
-//! it is informational and never read back. `commit_id` lets a writer
-//! recognise its own commit when a retried request reports a conflict.
+//! it is informational and never read back. `commit_id` is the id of the
+//! commit attempt that wrote the manifest (also in its object name).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -43,31 +44,42 @@ const FORMAT: u32 = 1;
 
 /// Digits of a version in a manifest's file name: all of `u64`, zero-padded
 /// so that names sort as versions do.
-const VERSION_DIGITS: usize = 20;
+pub(crate) const VERSION_DIGITS: usize = 20;
 
 /// The folder of a table's manifests: `<table>/_manifest`.
 pub(crate) fn manifest_dir(table: &TableName) -> ObjectPath {
     ObjectPath::from_iter([table.as_str(), "_manifest"])
 }
 
-/// The object holding a table version's manifest:
-/// `<table>/_manifest/00000000000000000007.json`.
-pub(crate) fn manifest_path(table: &TableName, version: TableVersion) -> ObjectPath {
-    manifest_dir(table).join(format!("{:0VERSION_DIGITS$}.json", version.get()).as_str())
+/// The object holding the manifest that commit attempt `attempt` wrote for
+/// `version` of `table`:
+/// `<table>/_manifest/00000000000000000007-<attempt>.json`.
+///
+/// Several manifests may exist for one version (a writer that lost the race
+/// for a lake version, or crashed before its lake version); the one the lake
+/// log references is the committed one, and the attempt id in the name keeps
+/// the others from ever being taken for it.
+pub(crate) fn manifest_path(table: &TableName, version: TableVersion, attempt: &str) -> ObjectPath {
+    manifest_dir(table).join(format!("{:0VERSION_DIGITS$}-{attempt}.json", version.get()).as_str())
 }
 
-/// The version a manifest's file name stands for, or `None` for any other
-/// object (a store's temporary file, a stray upload).
-pub(crate) fn version_of_manifest_name(file_name: &str) -> Option<TableVersion> {
-    let digits = file_name.strip_suffix(".json")?;
-    if digits.len() != VERSION_DIGITS || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits
-        .parse::<u64>()
-        .ok()
-        .filter(|&n| n > 0)
-        .map(TableVersion::new)
+/// Whether `path` names a manifest of `version` of `table`, as a lake log
+/// entry must.
+pub(crate) fn is_manifest_of(path: &ObjectPath, table: &TableName, version: TableVersion) -> bool {
+    let mut parts = path.parts();
+    let (Some(dir), Some(folder), Some(name), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let prefix = format!("{:0VERSION_DIGITS$}-", version.get());
+    dir.as_ref() == table.as_str()
+        && folder.as_ref() == "_manifest"
+        && name
+            .as_ref()
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(".json"))
+            .is_some_and(|attempt| !attempt.is_empty())
 }
 
 /// The folder of a table's data files: `<table>/data`.
@@ -112,7 +124,8 @@ pub(crate) struct FileEntry {
 }
 
 impl Manifest {
-    /// The manifest recording `snapshot`, committed by `commit_id`.
+    /// The manifest recording `snapshot`, written by commit attempt
+    /// `commit_id`.
     pub fn from_snapshot(snapshot: &Snapshot, commit_id: &str) -> Self {
         let schema = snapshot.schema();
         Self {
@@ -263,7 +276,7 @@ mod tests {
     fn manifest_round_trips_through_json() {
         let snapshot = snapshot();
         let manifest = Manifest::from_snapshot(&snapshot, "commit-1");
-        let location = manifest_path(&table(), TableVersion::new(3));
+        let location = manifest_path(&table(), TableVersion::new(3), "a");
         let json = manifest.to_json();
         let read = Manifest::from_json(&json, &table(), TableVersion::new(3), &location)
             .expect("own output reads");
@@ -288,7 +301,7 @@ mod tests {
     fn manifest_for_another_version_or_format_is_refused() {
         let manifest = Manifest::from_snapshot(&snapshot(), "c");
         let json = manifest.to_json();
-        let at_4 = manifest_path(&table(), TableVersion::new(4));
+        let at_4 = manifest_path(&table(), TableVersion::new(4), "a");
         let err = Manifest::from_json(&json, &table(), TableVersion::new(4), &at_4)
             .expect_err("version 3 stored as 4");
         assert!(
@@ -299,37 +312,46 @@ mod tests {
             format: 2,
             ..manifest
         };
-        let at_3 = manifest_path(&table(), TableVersion::new(3));
+        let at_3 = manifest_path(&table(), TableVersion::new(3), "a");
         let err = Manifest::from_json(&newer.to_json(), &table(), TableVersion::new(3), &at_3)
             .expect_err("format 2");
         assert!(format!("{err:?}").contains("format 2"), "{err:?}");
         let err = Manifest::from_json(b"{", &table(), TableVersion::new(3), &at_3)
             .expect_err("broken JSON");
         assert!(
-            format!("{err:?}").contains("claims/_manifest/00000000000000000003.json"),
+            format!("{err:?}").contains("claims/_manifest/00000000000000000003-a.json"),
             "{err:?}"
         );
     }
 
     #[test]
-    fn manifest_names_sort_as_versions_and_parse_back() {
-        let path = manifest_path(&table(), TableVersion::new(7));
-        assert_eq!(path.as_ref(), "claims/_manifest/00000000000000000007.json");
-        let max = manifest_path(&table(), TableVersion::new(u64::MAX));
-        assert_eq!(max.filename(), Some("18446744073709551615.json"));
+    fn manifest_names_sort_as_versions_and_name_their_attempt() {
+        let path = manifest_path(&table(), TableVersion::new(7), "01965f0e");
         assert_eq!(
-            version_of_manifest_name("00000000000000000007.json"),
-            Some(TableVersion::new(7))
+            path.as_ref(),
+            "claims/_manifest/00000000000000000007-01965f0e.json"
         );
-        for other in [
-            "7.json",
-            "00000000000000000000.json",
-            "0000000000000000007a.json",
-            "00000000000000000007.json#1",
-            "00000000000000000007.tmp",
-            "99999999999999999999.json",
+        let max = manifest_path(&table(), TableVersion::new(u64::MAX), "a");
+        assert_eq!(max.filename(), Some("18446744073709551615-a.json"));
+        assert!(is_manifest_of(&path, &table(), TableVersion::new(7)));
+        for (other, version) in [
+            ("claims/_manifest/00000000000000000007-01965f0e.json", 8),
+            ("claims/_manifest/00000000000000000007-.json", 7),
+            ("claims/_manifest/00000000000000000007.json", 7),
+            ("claims/_manifest/7-a.json", 7),
+            ("claims/_manifest/00000000000000000007-a.json.tmp", 7),
+            ("visits/_manifest/00000000000000000007-a.json", 7),
+            ("claims/data/00000000000000000007-a.json", 7),
+            ("x/claims/_manifest/00000000000000000007-a.json", 7),
         ] {
-            assert_eq!(version_of_manifest_name(other), None, "{other}");
+            assert!(
+                !is_manifest_of(
+                    &ObjectPath::from(other),
+                    &table(),
+                    TableVersion::new(version)
+                ),
+                "{other} as version {version}"
+            );
         }
     }
 }

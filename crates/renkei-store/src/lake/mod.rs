@@ -1,42 +1,80 @@
 //! The lake: tables of Parquet files on an [`ObjectStore`] (a local directory
-//! or an S3-compatible bucket), each commit a new immutable table version.
+//! or an S3-compatible bucket). Each commit changes one table or several at
+//! once and makes a new lake version, in which readers see all of the
+//! commit or none of it.
 //!
 //! # Layout
 //!
 //! ```text
+//! <root>/_lake/00000000000000000001.json                lake version 1
+//! <root>/_lake/00000000000000000002.json                lake version 2, …
+//! <root>/<table>/_manifest/00000000000000000003-<attempt-id>.json
+//!                                                       a table version's manifest
 //! <root>/<table>/data/<uuid-v7>.parquet                 data files, never rewritten
-//! <root>/<table>/_manifest/00000000000000000001.json    version 1
-//! <root>/<table>/_manifest/00000000000000000002.json    version 2, …
+//! <root>/_commits/<sha-256 of a commit id>.json         a commit id was tried
 //! ```
 //!
-//! A manifest is a full snapshot of its version: the table's Arrow schema,
-//! the list of data files (path, rows, bytes), the commit time, and what the
-//! writer said about the commit (an `operation` and `properties` such as a
-//! submission id, for lineage). Its JSON form is described in the
-//! `manifest` module's source.
+//! A table manifest is a full snapshot of one table version: the table's
+//! Arrow schema, its data files (path, rows, bytes), when it was written, and
+//! what the writer said about the commit (an `operation` and `properties`
+//! such as a submission id, for lineage). A lake log entry names, for every
+//! table, its version and the manifest of that version, with the commit's
+//! id, time, operation and properties. Their JSON forms are described in the
+//! source of the `manifest` and `log` modules.
 //!
 //! # Why a commit is atomic
 //!
-//! A writer first puts its new data files under fresh UUID names, where no
-//! reader looks: a reader only opens files a manifest lists. It then creates
-//! the manifest of version *latest + 1* with a create-if-absent put
-//! ([`PutMode::Create`]): a hard link from a complete temporary file on a
-//! local disk, a conditional `PUT` (`If-None-Match: *`) on S3. So:
+//! The log is the one place where commits are ordered and become visible. A
+//! writer:
 //!
-//! - A version is visible exactly when its manifest exists, and a manifest is
-//!   never seen half-written, because each store's put is atomic.
-//! - Exactly one writer wins each version number. The loser gets
-//!   [`object_store::Error::AlreadyExists`], reads the new latest version,
-//!   checks that its change still applies (same schema, the files it removes
-//!   still there) and tries the next number, up to 64 times, after which it
-//!   reports [`Error::CommitConflict`]. Each lost attempt means another commit
-//!   succeeded, so writers make progress and versions stay contiguous.
-//! - A crash before the manifest leaves only unlisted data files (orphans, to
-//!   be swept by a later vacuum); a commit that fails for a known reason
-//!   deletes its data files. When the outcome of the manifest put is unknown
-//!   (a network error), the files are kept: the manifest may have landed.
-//! - Old manifests and the files they list are never changed, so a snapshot
-//!   reads the same rows forever (until a vacuum, which does not exist yet).
+//! 1. puts its data files under fresh UUID names, where no reader looks
+//!    ([`Lake::stage`] does it ahead of the commit, file by file, so that a
+//!    large submission is never held in memory whole);
+//! 2. for each table it changes, puts the manifest of the table's next
+//!    version (its version in the current lake version, plus one) under a
+//!    name carrying the writer's own attempt id: no two writers write the
+//!    same manifest object, and one that no entry names is never taken for
+//!    committed;
+//! 3. creates the log entry of lake version *current + 1*, naming those
+//!    manifests and, unchanged, every other table's, with a create-if-absent
+//!    put ([`PutMode::Create`](object_store::PutMode::Create)): a hard link from a complete temporary file
+//!    on a local disk, a conditional `PUT` (`If-None-Match: *`) on S3.
+//!
+//! Readers only ever go through the log: a table's latest version is the
+//! one the current lake version names. So:
+//!
+//! - A commit is visible exactly when its entry exists, and all at once,
+//!   since one entry names every table it changed. An entry is never seen
+//!   half-written, because each store's put is atomic.
+//! - Exactly one writer wins each lake version. The loser gets
+//!   [`object_store::Error::AlreadyExists`], reads the new current version
+//!   and tries the next number. If the winner changed none of the loser's
+//!   tables, the loser's manifests still hold (they were built on the same
+//!   table versions) and are reused; otherwise those tables' manifests are
+//!   rebuilt on the new versions, after checking that the change still
+//!   applies (same schema, the files it removes still there). After 64 lost
+//!   attempts in a row it reports [`Error::CommitConflict`]. Each lost
+//!   attempt means another commit landed, so writers make progress, and lake
+//!   versions and each table's versions stay contiguous.
+//! - A put retried by the store client whose first try landed reports a
+//!   conflict too; the writer then finds its own attempt id in the entry.
+//! - A crash before the entry leaves data files and manifests that no entry
+//!   names (orphans, for a later vacuum); a commit refused for a known
+//!   reason deletes them. When the outcome of the entry's put is unknown (a
+//!   network error), they are kept: it may have landed.
+//! - Entries, manifests and data files are never changed, so a lake version
+//!   ([`Lake::at`]) or table version ([`Lake::snapshot`]) reads the same rows
+//!   forever (until a vacuum, which does not exist yet).
+//!
+//! One log for all tables means that writers to unrelated tables race for
+//! the same lake versions; the loser's retry costs a listing and a read of
+//! the log, and rewrites no manifest.
+//!
+//! A commit given a [`LakeChange::commit_id`] (a submission id) is
+//! idempotent: if a commit with that id already landed, committing again
+//! returns its lake version and commits nothing. The id's marker, created
+//! before the first try, bounds how far back in the log [`Lake::find_commit`]
+//! and the check in [`Lake::commit_all`] read.
 //!
 //! A store without create-if-absent puts (an S3 clone without conditional
 //! writes) makes commits fail with the store's "not implemented" error rather
@@ -47,11 +85,12 @@
 //! Both fit the problem, but their Rust implementations (`deltalake`,
 //! `iceberg-rust`) each pin their own arrow, parquet, object_store and
 //! DataFusion releases, and renkei moves those together with DataFusion and
-//! Ballista. The part renkei needs is small: snapshot manifests committed by
-//! create-if-absent, as in Delta's log. Keeping to that subset keeps the lake
-//! on the workspace's arrow 59 and the format a page long; a table can still
-//! be converted to Delta or Iceberg later, since the data files are plain
-//! Parquet.
+//! Ballista. The part renkei needs is small: snapshot manifests and one log
+//! committed by create-if-absent, as in Delta's log (with Iceberg's
+//! multi-table view of a catalog commit). Keeping to that subset keeps the
+//! lake on the workspace's arrow 59 and the format a page long; a table can
+//! still be converted to Delta or Iceberg later, since the data files are
+//! plain Parquet.
 //!
 //! # Reading with DataFusion
 //!
@@ -81,58 +120,101 @@
 //! # }
 //! # tokio::runtime::Runtime::new().expect("runtime").block_on(example()).expect("example");
 //! ```
+//!
+//! Several tables in one commit, from files staged as a submission arrives:
+//!
+//! ```
+//! # async fn example() -> renkei_store::Result<()> {
+//! use std::sync::Arc;
+//! use arrow::array::{Int64Array, RecordBatch};
+//! use arrow::datatypes::{DataType, Field, Schema};
+//! use renkei_store::lake::{Change, Lake, LakeChange, TableName};
+//!
+//! let dir = tempfile::tempdir().expect("temporary directory");
+//! let lake = Lake::open_local(dir.path())?;
+//! let (person, encounter) = (TableName::parse("person")?, TableName::parse("encounter")?);
+//! let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+//! let rows = |n: Vec<i64>| RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(n))]);
+//!
+//! // Each chunk is written as it arrives; nothing is visible yet.
+//! let mut encounters = Change::new();
+//! for chunk in [vec![1, 2], vec![3]] {
+//!     if let Some(file) = lake.stage(&encounter, vec![rows(chunk)?]).await? {
+//!         encounters = encounters.add_staged(file);
+//!     }
+//! }
+//! assert!(lake.current().await?.is_none());
+//!
+//! let version = lake
+//!     .commit_all(
+//!         LakeChange::new()
+//!             .table(person.clone(), Change::new().add_batches([rows(vec![7])?]))
+//!             .table(encounter.clone(), encounters)
+//!             .operation("ingest")
+//!             .property("submission_id", "01965f0e")
+//!             .commit_id("submission-01965f0e"),
+//!     )
+//!     .await?;
+//! let snapshot = lake.at(version).await?;
+//! let total = |t| snapshot.table(t).map(|s| s.total_rows());
+//! assert_eq!((total(&person), total(&encounter)), (Some(1), Some(3)));
+//! assert_eq!(lake.find_commit("submission-01965f0e").await?, Some(version));
+//! # Ok(())
+//! # }
+//! # tokio::runtime::Runtime::new().expect("runtime").block_on(example()).expect("example");
+//! ```
 
+mod commit;
 mod data_file;
+mod lake_snapshot;
+mod log;
 mod manifest;
 mod schema;
 mod snapshot;
+mod stage;
 mod table_name;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use futures::stream::{self, BoxStream};
 use futures::{StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::prefix::PrefixStore;
-use object_store::{ObjectStoreExt, PutMode};
 use renkei_core::{Clock, SystemClock};
-use tracing::{debug, info, instrument, warn};
 use url::Url;
 
 use crate::{Error, Result};
-use data_file::{encode_parquet, open_data_file};
-use manifest::{Manifest, data_dir, manifest_dir, manifest_path, version_of_manifest_name};
-use schema::{conform_batches, schema_difference};
+use data_file::open_data_file;
 
+pub use lake_snapshot::{LakeChange, LakeSnapshot, LakeVersion};
 pub use object_store::ObjectStore;
 pub use object_store::path::Path as ObjectPath;
-pub use snapshot::{Change, DataFile, Snapshot};
+pub use snapshot::{Change, DataFile, Snapshot, StagedFile};
 pub use table_name::{TableName, TableVersion};
-
-/// How many versions a commit tries before giving up on conflicts.
-const MAX_COMMIT_ATTEMPTS: u32 = 64;
 
 /// The URL forms [`Lake::open_url`] accepts, for error messages.
 const SUPPORTED_URLS: &str = "supported: file:///absolute/dir, s3://bucket/prefix";
 
 /// The lake, on a local directory or an S3-compatible bucket. Cheap to clone;
-/// clones share the store.
+/// clones share the store and the latest lake version seen.
 #[derive(Clone)]
 pub struct Lake {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    /// Rooted at the lake's root: paths are `<table>/…`.
+    /// Rooted at the lake's root: paths are `<table>/…` and `_lake/…`.
     store: Arc<dyn ObjectStore>,
     root_url: Url,
     local_root: Option<PathBuf>,
     clock: Arc<dyn Clock>,
+    /// The newest lake version seen, so that finding the current one starts
+    /// there (a std mutex: held only to clone or swap, never across I/O).
+    head: Arc<Mutex<Option<LakeSnapshot>>>,
 }
 
 impl fmt::Debug for Lake {
@@ -222,6 +304,14 @@ impl Lake {
         }
     }
 
+    /// Opens the lake kept in `store` (rooted at the lake's root), which
+    /// `root_url` names in messages: for a store [`open_url`](Self::open_url)
+    /// does not build, such as [`object_store::memory::InMemory`]. The store
+    /// must support create-if-absent puts ([`PutMode::Create`](object_store::PutMode::Create)).
+    pub fn open_store(store: Arc<dyn ObjectStore>, root_url: Url) -> Self {
+        Self::with_store(store, root_url, None)
+    }
+
     fn with_store(store: Arc<dyn ObjectStore>, root_url: Url, local_root: Option<PathBuf>) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -229,6 +319,7 @@ impl Lake {
                 root_url,
                 local_root,
                 clock: Arc::new(SystemClock),
+                head: Arc::default(),
             }),
         }
     }
@@ -241,6 +332,7 @@ impl Lake {
                 root_url: self.inner.root_url.clone(),
                 local_root: self.inner.local_root.clone(),
                 clock,
+                head: self.inner.head.clone(),
             }),
         }
     }
@@ -261,301 +353,29 @@ impl Lake {
         self.inner.local_root.as_deref()
     }
 
-    /// The tables that have at least one committed version, by name.
+    /// The tables of the current lake version, by name.
     pub async fn tables(&self) -> Result<Vec<TableName>> {
-        let listing = self
-            .inner
-            .store
-            .list_with_delimiter(None)
-            .await
-            .map_err(|source| Error::ObjectStore {
-                location: self.inner.root_url.to_string(),
-                source,
-            })?;
-        let mut tables = Vec::new();
-        for prefix in listing.common_prefixes {
-            let Some(Ok(name)) = prefix.filename().map(TableName::parse) else {
-                debug!(prefix = %prefix, "skipping an entry that is not a lake table");
-                continue;
-            };
-            if !self.versions(&name).await?.is_empty() {
-                tables.push(name);
-            }
-        }
-        tables.sort();
-        Ok(tables)
-    }
-
-    /// The committed versions of `table`, oldest first; empty if the table
-    /// does not exist.
-    pub async fn versions(&self, table: &TableName) -> Result<Vec<TableVersion>> {
-        let dir = manifest_dir(table);
-        let objects: Vec<_> = self
-            .inner
-            .store
-            .list(Some(&dir))
-            .try_collect()
-            .await
-            .map_err(|source| Error::ObjectStore {
-                location: dir.to_string(),
-                source,
-            })?;
-        let mut versions: Vec<TableVersion> = objects
-            .iter()
-            .filter_map(|o| o.location.filename().and_then(version_of_manifest_name))
-            .collect();
-        versions.sort();
-        Ok(versions)
-    }
-
-    /// The latest version of `table`, or `None` if it does not exist.
-    pub async fn latest(&self, table: &TableName) -> Result<Option<Snapshot>> {
-        match self.versions(table).await?.last() {
-            Some(&version) => self.snapshot(table, version).await.map(Some),
-            None => Ok(None),
-        }
-    }
-
-    /// Version `version` of `table`.
-    pub async fn snapshot(&self, table: &TableName, version: TableVersion) -> Result<Snapshot> {
-        let location = manifest_path(table, version);
-        self.read_manifest(table, version)
+        Ok(self
+            .current()
             .await?
-            .into_snapshot(table, &location)
+            .map(|current| current.tables().map(|t| t.table().clone()).collect())
+            .unwrap_or_default())
     }
 
-    async fn read_manifest(&self, table: &TableName, version: TableVersion) -> Result<Manifest> {
-        let location = manifest_path(table, version);
-        let store_error = |source| Error::ObjectStore {
-            location: location.to_string(),
-            source,
-        };
-        let bytes = match self.inner.store.get(&location).await {
-            Ok(found) => found.bytes().await.map_err(store_error)?,
-            Err(object_store::Error::NotFound { .. }) => {
-                return Err(Error::NoSuchVersion {
-                    table: table.to_string(),
-                    version: version.get(),
-                });
-            }
-            Err(source) => return Err(store_error(source)),
-        };
-        Manifest::from_json(&bytes, table, version, &location)
+    /// The committed versions of `table`, oldest first (contiguous from 1);
+    /// empty if the table does not exist.
+    pub async fn versions(&self, table: &TableName) -> Result<Vec<TableVersion>> {
+        let latest = self.latest(table).await?.map_or(0, |t| t.version().get());
+        Ok((1..=latest).map(TableVersion::new).collect())
     }
 
-    /// Appends `batches` to `table` as one new data file, creating the table
-    /// with their schema if it does not exist. Returns the new version.
-    pub async fn append(&self, table: &TableName, batches: &[RecordBatch]) -> Result<TableVersion> {
-        if batches.is_empty() {
-            return Err(invalid(table, "nothing to append: no batches given"));
-        }
-        self.commit(
-            table,
-            Change::new()
-                .add_batches(batches.iter().cloned())
-                .operation("append"),
-        )
-        .await
-    }
-
-    /// Commits `change` to `table` as its next version, which is returned.
-    ///
-    /// Added batches must have the table's schema (same field names, order
-    /// and types; a non-nullable field where the table's is nullable is
-    /// accepted) or [`Error::InvalidTable`] names the first difference; for a
-    /// table that does not exist yet, the first batch's schema becomes the
-    /// table's. Removed files must be in the latest version, or
-    /// [`Error::MissingDataFile`] names the first that is not. Concurrent
-    /// commits to the same table are serialized (see the module docs).
-    #[instrument(skip_all, fields(table = %table))]
-    pub async fn commit(&self, table: &TableName, change: Change) -> Result<TableVersion> {
-        let Change {
-            add,
-            remove,
-            operation,
-            properties,
-        } = change;
-        if add.is_empty() && remove.is_empty() {
-            return Err(invalid(
-                table,
-                "the change adds no batches and removes no files",
-            ));
-        }
-        let base = self.latest(table).await?;
-        check_removals(table, base.as_ref(), &remove)?;
-        let schema = match (&base, add.first()) {
-            (Some(base), _) => base.schema().clone(),
-            (None, Some(first)) => first.schema(),
-            (None, None) => {
-                unreachable!("a change that only removes files from an absent table was refused")
-            }
-        };
-        let add = conform_batches(table, &schema, add)?;
-        let added = self.write_data_file(table, &schema, add).await?;
-        let pending = Pending {
-            schema,
-            added,
-            remove,
-            operation,
-            properties,
-            commit_id: uuid::Uuid::now_v7().to_string(),
-        };
-        match self.commit_manifest(table, base, &pending).await {
-            Ok(version) => Ok(version),
-            Err(Failure::NotCommitted(error)) => {
-                if let Some(file) = &pending.added {
-                    self.delete_orphan(file.path()).await;
-                }
-                Err(error)
-            }
-            Err(Failure::Unknown(error)) => {
-                if let Some(file) = &pending.added {
-                    warn!(
-                        path = %file.path(),
-                        "the commit's outcome is unknown; keeping its data file"
-                    );
-                }
-                Err(error)
-            }
-        }
-    }
-
-    /// Commits the manifest of `pending` on top of `base`, retrying on top of
-    /// each newer version another writer commits first.
-    async fn commit_manifest(
-        &self,
-        table: &TableName,
-        mut base: Option<Snapshot>,
-        pending: &Pending,
-    ) -> Result<TableVersion, Failure> {
-        let mut attempts = 0;
-        loop {
-            attempts += 1;
-            let version = base
-                .as_ref()
-                .map_or(TableVersion::FIRST, |b| b.version().next());
-            let schema = base
-                .as_ref()
-                .map_or(&pending.schema, |b| b.schema())
-                .clone();
-            let files = base
-                .iter()
-                .flat_map(Snapshot::files)
-                .filter(|f| !pending.remove.contains(f.path()))
-                .chain(&pending.added)
-                .cloned()
-                .collect();
-            let snapshot = Snapshot::new(
-                table.clone(),
-                version,
-                self.inner.clock.now(),
-                schema,
-                files,
-                pending.operation.clone(),
-                pending.properties.clone(),
-            );
-            let location = manifest_path(table, version);
-            let json = Manifest::from_snapshot(&snapshot, &pending.commit_id).to_json();
-            match self
-                .inner
-                .store
-                .put_opts(&location, json.into(), PutMode::Create.into())
-                .await
-            {
-                Ok(_) => {
-                    info!(
-                        version = version.get(),
-                        rows_added = pending.added.as_ref().map_or(0, DataFile::rows),
-                        files_removed = pending.remove.len(),
-                        attempts,
-                        "committed table version"
-                    );
-                    return Ok(version);
-                }
-                Err(object_store::Error::AlreadyExists { .. }) => {
-                    // A retried request whose first try landed also ends
-                    // here, finding our own manifest.
-                    match self.read_manifest(table, version).await {
-                        Ok(existing) if existing.commit_id == pending.commit_id => {
-                            return Ok(version);
-                        }
-                        Ok(_) => {}
-                        Err(error) => return Err(Failure::Unknown(error)),
-                    }
-                    if attempts >= MAX_COMMIT_ATTEMPTS {
-                        return Err(Failure::NotCommitted(Error::CommitConflict {
-                            table: table.to_string(),
-                            attempts,
-                        }));
-                    }
-                    debug!(
-                        version = version.get(),
-                        attempts, "another writer committed this version first; retrying"
-                    );
-                    base = self.latest(table).await.map_err(Failure::NotCommitted)?;
-                    if let Some(newer) = &base
-                        && let Some(difference) = schema_difference(newer.schema(), &pending.schema)
-                    {
-                        return Err(Failure::NotCommitted(invalid(
-                            table,
-                            &format!(
-                                "another writer committed version {} with a different schema: {difference}",
-                                newer.version()
-                            ),
-                        )));
-                    }
-                    check_removals(table, base.as_ref(), &pending.remove)
-                        .map_err(Failure::NotCommitted)?;
-                }
-                Err(source) => {
-                    return Err(Failure::Unknown(Error::ObjectStore {
-                        location: location.to_string(),
-                        source,
-                    }));
-                }
-            }
-        }
-    }
-
-    /// Writes `batches` as one Parquet file under `<table>/data/`; nothing
-    /// for no rows.
-    async fn write_data_file(
-        &self,
-        table: &TableName,
-        schema: &SchemaRef,
-        batches: Vec<RecordBatch>,
-    ) -> Result<Option<DataFile>> {
-        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-        if rows == 0 {
-            return Ok(None);
-        }
-        let path = data_dir(table).join(format!("{}.parquet", uuid::Uuid::now_v7()).as_str());
-        let schema = schema.clone();
-        // Encoding and compression are CPU work: keep them off the runtime's
-        // worker threads.
-        let encoded = tokio::task::spawn_blocking(move || encode_parquet(schema, &batches))
-            .await
-            .expect("parquet encoding does not panic");
-        let bytes = encoded.map_err(|source| Error::Parquet {
-            location: path.to_string(),
-            source,
-        })?;
-        let size = bytes.len() as u64;
-        self.inner
-            .store
-            .put_opts(&path, bytes.into(), PutMode::Create.into())
-            .await
-            .map_err(|source| Error::ObjectStore {
-                location: path.to_string(),
-                source,
-            })?;
-        Ok(Some(DataFile::new(path, rows as u64, size)))
-    }
-
-    async fn delete_orphan(&self, path: &ObjectPath) {
-        if let Err(error) = self.inner.store.delete(path).await {
-            warn!(path = %path, %error, "cannot delete the data file of a failed commit; it is left as an orphan");
-        }
+    /// The latest version of `table` (the one the current lake version
+    /// names), or `None` if it does not exist.
+    pub async fn latest(&self, table: &TableName) -> Result<Option<Snapshot>> {
+        Ok(self
+            .current()
+            .await?
+            .and_then(|current| current.table(table).cloned()))
     }
 
     /// All rows of `snapshot`, in memory. Prefer
@@ -577,45 +397,9 @@ impl Lake {
     }
 }
 
-/// A change ready to commit: its data file is written.
-struct Pending {
-    /// The schema the added rows were checked against.
-    schema: SchemaRef,
-    added: Option<DataFile>,
-    remove: Vec<ObjectPath>,
-    operation: Option<String>,
-    properties: std::collections::BTreeMap<String, String>,
-    /// Written into the manifest, to recognise our own commit.
-    commit_id: String,
-}
-
-/// Why a manifest was not committed, and whether it might have been.
-enum Failure {
-    /// Certainly not committed: the data file can go.
-    NotCommitted(Error),
-    /// Perhaps committed: the data file must stay.
-    Unknown(Error),
-}
-
 pub(super) fn invalid(table: &TableName, reason: &str) -> Error {
     Error::InvalidTable {
         table: table.to_string(),
         reason: reason.to_owned(),
-    }
-}
-
-fn missing_file(table: &TableName, path: &ObjectPath, base: Option<&Snapshot>) -> Error {
-    Error::MissingDataFile {
-        table: table.to_string(),
-        path: path.to_string(),
-        version: base.map_or(0, |b| b.version().get()),
-    }
-}
-
-fn check_removals(table: &TableName, base: Option<&Snapshot>, remove: &[ObjectPath]) -> Result<()> {
-    let held = |path: &ObjectPath| base.is_some_and(|b| b.files().iter().any(|f| f.path() == path));
-    match remove.iter().find(|path| !held(path)) {
-        Some(path) => Err(missing_file(table, path, base)),
-        None => Ok(()),
     }
 }

@@ -55,10 +55,12 @@ pub(super) fn schema_difference(want: &Schema, got: &Schema) -> Option<String> {
     })
 }
 
-/// `batches` with the table's `schema`, or the first that does not fit.
+/// `batches` with `schema` (`what`: "the table's schema", …), or the
+/// first that does not fit.
 pub(super) fn conform_batches(
     table: &TableName,
     schema: &SchemaRef,
+    what: &str,
     batches: Vec<RecordBatch>,
 ) -> Result<Vec<RecordBatch>> {
     batches
@@ -68,15 +70,11 @@ pub(super) fn conform_batches(
             if let Some(difference) = schema_difference(schema, &batch.schema()) {
                 return Err(invalid(
                     table,
-                    &format!("batch {i} does not have the table's schema: {difference}"),
+                    &format!("batch {i} does not have {what}: {difference}"),
                 ));
             }
-            with_schema(schema, &batch).map_err(|e| {
-                invalid(
-                    table,
-                    &format!("batch {i} does not fit the table's schema: {e}"),
-                )
-            })
+            with_schema(schema, &batch)
+                .map_err(|e| invalid(table, &format!("batch {i} does not fit {what}: {e}")))
         })
         .collect()
 }

@@ -1,5 +1,6 @@
-//! What a table version holds ([`Snapshot`], [`DataFile`]) and what a commit
-//! changes ([`Change`]).
+//! What a table version holds ([`Snapshot`], [`DataFile`]), and what a
+//! commit changes in one table ([`Change`], with files written ahead as
+//! [`StagedFile`]s).
 
 use std::collections::BTreeMap;
 
@@ -125,8 +126,62 @@ impl Snapshot {
     }
 }
 
-/// What one commit does to a table: add rows, remove data files, or both, in
-/// one atomic step.
+/// A data file written for a table but not yet in any version: what
+/// [`Lake::stage`](super::Lake::stage) returns, for
+/// [`Change::add_staged`].
+///
+/// Until a commit lists it, no reader sees it. It is not `Clone`, so that a
+/// file is added to at most one commit: a commit that is refused deletes
+/// the files it was given, and [`Lake::discard`](super::Lake::discard)
+/// deletes those of an abandoned submission.
+#[derive(Debug, PartialEq)]
+pub struct StagedFile {
+    table: TableName,
+    file: DataFile,
+    schema: SchemaRef,
+}
+
+impl StagedFile {
+    pub(crate) fn new(table: TableName, file: DataFile, schema: SchemaRef) -> Self {
+        Self {
+            table,
+            file,
+            schema,
+        }
+    }
+
+    /// The table it was staged for; it can be added to that table only.
+    pub fn table(&self) -> &TableName {
+        &self.table
+    }
+
+    /// Where it is: `<table>/data/<uuid-v7>.parquet`.
+    pub fn path(&self) -> &ObjectPath {
+        self.file.path()
+    }
+
+    /// How many rows it holds.
+    pub fn rows(&self) -> u64 {
+        self.file.rows()
+    }
+
+    /// Its size in bytes.
+    pub fn bytes(&self) -> u64 {
+        self.file.bytes()
+    }
+
+    /// The schema of its rows, checked against the table's at commit.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    pub(crate) fn data_file(&self) -> &DataFile {
+        &self.file
+    }
+}
+
+/// What one commit does to a table: add rows (batches written at commit, or
+/// files staged before), remove data files, or both, in one atomic step.
 ///
 /// Removing a file hides its rows from the new version only; older versions
 /// keep it. To supersede some rows of a file, remove the file and add its
@@ -140,9 +195,10 @@ impl Snapshot {
 ///     .operation("append")
 ///     .property("submission_id", "01965f0e");
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct Change {
     pub(crate) add: Vec<RecordBatch>,
+    pub(crate) staged: Vec<StagedFile>,
     pub(crate) remove: Vec<ObjectPath>,
     pub(crate) operation: Option<String>,
     pub(crate) properties: BTreeMap<String, String>,
@@ -154,10 +210,20 @@ impl Change {
         Self::default()
     }
 
-    /// Adds `batches` as one new data file. Their schema must be the table's
-    /// (or, for a table not yet created, becomes the table's).
+    /// Adds `batches` as one new data file, written at commit. Their schema
+    /// must be the table's (or, for a table not yet created, becomes the
+    /// table's).
     pub fn add_batches(mut self, batches: impl IntoIterator<Item = RecordBatch>) -> Self {
         self.add.extend(batches);
+        self
+    }
+
+    /// Adds a file written earlier by [`Lake::stage`](super::Lake::stage)
+    /// for this table. Its schema must be the table's (a non-nullable field
+    /// may fill a nullable one) or, for a table not yet created, becomes the
+    /// table's if no batches are added.
+    pub fn add_staged(mut self, file: StagedFile) -> Self {
+        self.staged.push(file);
         self
     }
 
@@ -177,6 +243,25 @@ impl Change {
     /// Records `key = value` with the commit, for lineage.
     pub fn property(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.properties.insert(key.into(), value.into());
+        self
+    }
+
+    /// Whether the change adds no batches and no staged files and removes
+    /// nothing (a commit refuses it).
+    pub fn is_empty(&self) -> bool {
+        self.add.is_empty() && self.staged.is_empty() && self.remove.is_empty()
+    }
+
+    /// `self` followed by `other`: the additions and removals of both, and
+    /// `other`'s operation and properties over `self`'s.
+    pub(crate) fn merge(mut self, other: Change) -> Self {
+        self.add.extend(other.add);
+        self.staged.extend(other.staged);
+        self.remove.extend(other.remove);
+        if other.operation.is_some() {
+            self.operation = other.operation;
+        }
+        self.properties.extend(other.properties);
         self
     }
 }

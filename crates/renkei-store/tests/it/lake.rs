@@ -204,6 +204,48 @@ async fn data_file_without_manifest_is_invisible() {
         )
         .await
         .expect("a stray object is written");
+    store
+        .put(
+            &ObjectPath::from("_lake/00000000000000000002.json.tmp"),
+            PutPayload::from_static(b"{"),
+        )
+        .await
+        .expect("a stray object is written");
+    // A complete manifest of version 2 listing the stray file, as a writer
+    // that crashed before its lake log entry leaves it.
+    let manifests: Vec<_> = store
+        .list(Some(&ObjectPath::from("claims/_manifest")))
+        .map_ok(|o| o.location)
+        .try_filter(|path| std::future::ready(path.as_ref().ends_with(".json")))
+        .try_collect()
+        .await
+        .expect("the manifest folder lists");
+    assert_eq!(manifests.len(), 1, "{manifests:?}");
+    let first = store
+        .get(&manifests[0])
+        .await
+        .expect("the manifest exists")
+        .bytes()
+        .await
+        .expect("the manifest reads");
+    let mut crashed: serde_json::Value = serde_json::from_slice(&first).expect("manifest JSON");
+    crashed["version"] = 2.into();
+    crashed["parent"] = 1.into();
+    crashed["files"]
+        .as_array_mut()
+        .expect("a file list")
+        .push(serde_json::json!({
+            "path": "claims/data/01965f0e-0000-7000-8000-000000000000.parquet",
+            "rows": 7,
+            "bytes": 1,
+        }));
+    store
+        .put(
+            &ObjectPath::from("claims/_manifest/00000000000000000002-crashed.json"),
+            PutPayload::from(serde_json::to_vec(&crashed).expect("JSON")),
+        )
+        .await
+        .expect("a crashed writer's manifest is written");
 
     assert_eq!(
         lake.tables().await.expect("tables"),
@@ -512,10 +554,7 @@ async fn file_url_creates_the_directory() {
     lake.append(&table("claims"), &[ids(0, 1)])
         .await
         .expect("append");
-    assert!(
-        root.join("claims/_manifest/00000000000000000001.json")
-            .is_file()
-    );
+    assert!(root.join("_lake/00000000000000000001.json").is_file());
 }
 
 #[test]
