@@ -1,5 +1,11 @@
-//! The lake on a temporary local directory: atomic commits, snapshots,
-//! concurrent writers, URLs.
+//! The lake on a temporary local directory (and, for one test, in memory):
+//! single-table commits, snapshots, concurrent writers and URLs here;
+//! lake-wide commits of several tables in `multi_table`, writers that meet
+//! in `conflicts`.
+
+mod conflicts;
+mod interpose;
+mod multi_table;
 
 use std::sync::Arc;
 
