@@ -35,7 +35,9 @@ pub enum LakeTable {
     ImagingStudy,
     /// Deaths reported by any source.
     Death,
-    /// Valid resources of types with no table of their own, kept whole.
+    /// Valid resources of types with no table of their own, kept whole
+    /// (identifying elements removed); `person_key` is null for a resource
+    /// about no patient.
     RawResource,
 }
 
@@ -156,7 +158,9 @@ impl LakeTable {
                 text("resource_json", false),
             ],
         };
-        let mut fields = vec![text("person_key", false)];
+        // A resource about no patient (Organization, Practitioner, Location,
+        // a Medication definition) is kept in raw_resource without a person.
+        let mut fields = vec![text("person_key", self == LakeTable::RawResource)];
         fields.extend(own);
         fields.extend(lineage());
         Arc::new(Schema::new(fields))

@@ -31,6 +31,41 @@ pub struct Config {
     /// Which operator runs which function.
     #[serde(default)]
     pub deployment: DeploymentConfig,
+    /// Collection: limits of submissions.
+    #[serde(default)]
+    pub collect: CollectConfig,
+}
+
+/// Limits of collection's intake.
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectConfig {
+    /// Largest NDJSON submission (`POST /api/v1/submissions`), in bytes as
+    /// sent (gzip counts compressed); larger ones get 413 and commit
+    /// nothing. Submissions are streamed, so this bounds disk and time,
+    /// not memory.
+    #[serde(default = "default_max_submission_bytes")]
+    pub max_submission_bytes: u64,
+    /// Largest single JSON document (a Bundle to `POST /fhir`, or a
+    /// resource sent whole), which is held in memory while it is read.
+    #[serde(default = "default_max_document_bytes")]
+    pub max_document_bytes: usize,
+}
+
+fn default_max_submission_bytes() -> u64 {
+    8 << 30
+}
+fn default_max_document_bytes() -> usize {
+    64 << 20
+}
+
+impl Default for CollectConfig {
+    fn default() -> Self {
+        Self {
+            max_submission_bytes: default_max_submission_bytes(),
+            max_document_bytes: default_max_document_bytes(),
+        }
+    }
 }
 
 fn default_data_dir() -> PathBuf {
@@ -45,6 +80,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             accounts: AccountsConfig::default(),
             deployment: DeploymentConfig::default(),
+            collect: CollectConfig::default(),
         }
     }
 }

@@ -34,6 +34,9 @@ pub enum Error {
         /// Seconds until a new attempt is considered.
         retry_after_secs: u64,
     },
+    /// The request body is larger than a configured limit.
+    #[error("{0}")]
+    PayloadTooLarge(String),
     /// The thing asked for does not exist.
     #[error("{0} not found")]
     NotFound(String),
@@ -56,9 +59,24 @@ pub enum Error {
     /// The audit log failed.
     #[error("audit log error")]
     Audit(#[from] renkei_audit::Error),
+    /// Collection failed on our side.
+    #[error("collection error: {0}")]
+    Collect(String),
     /// A bug or a broken invariant on our side.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<renkei_collect::Error> for Error {
+    fn from(e: renkei_collect::Error) -> Self {
+        use renkei_collect::Error as C;
+        match e {
+            C::Incomplete { .. } | C::NotFhir(_) => Error::BadRequest(e.to_string()),
+            C::DocumentTooLarge { .. } => Error::PayloadTooLarge(e.to_string()),
+            C::Provider(..) => Error::BadRequest(e.to_string()),
+            other => Error::Collect(other.to_string()),
+        }
+    }
 }
 
 /// Result with [`Error`] as the default error.
@@ -86,12 +104,14 @@ impl Error {
             Error::NotPermitted { .. } | Error::Csrf => StatusCode::FORBIDDEN,
             Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::AuditUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Config(_)
             | Error::Store(_)
             | Error::Database(_)
             | Error::Audit(_)
+            | Error::Collect(_)
             | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -25,6 +25,8 @@ pub struct RouteSpec {
 
 const OPERATORS: &[Role] = &[Role::Operator];
 const AUDIT_READERS: &[Role] = &[Role::Auditor, Role::Operator];
+const PROVIDERS: &[Role] = &[Role::Provider];
+const PROVIDERS_AND_OPERATORS: &[Role] = &[Role::Provider, Role::Operator];
 
 fn spec(
     method: Method,
@@ -172,6 +174,38 @@ pub fn table() -> Vec<RouteSpec> {
             "/api/v1/audit/entries",
             Roles(AUDIT_READERS),
             get(api::audit::entries),
+        ),
+        // Collection.
+        api(M::POST, "/fhir", Roles(PROVIDERS), post(api::collect::fhir)),
+        api(
+            M::POST,
+            "/api/v1/submissions",
+            Roles(PROVIDERS),
+            post(api::collect::create_submission),
+        ),
+        api(
+            M::GET,
+            "/api/v1/submissions",
+            Roles(PROVIDERS_AND_OPERATORS),
+            get(api::collect::list_submissions),
+        ),
+        api(
+            M::GET,
+            "/api/v1/submissions/{id}",
+            Roles(PROVIDERS_AND_OPERATORS),
+            get(api::collect::show_submission),
+        ),
+        api(
+            M::GET,
+            "/api/v1/providers",
+            Roles(OPERATORS),
+            get(api::collect::list_providers),
+        ),
+        api(
+            M::POST,
+            "/api/v1/providers",
+            Roles(OPERATORS),
+            post(api::collect::register_provider),
         ),
         // Pages.
         page(M::GET, "/", Public, get(pages::home::home)),

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use renkei_audit::AuditLog;
+use renkei_collect::{Intake, IntakeConfig};
 use renkei_core::Clock;
+use renkei_identity::PersonIndex;
 use renkei_store::Stores;
 
 use crate::accounts::{Accounts, LoginThrottle};
@@ -28,6 +30,8 @@ struct Inner {
     throttle: LoginThrottle,
     clock: Arc<dyn Clock>,
     policy: Policy,
+    identity: PersonIndex,
+    intake: Intake,
 }
 
 impl AppState {
@@ -43,6 +47,19 @@ impl AppState {
             config.accounts.login_window_secs,
         );
         let policy = crate::routes::policy();
+        let identity = PersonIndex::open(&stores, clock.clone())
+            .await
+            .map_err(|e| crate::Error::Internal(format!("identity: {e}")))?;
+        let intake = Intake::open(
+            &stores,
+            Arc::new(identity.clone()),
+            clock.clone(),
+            IntakeConfig {
+                max_document_bytes: config.collect.max_document_bytes,
+                ..IntakeConfig::default()
+            },
+        )
+        .await?;
         // The log records when the platform started and stopped, so a gap
         // in service shows in the log itself.
         audit
@@ -58,6 +75,8 @@ impl AppState {
                 throttle,
                 clock,
                 policy,
+                identity,
+                intake,
             }),
         })
     }
@@ -89,6 +108,14 @@ impl AppState {
     /// The clock.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.inner.clock
+    }
+    /// Identity's person index.
+    pub fn identity(&self) -> &PersonIndex {
+        &self.inner.identity
+    }
+    /// Collection's intake.
+    pub fn intake(&self) -> &Intake {
+        &self.inner.intake
     }
     /// Every route's access rule.
     pub fn policy(&self) -> &Policy {

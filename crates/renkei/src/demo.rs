@@ -156,6 +156,9 @@ async fn steps(walk: &mut Walk, state: &renkei_server::AppState) -> anyhow::Resu
         .await
         .context("step authorization")?;
     step_login(walk, &logins).await.context("step login")?;
+    step_collect(walk, state, &logins)
+        .await
+        .context("step collect")?;
     step_audit(walk, state, &logins)
         .await
         .context("step audit")?;
@@ -358,6 +361,165 @@ async fn step_login(walk: &mut Walk, logins: &[Login]) -> anyhow::Result<()> {
 /// Anyone can check the log: fetch a signed head, check its signature, prove
 /// an entry is in it, prove the next head extends it, then recompute the
 /// whole tree from storage.
+/// Collection: a synthetic nation's providers each submit their NDJSON
+/// over the API; receipts are checked, a resend is recognised, and the
+/// lake holds person-keyed rows.
+async fn step_collect(
+    walk: &mut Walk,
+    state: &renkei_server::AppState,
+    logins: &[Login],
+) -> anyhow::Result<()> {
+    let synth_dir = state.config().data_dir.join("synth");
+    if !synth_dir.exists() {
+        let options = renkei_synth::Options {
+            patients: 300,
+            providers: 12,
+            seed: 2026,
+            rates: renkei_synth::VariantRates::default(),
+            bundles: false,
+        };
+        renkei_synth::generate(&options, &synth_dir)?;
+    }
+    let operator = logins
+        .iter()
+        .find(|l| l.role == Role::Operator)
+        .context("no operator login")?;
+    // One provider organization owns the synthetic facilities, and its
+    // sender account submits for each of them.
+    let accounts = state.accounts();
+    let org = accounts.ensure_org("デモ医療連携法人", "JP").await?;
+    let sender = accounts
+        .create_user(NewUser {
+            username: "hospital-sender".to_owned(),
+            display_name: "データ送信 担当".to_owned(),
+            role: Role::Provider,
+            org_id: Some(org),
+            password: None,
+        })
+        .await?;
+    let (_, sender_token) = accounts.create_token(&sender, "demo upload").await?;
+    let sender_token = sender_token.expose().to_owned();
+
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&synth_dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    let (mut submissions, mut accepted, mut rejected, mut pending) = (0u64, 0u64, 0u64, 0u64);
+    let mut first: Option<(String, Vec<u8>, String)> = None;
+    for dir in &dirs {
+        let code = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .context("provider dir")?
+            .to_owned();
+        let organization =
+            std::fs::read_to_string(dir.join("Organization.ndjson")).unwrap_or_default();
+        let org_json: Value = serde_json::from_str(organization.lines().next().unwrap_or("{}"))?;
+        let kind = org_json["type"][0]["text"]
+            .as_str()
+            .unwrap_or("一般病院")
+            .to_owned();
+        let name = org_json["name"].as_str().unwrap_or(&code).to_owned();
+        let resp = walk
+            .http
+            .post(format!("{}/api/v1/providers", walk.base))
+            .bearer_auth(&operator.token)
+            .json(&serde_json::json!({"code": code, "name": name, "kind": kind, "org_id": org.to_string()}))
+            .send()
+            .await?;
+        ensure!(
+            resp.status() == 201,
+            "registering {code}: {}",
+            resp.text().await?
+        );
+        // Bulk Data order: who the patients are before what happened to them.
+        let mut body = Vec::new();
+        for ty in [
+            "Organization",
+            "Patient",
+            "Coverage",
+            "Encounter",
+            "Condition",
+            "Observation",
+            "MedicationRequest",
+            "MedicationDispense",
+            "Procedure",
+            "AllergyIntolerance",
+            "ImagingStudy",
+        ] {
+            if let Ok(bytes) = std::fs::read(dir.join(format!("{ty}.ndjson"))) {
+                body.extend(bytes);
+            }
+        }
+        let resp = walk
+            .http
+            .post(format!("{}/api/v1/submissions?provider={code}", walk.base))
+            .bearer_auth(&sender_token)
+            .body(body.clone())
+            .send()
+            .await?;
+        let status = resp.status();
+        let receipt: Value = resp.json().await?;
+        ensure!(
+            status == 201,
+            "submission for {code} answered {status}: {receipt}"
+        );
+        submissions += 1;
+        for counts in receipt["counts"]
+            .as_object()
+            .into_iter()
+            .flat_map(|m| m.values())
+        {
+            accepted += counts["accepted"].as_u64().unwrap_or(0);
+            rejected += counts["rejected"].as_u64().unwrap_or(0);
+            pending += counts["pending"].as_u64().unwrap_or(0);
+        }
+        if first.is_none() {
+            first = Some((
+                code.clone(),
+                body,
+                receipt["submission_id"].as_str().unwrap_or("").to_owned(),
+            ));
+        }
+    }
+    ensure!(rejected == 0, "{rejected} synthetic resources were refused");
+    let (code, body, id) = first.context("no provider submitted")?;
+    let resend = walk
+        .http
+        .post(format!("{}/api/v1/submissions?provider={code}", walk.base))
+        .bearer_auth(&sender_token)
+        .body(body)
+        .send()
+        .await?;
+    let resend_status = resend.status().as_u16();
+    let resent: Value = resend.json().await?;
+    ensure!(
+        resend_status == 200 && resent["submission_id"] == id,
+        "a resend was not recognised: {resend_status} {resent}"
+    );
+
+    let lake = state.stores().lake()?;
+    let current = lake
+        .current()
+        .await?
+        .context("the lake is empty after collection")?;
+    let mut lake_rows = Map::new();
+    for snapshot in current.tables() {
+        lake_rows.insert(snapshot.table().to_string(), snapshot.total_rows().into());
+    }
+    walk.record("collect_providers", dirs.len());
+    walk.record("collect_submissions", submissions);
+    walk.record("collect_accepted", accepted);
+    walk.record("collect_rejected", rejected);
+    walk.record("collect_pending", pending);
+    walk.record("collect_resend_recognised", true);
+    walk.record("lake_version", current.version().get());
+    walk.record("lake_rows", Value::Object(lake_rows));
+    walk.record("persons", state.identity().person_count().await?);
+    Ok(())
+}
+
 async fn step_audit(
     walk: &mut Walk,
     state: &renkei_server::AppState,

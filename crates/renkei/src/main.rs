@@ -7,6 +7,7 @@ mod admin;
 mod bench;
 mod config;
 mod demo;
+mod ingest;
 mod synth;
 
 use std::sync::Arc;
@@ -44,6 +45,9 @@ enum Command {
     /// Reproducible benchmarks; each ends with one JSON line.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Submit FHIR files (NDJSON, gzip, a resource or a Bundle) for a
+    /// provider, into the embedded stores or to a running platform.
+    Ingest(ingest::IngestArgs),
     /// Write a deterministic synthetic population and its FHIR records
     /// (NDJSON per provider) with the ground truth in truth.csv.
     Synth(synth::SynthArgs),
@@ -90,7 +94,7 @@ async fn main() -> std::process::ExitCode {
     // it. RENKEI_LOG overrides either default.
     let quiet = matches!(
         cli.command,
-        Command::Demo(_) | Command::Bench(_) | Command::Synth(_)
+        Command::Demo(_) | Command::Bench(_) | Command::Synth(_) | Command::Ingest(_)
     );
     init_tracing(if quiet { "warn" } else { "info,sqlx=warn" });
     match run(cli).await {
@@ -109,6 +113,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             serve(config).await?;
         }
         Command::Demo(args) => return demo::run(&cli.common, args).await,
+        Command::Ingest(args) => return ingest::run(&cli.common, args).await,
         Command::Admin(cmd) => {
             let config = config::load(&cli.common)?;
             admin::run(config, cmd).await?;

@@ -3,6 +3,7 @@
 //! audit happen in the access layer, errors become problems in one place.
 
 pub mod audit;
+pub mod collect;
 pub mod health;
 pub mod json;
 pub mod openapi;

@@ -7,5 +7,6 @@ mod access;
 mod accounts;
 mod audit;
 mod browser;
+mod collect;
 mod operations;
 mod pages;

@@ -1,0 +1,855 @@
+//! The intake: one submission read, checked, split and committed.
+//!
+//! A submission is read in chunks. Each chunk is processed off the async
+//! threads ([`crate::process`]), then classified against the versions
+//! already held (new, unchanged, superseding, stale), its patients resolved
+//! by identity in one batch, and its rows appended to per-table builders
+//! that are written to the lake as staged (invisible) Parquet files as they
+//! fill. Bookkeeping rows are staged in the database per chunk. At the end
+//! everything becomes visible at once: one lake commit over all tables
+//! (with the submission id as its commit id), then one database
+//! transaction moving what was staged. A crash between the two is finished
+//! at the next start by looking for the commit id in the lake.
+//!
+//! Submissions of one provider are serialized (their supersession
+//! decisions depend on each other); different providers' run side by side.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch, StringBuilder, TimestampMicrosecondBuilder};
+use renkei_core::{
+    Clock, IdentifyingAttributes, IdentityResolver, LakeTable, PersonKey, ProviderCode,
+    SUPERSEDED_TABLE, Timestamp, superseded_schema,
+};
+use renkei_fhir::flatten::{Cell, Flattened, Lineage, TableBuilder};
+use renkei_store::lake::{Change, Lake, LakeChange, StagedFile, TableName};
+use renkei_store::{Db, Stores};
+use tokio::io::AsyncRead;
+use tracing::{info, instrument, warn};
+
+use crate::input::Source;
+use crate::process::{self, Accepted, Kind, Processed};
+use crate::provider::{self, Provider};
+use crate::quality::Tally;
+use crate::store::{self, PendingRow, VersionRow};
+use crate::submission::{
+    Location, MAX_LISTED, Notice, Receipt, Rejected, SubmissionId, SubmissionState, TypeCounts,
+};
+use crate::{Error, Result};
+
+/// Tuning of the intake.
+#[derive(Clone, Debug)]
+pub struct IntakeConfig {
+    /// The largest single JSON document (a Bundle or resource sent whole);
+    /// NDJSON is streamed and has no limit.
+    pub max_document_bytes: usize,
+    /// Resources processed per chunk.
+    pub chunk_resources: usize,
+    /// Rows per staged Parquet file (per table).
+    pub rows_per_file: usize,
+}
+
+impl Default for IntakeConfig {
+    fn default() -> Self {
+        Self {
+            max_document_bytes: 64 << 20,
+            chunk_resources: 4096,
+            rows_per_file: 1 << 17,
+        }
+    }
+}
+
+/// Collection's intake. Cheap to clone.
+#[derive(Clone)]
+pub struct Intake {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    lake: Lake,
+    identity: Arc<dyn IdentityResolver>,
+    clock: Arc<dyn Clock>,
+    config: IntakeConfig,
+    locks: std::sync::Mutex<HashMap<ProviderCode, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl std::fmt::Debug for Intake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Intake")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Intake {
+    /// Opens collection's database and the lake, and finishes or discards
+    /// the submissions a crash interrupted.
+    pub async fn open(
+        stores: &Stores,
+        identity: Arc<dyn IdentityResolver>,
+        clock: Arc<dyn Clock>,
+        config: IntakeConfig,
+    ) -> Result<Self> {
+        let db = stores.database(store::DB, &store::migrations()).await?;
+        let lake = stores.lake()?;
+        let intake = Self {
+            inner: Arc::new(Inner {
+                db,
+                lake,
+                identity,
+                clock,
+                config,
+                locks: std::sync::Mutex::default(),
+            }),
+        };
+        intake.recover().await?;
+        Ok(intake)
+    }
+
+    async fn recover(&self) -> Result<()> {
+        let inner = &self.inner;
+        for (id, state) in store::unfinished(&inner.db).await? {
+            let landed = match state {
+                SubmissionState::Committing => inner.lake.find_commit(&id.to_string()).await?,
+                _ => None,
+            };
+            match landed {
+                Some(version) => {
+                    warn!(submission = %id, version = version.get(), "finishing a submission whose lake commit landed before a crash");
+                    store::finish_commit(
+                        &inner.db,
+                        &id,
+                        Some(version.get()),
+                        inner.clock.now().unix_micros(),
+                    )
+                    .await?;
+                }
+                None => {
+                    warn!(submission = %id, ?state, "discarding a submission a crash interrupted");
+                    store::abandon(
+                        &inner.db,
+                        &id,
+                        "interrupted: the platform stopped before the submission was committed",
+                        false,
+                    )
+                    .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The collection database (for readiness checks and reports).
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    /// Registers a provider, or updates its name, kind and organization.
+    pub async fn register_provider(&self, provider: &Provider) -> Result<()> {
+        provider::register(&self.inner.db, provider).await
+    }
+
+    /// A registered provider.
+    pub async fn provider(&self, code: &ProviderCode) -> Result<Option<Provider>> {
+        Ok(provider::list(&self.inner.db, Some(code)).await?.pop())
+    }
+
+    /// Every registered provider, by code.
+    pub async fn providers(&self) -> Result<Vec<Provider>> {
+        provider::list(&self.inner.db, None).await
+    }
+
+    /// A submission's receipt.
+    pub async fn receipt(&self, id: &SubmissionId) -> Result<Option<Receipt>> {
+        store::receipt(&self.inner.db, id).await
+    }
+
+    /// The latest receipts, newest first, of one provider or all.
+    pub async fn recent(
+        &self,
+        provider: Option<&ProviderCode>,
+        limit: u32,
+    ) -> Result<Vec<Receipt>> {
+        store::recent(&self.inner.db, provider, limit).await
+    }
+
+    /// Resources of `provider` held pending, waiting for their patient.
+    pub async fn pending_count(&self, provider: &ProviderCode) -> Result<u64> {
+        store::open_pending_count(&self.inner.db, provider).await
+    }
+
+    /// Reads, checks and commits one submission from `provider`: NDJSON
+    /// (optionally gzip), a single resource or a Bundle, told apart by
+    /// content. Returns the receipt; the same content sent again returns
+    /// the first receipt and writes nothing.
+    ///
+    /// An error means nothing of the submission was committed: the body
+    /// could not be read to its end, or a store failed.
+    #[instrument(skip_all, fields(provider = %provider))]
+    pub async fn submit<R>(&self, provider: &ProviderCode, body: R) -> Result<Receipt>
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+    {
+        if self.provider(provider).await?.is_none() {
+            return Err(Error::Provider(
+                provider.to_string(),
+                "not registered: an operator registers a provider before it submits".to_owned(),
+            ));
+        }
+        let lock = {
+            let mut locks = self
+                .inner
+                .locks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            locks.entry(provider.clone()).or_default().clone()
+        };
+        let _serialized = lock.lock().await;
+
+        let id = SubmissionId::generate();
+        let received_at = self.inner.clock.now();
+        store::insert_submission(&self.inner.db, &id, provider, received_at.unix_micros()).await?;
+        let mut run = Run::new(&self.inner, provider.clone(), id.clone(), received_at);
+        match run.read_and_commit(body).await {
+            Ok(receipt) => Ok(receipt),
+            Err(error) => {
+                // A lake commit whose outcome was unknown may have landed:
+                // then the submission is committed, whatever the error said.
+                if let Ok(Some(version)) = self.inner.lake.find_commit(&id.to_string()).await {
+                    warn!(submission = %id, %error, "the lake commit landed despite the error; finishing");
+                    return store::finish_commit(
+                        &self.inner.db,
+                        &id,
+                        Some(version.get()),
+                        self.inner.clock.now().unix_micros(),
+                    )
+                    .await;
+                }
+                let staged = std::mem::take(&mut run.staged);
+                self.inner
+                    .lake
+                    .discard(staged.into_iter().map(|(_, f)| f).collect())
+                    .await;
+                if let Err(e) = store::abandon(&self.inner.db, &id, &error.to_string(), false).await
+                {
+                    warn!(submission = %id, error = %e, "cannot mark a failed submission; recovery will at the next start");
+                }
+                Err(error)
+            }
+        }
+    }
+}
+
+/// The decision about an accepted resource against the version held.
+enum Decision {
+    New,
+    Supersedes(String),
+}
+
+/// One submission being read.
+struct Run<'a> {
+    inner: &'a Inner,
+    provider: ProviderCode,
+    id: SubmissionId,
+    received_at: Timestamp,
+    lineage: Lineage,
+    counts: BTreeMap<String, TypeCounts>,
+    rejected: Vec<Rejected>,
+    notices: Vec<Notice>,
+    tally: Tally,
+    builders: HashMap<LakeTable, TableBuilder>,
+    superseded: SupersededRows,
+    staged: Vec<(TableName, StagedFile)>,
+    /// (type, id) hash → content hash, for resources seen in this
+    /// submission. 64 bits: a collision among 10 million resources has a
+    /// chance of about 3 in a million, and would refuse one resource as a
+    /// conflicting duplicate, never lose one silently.
+    seen: HashMap<u64, [u8; 16]>,
+    /// Patient resource id → person, for this submission's patients.
+    subjects: HashMap<String, PersonKey>,
+    /// Patient resource id → the provider's patient id (患者ID), so that a
+    /// Coverage can be resolved together with its Patient.
+    local_ids: HashMap<String, String>,
+    pending_joined: u64,
+}
+
+impl<'a> Run<'a> {
+    fn new(
+        inner: &'a Inner,
+        provider: ProviderCode,
+        id: SubmissionId,
+        received_at: Timestamp,
+    ) -> Self {
+        let lineage = Lineage {
+            provider: provider.clone(),
+            submission_id: id.to_string(),
+            ingested_at: received_at,
+        };
+        Self {
+            inner,
+            provider,
+            id,
+            received_at,
+            lineage,
+            counts: BTreeMap::new(),
+            rejected: Vec::new(),
+            notices: Vec::new(),
+            tally: Tally::default(),
+            builders: HashMap::new(),
+            superseded: SupersededRows::default(),
+            staged: Vec::new(),
+            seen: HashMap::new(),
+            subjects: HashMap::new(),
+            local_ids: HashMap::new(),
+            pending_joined: 0,
+        }
+    }
+
+    async fn read_and_commit<R>(&mut self, body: R) -> Result<Receipt>
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+    {
+        let config = self.inner.config.clone();
+        let mut source = Source::open(body, config.max_document_bytes).await?;
+        loop {
+            let items = source.next_chunk(config.chunk_resources, 64 << 20).await?;
+            if items.is_empty() {
+                break;
+            }
+            let lineage = self.lineage.clone();
+            let processed = tokio::task::spawn_blocking(move || process::chunk(items, &lineage))
+                .await
+                .map_err(|e| Error::Corrupt(format!("processing a chunk panicked: {e}")))?;
+            self.absorb(processed).await?;
+        }
+        let content_sha256 = source.content_sha256();
+        if let Some(first) =
+            store::same_content(&self.inner.db, &self.provider, &content_sha256).await?
+        {
+            info!(submission = %self.id, first = %first.submission_id, "the same content was committed before; returning its receipt");
+            let staged = std::mem::take(&mut self.staged);
+            self.inner
+                .lake
+                .discard(staged.into_iter().map(|(_, f)| f).collect())
+                .await;
+            store::abandon(&self.inner.db, &self.id, "duplicate", true).await?;
+            return Ok(first);
+        }
+        self.join_pending().await?;
+        self.flush_all().await?;
+
+        let receipt = Receipt {
+            submission_id: self.id.clone(),
+            provider: self.provider.clone(),
+            state: SubmissionState::Committing,
+            received_at: self.received_at,
+            committed_at: None,
+            lake_version: None,
+            content_sha256,
+            bytes: source.bytes(),
+            counts: std::mem::take(&mut self.counts),
+            rejected: std::mem::take(&mut self.rejected),
+            notices: std::mem::take(&mut self.notices),
+            pending_joined: self.pending_joined,
+            failure: None,
+        };
+        let stats: Vec<(&str, &str, i64)> = self.tally.rows().collect();
+        store::begin_commit(&self.inner.db, &receipt, &stats).await?;
+
+        let version = if self.staged.is_empty() {
+            None
+        } else {
+            let mut by_table: BTreeMap<String, (TableName, Change)> = BTreeMap::new();
+            for (table, file) in std::mem::take(&mut self.staged) {
+                let entry = by_table
+                    .entry(table.to_string())
+                    .or_insert_with(|| (table.clone(), Change::new().operation("ingest")));
+                entry.1 = std::mem::take(&mut entry.1).add_staged(file);
+            }
+            let mut change = LakeChange::new()
+                .operation("ingest")
+                .property("submission_id", self.id.to_string())
+                .property("provider_code", self.provider.to_string())
+                .commit_id(self.id.to_string());
+            for (_, (table, c)) in by_table {
+                change = change.table(table, c);
+            }
+            Some(self.inner.lake.commit_all(change).await?.get())
+        };
+        let receipt = store::finish_commit(
+            &self.inner.db,
+            &self.id,
+            version,
+            self.inner.clock.now().unix_micros(),
+        )
+        .await?;
+        let totals = receipt.totals();
+        info!(
+            submission = %self.id,
+            lake_version = ?version,
+            received = totals.received,
+            accepted = totals.accepted,
+            rejected = totals.rejected,
+            pending = totals.pending,
+            "submission committed"
+        );
+        Ok(receipt)
+    }
+
+    fn count(&mut self, resource_type: &str) -> &mut TypeCounts {
+        if !self.counts.contains_key(resource_type) {
+            self.counts
+                .insert(resource_type.to_owned(), TypeCounts::default());
+        }
+        self.counts.get_mut(resource_type).expect("inserted above")
+    }
+
+    fn notice(&mut self, location: Location, resource: String, message: String) {
+        if self.notices.len() < MAX_LISTED {
+            self.notices.push(Notice {
+                location,
+                resource,
+                message,
+            });
+        }
+    }
+
+    fn reject(&mut self, p: Processed, outcome: serde_json::Value, reasons: &[String]) {
+        let ty = p
+            .resource_type
+            .clone()
+            .unwrap_or_else(|| "(unknown)".to_owned());
+        self.count(&ty).rejected += 1;
+        for r in reasons {
+            self.tally.add(&ty, &format!("reject: {r}"), 1);
+        }
+        if self.rejected.len() < MAX_LISTED {
+            self.rejected.push(Rejected {
+                location: p.location,
+                resource_type: p.resource_type,
+                id: p.id,
+                outcome,
+            });
+        }
+    }
+
+    async fn absorb(&mut self, processed: Vec<Processed>) -> Result<()> {
+        let keys: Vec<(String, String)> = processed
+            .iter()
+            .filter(|p| matches!(p.kind, Kind::Accepted(_) | Kind::Delete))
+            .filter_map(|p| Some((p.resource_type.clone()?, p.id.clone()?)))
+            .collect();
+        let held = store::held_versions(&self.inner.db, &self.provider, &keys).await?;
+
+        let mut versions = Vec::new();
+        let mut candidates: Vec<(Processed, Box<Accepted>)> = Vec::new();
+        for mut p in processed {
+            let ty = p
+                .resource_type
+                .clone()
+                .unwrap_or_else(|| "(unknown)".to_owned());
+            self.count(&ty).received += 1;
+            let kind = std::mem::replace(&mut p.kind, Kind::Delete);
+            match kind {
+                Kind::Rejected { outcome, reasons } => self.reject(p, outcome, &reasons),
+                Kind::Delete => {
+                    let id = p.id.clone().unwrap_or_default();
+                    match held.get(&(ty.clone(), id.clone())) {
+                        Some(h) if !h.deleted => {
+                            self.superseded.push(
+                                &self.provider,
+                                &ty,
+                                &id,
+                                &h.submission_id,
+                                &self.id,
+                                "deleted",
+                                self.received_at,
+                            );
+                            versions.push(VersionRow {
+                                resource_type: ty.clone(),
+                                source_id: id,
+                                last_updated: None,
+                                hash: [0; 16],
+                                deleted: true,
+                            });
+                            self.count(&ty).deleted += 1;
+                        }
+                        _ => self.notice(
+                            p.location,
+                            format!("{ty}/{id}"),
+                            "DELETE of a resource the platform does not hold: nothing to do"
+                                .to_owned(),
+                        ),
+                    }
+                }
+                Kind::Accepted(a) => {
+                    let id = p.id.clone().unwrap_or_default();
+                    let key = key_hash(&ty, &id);
+                    if let Some(previous) = self.seen.get(&key) {
+                        if *previous == a.hash {
+                            self.count(&ty).unchanged += 1;
+                        } else {
+                            let outcome = conflict_outcome(&ty, &id);
+                            self.reject(p, outcome, &["duplicate at Resource.id".to_owned()]);
+                        }
+                        continue;
+                    }
+                    self.seen.insert(key, a.hash);
+                    let decision = match held.get(&(ty.clone(), id.clone())) {
+                        None => Decision::New,
+                        Some(h) if h.deleted => Decision::New,
+                        Some(h) if h.hash == a.hash => {
+                            self.count(&ty).unchanged += 1;
+                            continue;
+                        }
+                        Some(h) => match (a.last_updated, h.last_updated) {
+                            (Some(new), Some(old)) if new <= old => {
+                                self.count(&ty).stale += 1;
+                                self.notice(p.location, format!("{ty}/{id}"), "not newer (meta.lastUpdated) than the version already held: ignored".to_owned());
+                                continue;
+                            }
+                            _ => Decision::Supersedes(h.submission_id.clone()),
+                        },
+                    };
+                    if let Decision::Supersedes(old) = &decision {
+                        self.superseded.push(
+                            &self.provider,
+                            &ty,
+                            &id,
+                            old,
+                            &self.id,
+                            "replaced",
+                            self.received_at,
+                        );
+                        self.count(&ty).superseded += 1;
+                    }
+                    versions.push(VersionRow {
+                        resource_type: ty.clone(),
+                        source_id: id,
+                        last_updated: a.last_updated,
+                        hash: a.hash,
+                        deleted: false,
+                    });
+                    self.tally.sample(&ty, &a.sample, self.received_at);
+                    self.tally.add(&ty, "warnings", a.warnings as i64);
+                    candidates.push((p, a));
+                }
+            }
+        }
+
+        self.resolve_identities(&candidates).await?;
+        let pending = self.place(candidates).await?;
+        store::stage_versions(&self.inner.db, &self.id, &self.provider, &versions).await?;
+        store::stage_pending(
+            &self.inner.db,
+            &self.id,
+            &self.provider,
+            self.received_at.unix_micros(),
+            &pending,
+        )
+        .await?;
+        self.flush_full().await
+    }
+
+    /// Resolves the Patients and Coverages of a chunk in one identity call.
+    async fn resolve_identities(
+        &mut self,
+        candidates: &[(Processed, Box<Accepted>)],
+    ) -> Result<()> {
+        for (_, a) in candidates {
+            let f = &a.flattened;
+            if f.resource_type == "Patient"
+                && let Some(local) = f.identity.as_ref().and_then(|i| i.local_patient_id.clone())
+            {
+                self.local_ids.insert(f.source_id.clone(), local);
+            }
+        }
+        let mut who: Vec<(usize, IdentifyingAttributes)> = Vec::new();
+        for (i, (_, a)) in candidates.iter().enumerate() {
+            let f = &a.flattened;
+            let Some(attributes) = &f.identity else {
+                continue;
+            };
+            let mut attributes = attributes.clone();
+            if f.resource_type == "Coverage" {
+                // Resolve a Coverage as its Patient's: with the 患者ID, so
+                // that identity links the insurance to that person.
+                match f.subject.as_ref().and_then(|s| self.local_ids.get(s)) {
+                    Some(local) => attributes.local_patient_id = Some(local.clone()),
+                    None => continue,
+                }
+            }
+            who.push((i, attributes));
+        }
+        if who.is_empty() {
+            return Ok(());
+        }
+        let records: Vec<IdentifyingAttributes> = who.iter().map(|(_, a)| a.clone()).collect();
+        let answers = self
+            .inner
+            .identity
+            .resolve_batch(&self.provider, &records)
+            .await?;
+        let mut staged = Vec::new();
+        for ((i, _), answer) in who.iter().zip(answers) {
+            let f = &candidates[*i].1.flattened;
+            if f.resource_type == "Patient" {
+                self.subjects.insert(f.source_id.clone(), answer.person_key);
+                staged.push((f.source_id.clone(), answer.person_key));
+            }
+        }
+        store::stage_subjects(&self.inner.db, &self.id, &self.provider, &staged).await
+    }
+
+    /// Puts each candidate's rows in its tables, or holds it pending.
+    async fn place(
+        &mut self,
+        candidates: Vec<(Processed, Box<Accepted>)>,
+    ) -> Result<Vec<PendingRow>> {
+        let unknown: Vec<&str> = {
+            let mut v: Vec<&str> = candidates
+                .iter()
+                .filter_map(|(_, a)| a.flattened.subject.as_deref())
+                .filter(|s| !self.subjects.contains_key(*s))
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        let known = store::known_subjects(&self.inner.db, &self.provider, &unknown).await?;
+        let mut pending = Vec::new();
+        for (p, a) in candidates {
+            let ty = a.flattened.resource_type.clone();
+            let person = match a.flattened.subject.as_deref() {
+                Some(s) => self.subjects.get(s).or_else(|| known.get(s)).copied(),
+                None => None,
+            };
+            match (person, a.flattened.subject.clone()) {
+                (Some(person), _) => self.rows(&a.flattened, Some(person), &ty)?,
+                (None, None) => {
+                    if a.flattened
+                        .rows
+                        .iter()
+                        .all(|(t, _)| *t == LakeTable::RawResource)
+                    {
+                        self.rows(&a.flattened, None, &ty)?;
+                    } else {
+                        let outcome = conflict_like(
+                            &ty,
+                            "the resource names no patient (subject), so it cannot be placed in the lake",
+                        );
+                        self.reject(p, outcome, &["required at subject".to_owned()]);
+                        continue;
+                    }
+                }
+                (None, Some(subject)) => {
+                    self.count(&ty).pending += 1;
+                    self.notice(p.location, format!("{ty}/{}", a.flattened.source_id), format!("waits for Patient/{subject}, not received yet: held pending, it joins the lake when that Patient arrives"));
+                    pending.push(PendingRow {
+                        id: uuid::Uuid::now_v7().to_string(),
+                        resource_type: ty.clone(),
+                        source_id: a.flattened.source_id.clone(),
+                        subject,
+                        location: p.location.to_string(),
+                        resource: a.json,
+                    });
+                    continue;
+                }
+            }
+            self.count(&ty).accepted += 1;
+        }
+        Ok(pending)
+    }
+
+    fn rows(&mut self, f: &Flattened, person: Option<PersonKey>, ty: &str) -> Result<()> {
+        for (table, row) in &f.rows {
+            let mut row = row.clone();
+            if let Some(person) = person {
+                row.set("person_key", Cell::Text(person.to_string()));
+            }
+            let builder = self
+                .builders
+                .entry(*table)
+                .or_insert_with(|| TableBuilder::new(*table));
+            if let Err(e) = builder.append(&row) {
+                // A flattening bug, not the provider's fault: keep going,
+                // but say so loudly.
+                warn!(resource_type = ty, error = %e, "a flattened row does not fit its table");
+                return Err(Error::Corrupt(format!("{ty}/{}: {e}", f.source_id)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Pending resources (this submission's, and earlier ones') whose
+    /// Patient arrived in this submission join the lake with it.
+    async fn join_pending(&mut self) -> Result<()> {
+        let subjects: Vec<&str> = self.subjects.keys().map(String::as_str).collect();
+        let waiting =
+            store::pending_for(&self.inner.db, &self.provider, &self.id, &subjects).await?;
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        let this = self.id.to_string();
+        let mut ids = Vec::new();
+        for w in waiting {
+            let Some(person) = self.subjects.get(&w.subject).copied() else {
+                continue;
+            };
+            let lineage = Lineage {
+                provider: self.provider.clone(),
+                submission_id: w.origin.clone(),
+                ingested_at: Timestamp::from_unix_micros(w.received_us),
+            };
+            let Some(flattened) = process::reflatten(&w.resource, &lineage) else {
+                warn!(pending = %w.id, "a pending resource no longer flattens; it stays pending");
+                continue;
+            };
+            self.rows(&flattened, Some(person), &w.resource_type)?;
+            if w.origin == this {
+                let c = self.count(&w.resource_type);
+                c.pending -= 1;
+                c.accepted += 1;
+            } else {
+                self.pending_joined += 1;
+            }
+            ids.push(w.id);
+        }
+        store::mark_resolving(&self.inner.db, &self.id, &ids).await
+    }
+
+    async fn flush_full(&mut self) -> Result<()> {
+        let limit = self.inner.config.rows_per_file;
+        let full: Vec<LakeTable> = self
+            .builders
+            .iter()
+            .filter(|(_, b)| b.len() >= limit)
+            .map(|(t, _)| *t)
+            .collect();
+        for table in full {
+            self.stage(table).await?;
+        }
+        Ok(())
+    }
+
+    async fn flush_all(&mut self) -> Result<()> {
+        let tables: Vec<LakeTable> = self.builders.keys().copied().collect();
+        for table in tables {
+            self.stage(table).await?;
+        }
+        if let Some(batch) = self.superseded.finish()? {
+            let name = table_name(SUPERSEDED_TABLE)?;
+            if let Some(file) = self.inner.lake.stage(&name, vec![batch]).await? {
+                self.staged.push((name, file));
+            }
+        }
+        Ok(())
+    }
+
+    async fn stage(&mut self, table: LakeTable) -> Result<()> {
+        let Some(builder) = self.builders.get_mut(&table) else {
+            return Ok(());
+        };
+        if builder.is_empty() {
+            return Ok(());
+        }
+        let batch = builder.finish();
+        let name = table_name(table.name())?;
+        if let Some(file) = self.inner.lake.stage(&name, vec![batch]).await? {
+            self.staged.push((name, file));
+        }
+        Ok(())
+    }
+}
+
+fn table_name(name: &str) -> Result<TableName> {
+    Ok(TableName::parse(name)?)
+}
+
+fn key_hash(ty: &str, id: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    ty.hash(&mut h);
+    id.hash(&mut h);
+    h.finish()
+}
+
+fn conflict_outcome(ty: &str, id: &str) -> serde_json::Value {
+    conflict_like(
+        ty,
+        &format!(
+            "{ty}/{id} appears twice in this submission with different content; send a later version in a later submission"
+        ),
+    )
+}
+
+fn conflict_like(ty: &str, diagnostics: &str) -> serde_json::Value {
+    serde_json::json!({
+        "resourceType": "OperationOutcome",
+        "issue": [{
+            "severity": "error",
+            "code": "processing",
+            "diagnostics": diagnostics,
+            "expression": [ty],
+        }]
+    })
+}
+
+/// Rows of the `superseded` system table for one submission.
+#[derive(Default)]
+struct SupersededRows {
+    provider: StringBuilder,
+    source_type: StringBuilder,
+    source_id: StringBuilder,
+    submission: StringBuilder,
+    by: StringBuilder,
+    reason: StringBuilder,
+    at: TimestampMicrosecondBuilder,
+    len: usize,
+}
+
+impl SupersededRows {
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        provider: &ProviderCode,
+        ty: &str,
+        id: &str,
+        old: &str,
+        by: &SubmissionId,
+        reason: &str,
+        at: Timestamp,
+    ) {
+        self.provider.append_value(provider.as_str());
+        self.source_type.append_value(ty);
+        self.source_id.append_value(id);
+        self.submission.append_value(old);
+        self.by.append_value(by.to_string());
+        self.reason.append_value(reason);
+        self.at.append_value(at.unix_micros());
+        self.len += 1;
+    }
+
+    fn finish(&mut self) -> Result<Option<RecordBatch>> {
+        if self.len == 0 {
+            return Ok(None);
+        }
+        let at = self.at.finish().with_timezone("UTC");
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.provider.finish()),
+            Arc::new(self.source_type.finish()),
+            Arc::new(self.source_id.finish()),
+            Arc::new(self.submission.finish()),
+            Arc::new(self.by.finish()),
+            Arc::new(self.reason.finish()),
+            Arc::new(at),
+        ];
+        self.len = 0;
+        RecordBatch::try_new(superseded_schema(), columns)
+            .map(Some)
+            .map_err(|e| Error::Corrupt(format!("superseded rows: {e}")))
+    }
+}

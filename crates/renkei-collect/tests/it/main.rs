@@ -1,0 +1,206 @@
+//! Integration tests of the intake, each on SQLite and PostgreSQL, with a
+//! real lake on disk. Identity is played by a small in-memory resolver:
+//! collection may not depend on renkei-identity (the binary's tests run
+//! the two together).
+
+mod bad_input;
+mod bundles;
+mod separation;
+mod versions;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use arrow::array::{Array, RecordBatch, StringArray};
+use futures::future::BoxFuture;
+use renkei_collect::{FacilityKind, Intake, IntakeConfig, Provider, Receipt};
+use renkei_core::{
+    IdentifyingAttributes, IdentityResolver, LinkMethod, PersonKey, ProviderCode, Resolution,
+    SystemClock, Timestamp,
+};
+use renkei_store::Stores;
+use renkei_store::lake::TableName;
+
+/// Links by insurance number, else by (provider, 患者ID), else a new person.
+#[derive(Default)]
+struct TestIdentity {
+    keys: Mutex<HashMap<String, PersonKey>>,
+}
+
+impl IdentityResolver for TestIdentity {
+    fn resolve(
+        &self,
+        provider: &ProviderCode,
+        a: &IdentifyingAttributes,
+    ) -> BoxFuture<'_, Result<Resolution, renkei_core::Error>> {
+        let mut tokens = Vec::new();
+        if let (Some(i), Some(n)) = (&a.insurer_number, &a.insured_number) {
+            tokens.push(format!(
+                "ins|{i}|{n}|{}",
+                a.insured_branch.clone().unwrap_or_default()
+            ));
+        }
+        if let Some(l) = &a.local_patient_id {
+            tokens.push(format!("local|{provider}|{l}"));
+        }
+        let mut keys = self.keys.lock().expect("lock");
+        let found = tokens.iter().find_map(|t| keys.get(t).copied());
+        let person = found.unwrap_or_else(PersonKey::generate);
+        for t in tokens {
+            keys.entry(t).or_insert(person);
+        }
+        let method = if found.is_some() {
+            LinkMethod::LocalPatientId
+        } else {
+            LinkMethod::NewPerson
+        };
+        Box::pin(async move {
+            Ok(Resolution {
+                person_key: person,
+                method,
+            })
+        })
+    }
+
+    fn find_local<'a>(
+        &'a self,
+        provider: &'a ProviderCode,
+        ids: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<Option<PersonKey>>, renkei_core::Error>> {
+        let keys = self.keys.lock().expect("lock");
+        let out = ids
+            .iter()
+            .map(|l| keys.get(&format!("local|{provider}|{l}")).copied())
+            .collect();
+        Box::pin(async move { Ok(out) })
+    }
+}
+
+const HOSPITAL: &str = "1311234567";
+const CLINIC: &str = "2710000019";
+
+fn code(c: &str) -> ProviderCode {
+    ProviderCode::parse(c).expect("provider code")
+}
+
+async fn intake(stores: &Stores) -> Intake {
+    intake_with(stores, IntakeConfig::default()).await
+}
+
+async fn intake_with(stores: &Stores, config: IntakeConfig) -> Intake {
+    let intake = Intake::open(
+        stores,
+        Arc::new(TestIdentity::default()),
+        Arc::new(SystemClock),
+        config,
+    )
+    .await
+    .expect("intake opens");
+    for (c, kind) in [
+        (HOSPITAL, FacilityKind::AdvancedTreatmentHospital),
+        (CLINIC, FacilityKind::Clinic),
+    ] {
+        intake
+            .register_provider(&Provider {
+                code: code(c),
+                name: format!("test {c}"),
+                kind,
+                org_id: None,
+                registered_at: Timestamp::from_unix_micros(0),
+            })
+            .await
+            .expect("register");
+    }
+    intake
+}
+
+async fn submit(intake: &Intake, provider: &str, body: impl Into<Vec<u8>>) -> Receipt {
+    intake
+        .submit(&code(provider), std::io::Cursor::new(body.into()))
+        .await
+        .expect("submission is read")
+}
+
+fn patient(id: &str, local: &str, insured: &str) -> String {
+    serde_json::json!({
+        "resourceType": "Patient",
+        "id": id,
+        "identifier": [
+            {"system": format!("urn:oid:1.2.392.100495.20.3.51.1{HOSPITAL}"), "value": local},
+            {"system": "http://jpfhir.jp/fhir/clins/Idsystem/JP_Insurance_memberID", "value": insured}
+        ],
+        "name": [{"family": "髙橋", "given": ["花子"], "text": "髙橋 花子"}],
+        "gender": "female",
+        "birthDate": "1961-04-02",
+        "address": [{"text": "東京都千代田区千代田1-1", "state": "東京都", "city": "千代田区"}]
+    })
+    .to_string()
+}
+
+fn observation(id: &str, subject: &str, value: f64, last_updated: Option<&str>) -> String {
+    let mut o = serde_json::json!({
+        "resourceType": "Observation",
+        "id": id,
+        "status": "final",
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}],
+        "code": {"coding": [{"system": "urn:oid:1.2.392.200119.4.504", "code": "3D010000001926101"}]},
+        "subject": {"reference": format!("Patient/{subject}")},
+        "effectiveDateTime": "2024-04-01T09:00:00+09:00",
+        "valueQuantity": {"value": value, "unit": "mg/dL"}
+    });
+    if let Some(t) = last_updated {
+        o["meta"] = serde_json::json!({"lastUpdated": t});
+    }
+    o.to_string()
+}
+
+fn ndjson(lines: &[String]) -> String {
+    lines.iter().map(|l| format!("{l}\n")).collect()
+}
+
+/// Every batch of a table as the lake's current version holds it.
+async fn table(stores: &Stores, name: &str) -> Vec<RecordBatch> {
+    let lake = stores.lake().expect("lake");
+    let Some(current) = lake.current().await.expect("current") else {
+        return Vec::new();
+    };
+    let Some(snapshot) = current.table(&TableName::parse(name).expect("name")) else {
+        return Vec::new();
+    };
+    lake.read(snapshot).await.expect("read")
+}
+
+async fn rows(stores: &Stores, name: &str) -> usize {
+    table(stores, name)
+        .await
+        .iter()
+        .map(RecordBatch::num_rows)
+        .sum()
+}
+
+/// The text values of `column` across batches.
+fn texts(batches: &[RecordBatch], column: &str) -> Vec<Option<String>> {
+    let mut out = Vec::new();
+    for b in batches {
+        let a = b
+            .column_by_name(column)
+            .unwrap_or_else(|| panic!("no column {column}"))
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("text column");
+        for i in 0..a.len() {
+            out.push(a.is_valid(i).then(|| a.value(i).to_owned()));
+        }
+    }
+    out
+}
+
+async fn lake_version(stores: &Stores) -> Option<u64> {
+    stores
+        .lake()
+        .expect("lake")
+        .current()
+        .await
+        .expect("current")
+        .map(|c| c.version().get())
+}

@@ -1,0 +1,281 @@
+//! Collection's API: submissions (NDJSON, streamed), FHIR Bundles, receipts
+//! and the registry of providers.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Extension;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures::TryStreamExt;
+use renkei_collect::{FacilityKind, Provider, Receipt, SubmissionId};
+use renkei_core::{OrgId, ProviderCode, Role};
+use serde::Deserialize;
+
+use super::ApiJson;
+use super::tokens::signed_in;
+use crate::access::Principal;
+use crate::accounts::User;
+use crate::{AppState, Error, Result};
+
+/// Which provider a submission is for.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct For {
+    /// The 医療機関コード; may be left out when the caller's organization
+    /// has exactly one registered provider.
+    pub provider: Option<String>,
+}
+
+/// The provider the caller submits for: named, registered, and belonging to
+/// the caller's organization.
+async fn provider_for(state: &AppState, user: &User, named: Option<&str>) -> Result<ProviderCode> {
+    let providers = state.intake().providers().await?;
+    let own: Vec<&Provider> = providers
+        .iter()
+        .filter(|p| p.org_id.is_some() && p.org_id == user.org_id)
+        .collect();
+    let code = match named {
+        Some(text) => ProviderCode::parse(text)
+            .map_err(|e| Error::BadRequest(format!("query parameter provider: {e}")))?,
+        None => match own.as_slice() {
+            [one] => one.code.clone(),
+            [] => {
+                return Err(Error::BadRequest(
+                    "no provider is registered for your organization; an operator registers it first".to_owned(),
+                ));
+            }
+            _ => {
+                return Err(Error::BadRequest(
+                    "your organization has several providers: name one with ?provider=<医療機関コード>".to_owned(),
+                ));
+            }
+        },
+    };
+    if !providers.iter().any(|p| p.code == code) {
+        return Err(Error::BadRequest(format!(
+            "provider {code} is not registered"
+        )));
+    }
+    if !own.iter().any(|p| p.code == code) {
+        // Not a 403 of the access layer: the role may submit, but not for
+        // another organization's provider code.
+        return Err(Error::Conflict(format!(
+            "provider {code} belongs to another organization: you may submit only for your own"
+        )));
+    }
+    Ok(code)
+}
+
+/// Reads `body` as a stream, stopping at `limit` bytes; `over` is set when
+/// the limit was hit, so the caller answers 413 rather than 400.
+fn limited(
+    body: Body,
+    limit: u64,
+    over: Arc<AtomicBool>,
+) -> impl tokio::io::AsyncRead + Send + Unpin + 'static {
+    let mut seen = 0u64;
+    let stream = body
+        .into_data_stream()
+        .map_err(std::io::Error::other)
+        .and_then(move |chunk| {
+            seen += chunk.len() as u64;
+            let result = if seen > limit {
+                over.store(true, Ordering::Relaxed);
+                Err(std::io::Error::other(format!(
+                    "the body exceeds {limit} bytes"
+                )))
+            } else {
+                Ok(chunk)
+            };
+            futures::future::ready(result)
+        });
+    tokio_util::io::StreamReader::new(Box::pin(stream))
+}
+
+async fn submit(
+    state: &AppState,
+    principal: &Principal,
+    named: Option<&str>,
+    body: Body,
+    limit: u64,
+) -> Result<Response> {
+    let user = signed_in(principal)?;
+    let provider = provider_for(state, user, named).await?;
+    let started = state.clock().now();
+    let over = Arc::new(AtomicBool::new(false));
+    let reader = limited(body, limit, over.clone());
+    let receipt = match state.intake().submit(&provider, reader).await {
+        Ok(r) => r,
+        Err(_) if over.load(Ordering::Relaxed) => {
+            return Err(Error::PayloadTooLarge(format!(
+                "the submission is larger than {limit} bytes (collect.max_submission_bytes); nothing from it was committed"
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    // A resend of committed content answers with the first receipt.
+    let status = if receipt.received_at < started {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    let mut response = (status, ApiJson(receipt.clone())).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/submissions/{}", receipt.submission_id))
+    {
+        response.headers_mut().insert(header::CONTENT_LOCATION, v);
+    }
+    Ok(response)
+}
+
+/// Submits NDJSON (one FHIR resource per line, optionally gzip), a single
+/// resource, or a Bundle, streamed; answers with the receipt.
+#[utoipa::path(post, path = "/api/v1/submissions", tag = "collection",
+    security(("bearer" = [])), params(For),
+    request_body(content = String, content_type = "application/fhir+ndjson", description = "NDJSON, optionally gzip"),
+    responses((status = 201, description = "Committed; the receipt", body = Object),
+              (status = 200, description = "The same content was committed before; its receipt", body = Object),
+              (status = 400, description = "Unreadable body (cut off, broken gzip) or unknown provider; nothing committed", body = crate::Problem),
+              (status = 409, description = "The provider belongs to another organization", body = crate::Problem),
+              (status = 413, description = "Larger than collect.max_submission_bytes", body = crate::Problem)))]
+pub async fn create_submission(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Query(q): Query<For>,
+    body: Body,
+) -> Result<Response> {
+    let limit = state.config().collect.max_submission_bytes;
+    submit(&state, &principal, q.provider.as_deref(), body, limit).await
+}
+
+/// The FHIR endpoint: a transaction or batch Bundle (or one resource),
+/// processed as the specification says; answers with the receipt, which
+/// `Content-Location` names.
+#[utoipa::path(post, path = "/fhir", tag = "collection",
+    security(("bearer" = [])), params(For),
+    request_body(content = Object, content_type = "application/fhir+json"),
+    responses((status = 201, description = "Committed; the receipt", body = Object),
+              (status = 400, description = "Not FHIR JSON", body = crate::Problem),
+              (status = 413, description = "Larger than collect.max_document_bytes", body = crate::Problem)))]
+pub async fn fhir(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Query(q): Query<For>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let _ = headers;
+    let limit = state.config().collect.max_document_bytes as u64;
+    submit(&state, &principal, q.provider.as_deref(), body, limit).await
+}
+
+/// Whether `user` may see `receipt`: operators all, providers their own
+/// organization's.
+async fn may_see(state: &AppState, user: &User, provider: &ProviderCode) -> Result<bool> {
+    if user.role == Role::Operator {
+        return Ok(true);
+    }
+    let p = state.intake().provider(provider).await?;
+    Ok(p.is_some_and(|p| p.org_id.is_some() && p.org_id == user.org_id))
+}
+
+/// One submission's receipt.
+#[utoipa::path(get, path = "/api/v1/submissions/{id}", tag = "collection",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The submission id")),
+    responses((status = 200, description = "The receipt", body = Object),
+              (status = 404, description = "No such submission (or not yours)", body = crate::Problem)))]
+pub async fn show_submission(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<ApiJson<Receipt>> {
+    let user = signed_in(&principal)?;
+    let not_found = || Error::NotFound(format!("submission {id}"));
+    let sid = SubmissionId::parse(&id).map_err(|_| not_found())?;
+    let receipt = state.intake().receipt(&sid).await?.ok_or_else(not_found)?;
+    if !may_see(&state, user, &receipt.provider).await? {
+        return Err(not_found());
+    }
+    Ok(ApiJson(receipt))
+}
+
+/// The latest submissions: a provider's own organization's, or all for an
+/// operator.
+#[utoipa::path(get, path = "/api/v1/submissions", tag = "collection",
+    security(("bearer" = [])), params(For),
+    responses((status = 200, description = "Receipts, newest first (at most 100)", body = [Object])))]
+pub async fn list_submissions(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Query(q): Query<For>,
+) -> Result<ApiJson<Vec<Receipt>>> {
+    let user = signed_in(&principal)?;
+    let named = q
+        .provider
+        .as_deref()
+        .map(ProviderCode::parse)
+        .transpose()
+        .map_err(|e| Error::BadRequest(format!("query parameter provider: {e}")))?;
+    let mut out = Vec::new();
+    for r in state.intake().recent(named.as_ref(), 100).await? {
+        if may_see(&state, user, &r.provider).await? {
+            out.push(r);
+        }
+    }
+    Ok(ApiJson(out))
+}
+
+/// A provider to register.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewProvider {
+    /// 医療機関コード (10 digits).
+    pub code: String,
+    /// The facility's name.
+    pub name: String,
+    /// `advanced_treatment_hospital` (特定機能病院), `regional_support_hospital`
+    /// (地域医療支援病院), `hospital`, `clinic` or `pharmacy`; the Japanese
+    /// names are accepted too.
+    pub kind: String,
+    /// The organization whose provider accounts submit for it.
+    pub org_id: Option<String>,
+}
+
+/// Registers a provider (or updates it).
+#[utoipa::path(post, path = "/api/v1/providers", tag = "collection",
+    security(("bearer" = [])), request_body = NewProvider,
+    responses((status = 201, description = "Registered", body = Object),
+              (status = 400, description = "Bad code, kind or organization", body = crate::Problem)))]
+pub async fn register_provider(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<NewProvider>,
+) -> Result<(StatusCode, ApiJson<Provider>)> {
+    let bad = |field: &str, e: &dyn std::fmt::Display| Error::BadRequest(format!("{field}: {e}"));
+    let provider = Provider {
+        code: ProviderCode::parse(&body.code).map_err(|e| bad("code", &e))?,
+        name: body.name,
+        kind: body
+            .kind
+            .parse::<FacilityKind>()
+            .map_err(|e| bad("kind", &e))?,
+        org_id: body
+            .org_id
+            .as_deref()
+            .map(OrgId::parse)
+            .transpose()
+            .map_err(|e| bad("org_id", &e))?,
+        registered_at: state.clock().now(),
+    };
+    state.intake().register_provider(&provider).await?;
+    Ok((StatusCode::CREATED, ApiJson(provider)))
+}
+
+/// Every registered provider.
+#[utoipa::path(get, path = "/api/v1/providers", tag = "collection",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Providers by code", body = [Object])))]
+pub async fn list_providers(State(state): State<AppState>) -> Result<ApiJson<Vec<Provider>>> {
+    Ok(ApiJson(state.intake().providers().await?))
+}
