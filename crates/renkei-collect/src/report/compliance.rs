@@ -46,7 +46,7 @@ use crate::{Intake, Result};
 /// use renkei_collect::{ComplianceRules, FacilityKind};
 /// let rules: ComplianceRules = serde_json::from_str(
 ///     r#"{"rules": [{"kind": "clinic", "resource_types": ["Condition"], "every_days": 92}]}"#,
-/// ).unwrap();
+/// ).expect("valid rules");
 /// assert_eq!(rules.due(FacilityKind::Clinic).get("Condition"), Some(&92));
 /// assert!(rules.due(FacilityKind::Pharmacy).is_empty());
 /// ```

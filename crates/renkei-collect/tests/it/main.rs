@@ -5,6 +5,7 @@
 
 mod bad_input;
 mod bundles;
+mod report;
 mod separation;
 mod versions;
 
