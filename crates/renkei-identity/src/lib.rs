@@ -20,6 +20,7 @@
 
 mod error;
 mod index;
+pub mod linkage;
 pub mod normalize;
 pub mod token;
 pub mod vault;
