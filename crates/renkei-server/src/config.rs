@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use renkei_collect::ComplianceRules;
 use renkei_core::{Function, OperatingModel, OperatorKind};
 use renkei_store::StoreConfig;
 use serde::Deserialize;
@@ -31,12 +32,13 @@ pub struct Config {
     /// Which operator runs which function.
     #[serde(default)]
     pub deployment: DeploymentConfig,
-    /// Collection: limits of submissions.
+    /// Collection: limits of submissions, and what providers must send.
     #[serde(default)]
     pub collect: CollectConfig,
 }
 
-/// Limits of collection's intake.
+/// Collection: limits of its intake, and the data sets each facility type
+/// must send.
 #[derive(Clone, Debug, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CollectConfig {
@@ -50,6 +52,13 @@ pub struct CollectConfig {
     /// resource sent whole), which is held in memory while it is read.
     #[serde(default = "default_max_document_bytes")]
     pub max_document_bytes: usize,
+    /// The data sets each facility type must send, and how often, which
+    /// the compliance report (`GET /api/v1/compliance`) checks. A
+    /// `[collect.compliance]` section replaces the defaults as a whole
+    /// (`rules = []`: nobody owes anything), so that what is enforced is
+    /// what the file says.
+    #[serde(default)]
+    pub compliance: ComplianceRules,
 }
 
 fn default_max_submission_bytes() -> u64 {
@@ -64,6 +73,7 @@ impl Default for CollectConfig {
         Self {
             max_submission_bytes: default_max_submission_bytes(),
             max_document_bytes: default_max_document_bytes(),
+            compliance: ComplianceRules::default(),
         }
     }
 }
@@ -283,6 +293,52 @@ mod tests {
             .deployment
             .validate()
             .expect("defaults are valid");
+    }
+
+    #[test]
+    fn the_example_file_spells_out_the_default_collect_section() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../renkei.example.toml");
+        let text = std::fs::read_to_string(&path).expect("renkei.example.toml at the repo root");
+        let config: Config = toml::from_str(&text).expect("the example parses");
+        let defaults = CollectConfig::default();
+        assert_eq!(config.collect.compliance, defaults.compliance);
+        assert_eq!(
+            (
+                config.collect.max_submission_bytes,
+                config.collect.max_document_bytes
+            ),
+            (defaults.max_submission_bytes, defaults.max_document_bytes)
+        );
+    }
+
+    #[test]
+    fn a_compliance_section_replaces_the_defaults() {
+        let config: Config = toml::from_str(
+            "[[collect.compliance.rules]]\n\
+             kind = \"pharmacy\"\n\
+             resource_types = [\"MedicationDispense\"]\n\
+             every_days = 7\n",
+        )
+        .expect("valid rules");
+        let rules = &config.collect.compliance;
+        assert_eq!(rules.rules.len(), 1);
+        assert!(rules.due(renkei_collect::FacilityKind::Clinic).is_empty());
+        let none: Config =
+            toml::from_str("[collect.compliance]\nrules = []\n").expect("no obligations");
+        assert!(none.collect.compliance.rules.is_empty());
+    }
+
+    #[test]
+    fn a_misspelt_resource_type_is_named() {
+        let err = toml::from_str::<Config>(
+            "[[collect.compliance.rules]]\n\
+             kind = \"clinic\"\n\
+             resource_types = [\"condition\"]\n\
+             every_days = 92\n",
+        )
+        .expect_err("types are case-sensitive");
+        assert!(err.to_string().contains("\"condition\""), "{err}");
     }
 
     #[test]

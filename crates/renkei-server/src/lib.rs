@@ -51,7 +51,8 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use config::{
-    AccountsConfig, Config, DeploymentConfig, OperatorConfig, OperatorKindConfig, ServerConfig,
+    AccountsConfig, CollectConfig, Config, DeploymentConfig, OperatorConfig, OperatorKindConfig,
+    ServerConfig,
 };
 pub use error::{Error, Problem, Result};
 pub use state::AppState;

@@ -27,6 +27,12 @@ const OPERATORS: &[Role] = &[Role::Operator];
 const AUDIT_READERS: &[Role] = &[Role::Auditor, Role::Operator];
 const PROVIDERS: &[Role] = &[Role::Provider];
 const PROVIDERS_AND_OPERATORS: &[Role] = &[Role::Provider, Role::Operator];
+/// Who reads collection's quality reports: providers their own
+/// organization's, operators and auditors every provider's. Public so that
+/// the pages link to them for exactly these roles.
+pub const QUALITY_READERS: &[Role] = &[Role::Provider, Role::Operator, Role::Auditor];
+/// Who reads the compliance report (who is behind with what they owe).
+pub const COMPLIANCE_READERS: &[Role] = &[Role::Operator, Role::Auditor];
 
 fn spec(
     method: Method,
@@ -207,6 +213,18 @@ pub fn table() -> Vec<RouteSpec> {
             Roles(OPERATORS),
             post(api::collect::register_provider),
         ),
+        api(
+            M::GET,
+            "/api/v1/providers/{code}/quality",
+            Roles(QUALITY_READERS),
+            get(api::reports::quality),
+        ),
+        api(
+            M::GET,
+            "/api/v1/compliance",
+            Roles(COMPLIANCE_READERS),
+            get(api::reports::compliance),
+        ),
         // Pages.
         page(M::GET, "/", Public, get(pages::home::home)),
         page(M::GET, "/login", Public, get(pages::login::form)),
@@ -218,6 +236,18 @@ pub fn table() -> Vec<RouteSpec> {
             "/account/tokens",
             SignedIn,
             post(pages::account::create_token),
+        ),
+        page(
+            M::GET,
+            "/collect/quality",
+            Roles(QUALITY_READERS),
+            get(pages::collect::quality),
+        ),
+        page(
+            M::GET,
+            "/collect/compliance",
+            Roles(COMPLIANCE_READERS),
+            get(pages::collect::compliance),
         ),
     ]
 }

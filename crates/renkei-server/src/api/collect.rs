@@ -1,5 +1,5 @@
 //! Collection's API: submissions (NDJSON, streamed), FHIR Bundles, receipts
-//! and the registry of providers.
+//! and the registry of providers. Its reports are in [`super::reports`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,14 +28,18 @@ pub struct For {
     pub provider: Option<String>,
 }
 
+/// Whether `provider` belongs to `user`'s organization. A provider
+/// registered to no organization belongs to no one's: an account without
+/// an organization must not match it.
+pub(crate) fn belongs_to(provider: &Provider, user: &User) -> bool {
+    provider.org_id.is_some() && provider.org_id == user.org_id
+}
+
 /// The provider the caller submits for: named, registered, and belonging to
 /// the caller's organization.
 async fn provider_for(state: &AppState, user: &User, named: Option<&str>) -> Result<ProviderCode> {
     let providers = state.intake().providers().await?;
-    let own: Vec<&Provider> = providers
-        .iter()
-        .filter(|p| p.org_id.is_some() && p.org_id == user.org_id)
-        .collect();
+    let own: Vec<&Provider> = providers.iter().filter(|p| belongs_to(p, user)).collect();
     let code = match named {
         Some(text) => ProviderCode::parse(text)
             .map_err(|e| Error::BadRequest(format!("query parameter provider: {e}")))?,
@@ -177,7 +181,7 @@ async fn may_see(state: &AppState, user: &User, provider: &ProviderCode) -> Resu
         return Ok(true);
     }
     let p = state.intake().provider(provider).await?;
-    Ok(p.is_some_and(|p| p.org_id.is_some() && p.org_id == user.org_id))
+    Ok(p.is_some_and(|p| belongs_to(&p, user)))
 }
 
 /// One submission's receipt.

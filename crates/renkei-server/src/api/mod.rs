@@ -7,6 +7,7 @@ pub mod collect;
 pub mod health;
 pub mod json;
 pub mod openapi;
+pub mod reports;
 pub mod tokens;
 pub mod users;
 

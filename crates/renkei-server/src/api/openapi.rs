@@ -8,7 +8,7 @@ use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, collect, health, tokens, users};
+use super::{audit, collect, health, reports, tokens, users};
 
 /// The platform's API description.
 #[derive(Debug, OpenApi)]
@@ -25,13 +25,14 @@ use super::{audit, collect, health, tokens, users};
         audit::head, audit::key, audit::inclusion, audit::consistency, audit::entries,
         collect::create_submission, collect::fhir, collect::show_submission, collect::list_submissions,
         collect::register_provider, collect::list_providers,
+        reports::quality, reports::compliance,
     ),
     components(schemas(crate::Problem)),
     modifiers(&BearerAuth),
     tags(
         (name = "operations", description = "Health, readiness and metrics"),
         (name = "accounts", description = "Accounts and API tokens"),
-        (name = "collection", description = "データ収集: FHIR submissions, receipts and providers"),
+        (name = "collection", description = "データ収集: FHIR submissions, receipts, providers, and their quality and compliance reports"),
         (name = "audit", description = "The verifiable audit log (RFC 9162 Merkle tree, Ed25519 signed tree heads)"),
     )
 )]

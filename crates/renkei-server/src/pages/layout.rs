@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::access::cookie;
 use crate::accounts::User;
+use crate::routes::{COMPLIANCE_READERS, QUALITY_READERS};
 
 /// The page language. Japanese is the default: the platform's users are
 /// Japanese patients and staff; English serves researchers and reviewers
@@ -131,6 +132,14 @@ pub fn page(lang: PageLang, title: &str, user: Option<&User>, body: Markup) -> P
                         a class="brand" href="/" { "renkei " span { (l.pick("情報連携基盤", "data linkage platform")) } }
                         ul {
                             @if let Some(u) = user {
+                                // Links only to pages the role may open,
+                                // from the same role lists as the route table.
+                                @if QUALITY_READERS.contains(&u.role) {
+                                    li { a href="/collect/quality" { (l.pick("品質レポート", "Quality")) } }
+                                }
+                                @if COMPLIANCE_READERS.contains(&u.role) {
+                                    li { a href="/collect/compliance" { (l.pick("提出状況", "Compliance")) } }
+                                }
                                 li { a href="/account" { (u.display_name) " (" (l.pick(u.role.label_ja(), u.role.as_str())) ")" } }
                             } @else {
                                 li { a href="/login" { (l.pick("ログイン", "Sign in")) } }

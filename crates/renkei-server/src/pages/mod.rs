@@ -3,6 +3,7 @@
 //! access layer has already decided who may see each page.
 
 pub mod account;
+pub mod collect;
 pub mod home;
 pub mod layout;
 pub mod login;

@@ -38,6 +38,7 @@ impl Seen {
 
 fn concrete(path: &str) -> String {
     path.replace("{id}", "00000000-0000-7000-8000-000000000000")
+        .replace("{code}", "1311234567")
 }
 
 app_test!(

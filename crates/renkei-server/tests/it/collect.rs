@@ -7,10 +7,10 @@ use renkei_server::accounts::{NewUser, Password};
 use crate::app_test;
 use crate::helpers::{PASSWORD, TestApp, problem};
 
-const CODE: &str = "1311234567";
-const OTHER: &str = "2710000019";
+pub(crate) const CODE: &str = "1311234567";
+pub(crate) const OTHER: &str = "2710000019";
 
-fn patient(id: &str) -> String {
+pub(crate) fn patient(id: &str) -> String {
     serde_json::json!({
         "resourceType": "Patient", "id": id,
         "identifier": [{"system": format!("urn:oid:1.2.392.100495.20.3.51.1{CODE}"), "value": format!("L-{id}")}],
@@ -23,6 +23,11 @@ fn patient(id: &str) -> String {
 /// A provider account of a hospital whose code is registered to its
 /// organization, and another hospital's code registered to no one of ours.
 async fn hospital(app: &TestApp) -> String {
+    hospital_account(app).await.0
+}
+
+/// As [`hospital`], with the account's API token and a page session.
+pub(crate) async fn hospital_account(app: &TestApp) -> (String, String) {
     let accounts = app.state.accounts();
     let org = accounts
         .ensure_org("東京テスト病院", "JP")
@@ -39,6 +44,7 @@ async fn hospital(app: &TestApp) -> String {
         .await
         .expect("user");
     let (_, token) = accounts.create_token(&user, "upload").await.expect("token");
+    let (session, _) = accounts.create_session(&user, 1).await.expect("session");
     let operator = &app.creds(Role::Operator).token;
     for (code, org_id) in [(CODE, Some(org.to_string())), (OTHER, None)] {
         let resp = app
@@ -56,7 +62,7 @@ async fn hospital(app: &TestApp) -> String {
             resp.text().await.unwrap_or_default()
         );
     }
-    token.expose().to_owned()
+    (token.expose().to_owned(), session.expose().to_owned())
 }
 
 app_test!(

@@ -10,3 +10,4 @@ mod browser;
 mod collect;
 mod operations;
 mod pages;
+mod reports;
