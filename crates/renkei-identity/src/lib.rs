@@ -22,6 +22,7 @@ mod error;
 mod index;
 pub mod linkage;
 pub mod normalize;
+pub mod pprl;
 pub mod token;
 pub mod vault;
 

@@ -7,7 +7,9 @@ mod admin;
 mod bench;
 mod config;
 mod demo;
+mod identity;
 mod ingest;
+mod link;
 mod synth;
 
 use std::sync::Arc;
@@ -48,6 +50,14 @@ enum Command {
     /// Submit FHIR files (NDJSON, gzip, a resource or a Bundle) for a
     /// provider, into the embedded stores or to a running platform.
     Ingest(ingest::IngestArgs),
+    /// Provider-side tools for privacy-preserving linkage: a shared key
+    /// and Bloom-filter encodings of records.
+    #[command(subcommand)]
+    Identity(identity::IdentityCommand),
+    /// Link the records of two CSV files, or find the duplicates within one
+    /// (Fellegi–Sunter with EM); chooses comparisons and blocking from the
+    /// columns unless --config says otherwise.
+    Link(link::LinkArgs),
     /// Write a deterministic synthetic population and its FHIR records
     /// (NDJSON per provider) with the ground truth in truth.csv.
     Synth(synth::SynthArgs),
@@ -94,7 +104,12 @@ async fn main() -> std::process::ExitCode {
     // it. RENKEI_LOG overrides either default.
     let quiet = matches!(
         cli.command,
-        Command::Demo(_) | Command::Bench(_) | Command::Synth(_) | Command::Ingest(_)
+        Command::Demo(_)
+            | Command::Bench(_)
+            | Command::Synth(_)
+            | Command::Ingest(_)
+            | Command::Link(_)
+            | Command::Identity(_)
     );
     init_tracing(if quiet { "warn" } else { "info,sqlx=warn" });
     match run(cli).await {
@@ -114,6 +129,12 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         }
         Command::Demo(args) => return demo::run(&cli.common, args).await,
         Command::Ingest(args) => return ingest::run(&cli.common, args).await,
+        Command::Identity(cmd) => identity::run(cmd)?,
+        Command::Link(args) => {
+            tokio::task::spawn_blocking(move || link::run(args))
+                .await
+                .context("the linkage thread")??;
+        }
         Command::Admin(cmd) => {
             let config = config::load(&cli.common)?;
             admin::run(config, cmd).await?;

@@ -39,7 +39,7 @@ use crate::submission::SubmissionId;
 use crate::{Intake, Result};
 
 /// The data sets facility types must send, as configured (the
-/// `[compliance]` section of `renkei.toml`). Configured rules replace the
+/// `[collect.compliance]` section of `renkei.toml`). Configured rules replace the
 /// defaults as a whole.
 ///
 /// ```

@@ -18,15 +18,12 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
-
 use super::similarity::{jaro_winkler, within_one_edit};
 use super::table::Table;
 use crate::normalize::{self, address, date, name};
 
 /// What a field holds, which decides how it is normalized and compared.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kind {
     /// A person's or place's name: [`name::name_key`] (any script: kana
     /// folded, variant kanji, case), compared by Jaro–Winkler bands.
@@ -201,6 +198,12 @@ struct Normalized {
     key: String,
     date: Option<Ymd>,
     place: Option<(u8, String, String, String)>,
+}
+
+/// The normalized text of a value as compared for `kind` (empty when
+/// nothing is left): what Bloom-filter encodings ([`crate::pprl`]) hash.
+pub(crate) fn normalized_key(kind: Kind, raw: &str) -> String {
+    normalized(kind, raw).key
 }
 
 fn normalized(kind: Kind, raw: &str) -> Normalized {

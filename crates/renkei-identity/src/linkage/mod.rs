@@ -37,12 +37,13 @@ pub mod cluster;
 pub mod comparison;
 mod error;
 pub mod fellegi_sunter;
+mod pairs;
 pub mod settings;
 pub mod similarity;
 mod table;
 
-use std::collections::HashMap;
 use std::fmt;
+use std::path::Path;
 use std::time::Instant;
 
 pub use blocking::{BlockingKey, BlockingRule};
@@ -56,7 +57,6 @@ pub use table::Table;
 use auto::Choice;
 use blocking::{RuleKeys, Sides};
 use comparison::Prepared;
-use fellegi_sunter::Patterns;
 
 /// Most blocking rules (the rules that hold for a pair are a bit mask).
 pub const MAX_RULES: usize = 32;
@@ -393,6 +393,56 @@ impl<'a> Linker<'a> {
         panic!("record {record} is beyond the input");
     }
 
+    /// Writes pairs as CSV with the header
+    /// `left_id,right_id,match_weight,probability`.
+    pub fn write_pairs(&self, pairs: &[ScoredPair], path: &Path) -> Result<()> {
+        let err = |source| Error::Csv {
+            path: path.to_owned(),
+            source,
+        };
+        let mut w = csv::Writer::from_path(path).map_err(err)?;
+        w.write_record(["left_id", "right_id", "match_weight", "probability"])
+            .map_err(err)?;
+        for p in pairs {
+            w.write_record([
+                self.record_id(p.left),
+                self.record_id(p.right),
+                &format!("{:.4}", p.match_weight),
+                &format!("{:.6}", p.probability),
+            ])
+            .map_err(err)?;
+        }
+        w.flush().map_err(|e| err(e.into()))
+    }
+
+    /// Writes each record's entity as CSV with the header `id,cluster`
+    /// (and `side` when linking: `left` or `right`).
+    pub fn write_clusters(&self, clusters: &Clusters, path: &Path) -> Result<()> {
+        let err = |source| Error::Csv {
+            path: path.to_owned(),
+            source,
+        };
+        let mut w = csv::Writer::from_path(path).map_err(err)?;
+        let linking = matches!(self.sides, Sides::Link { .. });
+        if linking {
+            w.write_record(["side", "id", "cluster"]).map_err(err)?;
+        } else {
+            w.write_record(["id", "cluster"]).map_err(err)?;
+        }
+        for (r, c) in clusters.of_record.iter().enumerate() {
+            let r = r as u32;
+            let cluster = c.to_string();
+            if let Sides::Link { left, .. } = self.sides {
+                let side = if r < left { "left" } else { "right" };
+                w.write_record([side, self.record_id(r), &cluster])
+                    .map_err(err)?;
+            } else {
+                w.write_record([self.record_id(r), &cluster]).map_err(err)?;
+            }
+        }
+        w.flush().map_err(|e| err(e.into()))
+    }
+
     /// The comparison level of every field for a pair.
     fn levels(&self, a: u32, b: u32, out: &mut [u8]) {
         for (slot, p) in out.iter_mut().zip(&self.prepared) {
@@ -413,7 +463,7 @@ impl<'a> Linker<'a> {
         let block_seconds = t.elapsed().as_secs_f64();
 
         let t = Instant::now();
-        let (patterns, pair_patterns) = compare(&self.prepared, &rules, &candidates);
+        let (patterns, pair_patterns) = pairs::compare(&self.prepared, &rules, &candidates);
         let compare_seconds = t.elapsed().as_secs_f64();
 
         let t = Instant::now();
@@ -533,113 +583,4 @@ fn rule_keys(
             .find(|p| p.spec().column == c)
             .expect("every blocking column is prepared")
     })
-}
-
-/// Pairs below which comparing runs on one thread.
-const PARALLEL_FROM: usize = 100_000;
-
-/// One thread's share of the comparisons.
-struct Partial {
-    codes: Vec<u64>,
-    levels: Vec<u8>,
-    per_pair: Vec<u32>,
-    rows: HashMap<(u32, u32), u64>,
-}
-
-fn compare_chunk(prepared: &[Prepared], rules: &[RuleKeys], pairs: &[(u32, u32)]) -> Partial {
-    let mut place = 1u64;
-    let places: Vec<u64> = prepared
-        .iter()
-        .map(|p| {
-            let here = place;
-            place *= p.spec().levels() as u64 + 1;
-            here
-        })
-        .collect();
-    let mut index: HashMap<u64, u32> = HashMap::new();
-    let mut out = Partial {
-        codes: Vec::new(),
-        levels: Vec::new(),
-        per_pair: Vec::with_capacity(pairs.len()),
-        rows: HashMap::new(),
-    };
-    let mut gamma = vec![0u8; prepared.len()];
-    for &(a, b) in pairs {
-        let mut code = 0u64;
-        for ((g, p), place) in gamma.iter_mut().zip(prepared).zip(&places) {
-            *g = p.level(a, b);
-            code += u64::from(*g) * place;
-        }
-        let next = out.codes.len() as u32;
-        let pattern = *index.entry(code).or_insert_with(|| {
-            out.codes.push(code);
-            out.levels.extend_from_slice(&gamma);
-            next
-        });
-        let mut mask = 0u32;
-        for (r, rule) in rules.iter().enumerate() {
-            if rule.agree(a, b) {
-                mask |= 1 << r;
-            }
-        }
-        out.per_pair.push(pattern);
-        *out.rows.entry((pattern, mask)).or_default() += 1;
-    }
-    out
-}
-
-/// Compares every candidate pair: the distinct patterns with their counts
-/// per rule mask, and each pair's pattern.
-fn compare(
-    prepared: &[Prepared],
-    rules: &[RuleKeys],
-    pairs: &[(u32, u32)],
-) -> (Patterns, Vec<u32>) {
-    let threads = if pairs.len() < PARALLEL_FROM {
-        1
-    } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
-    };
-    let chunk = pairs.len().div_ceil(threads).max(1);
-    let partials: Vec<Partial> = std::thread::scope(|s| {
-        let handles: Vec<_> = pairs
-            .chunks(chunk)
-            .map(|c| s.spawn(move || compare_chunk(prepared, rules, c)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("comparing pairs does not panic"))
-            .collect()
-    });
-    let mut patterns = Patterns {
-        fields: prepared.len(),
-        ..Patterns::default()
-    };
-    let mut index: HashMap<u64, u32> = HashMap::new();
-    let mut rows: HashMap<(u32, u32), u64> = HashMap::new();
-    let mut per_pair = Vec::with_capacity(pairs.len());
-    for part in partials {
-        let global: Vec<u32> = part
-            .codes
-            .iter()
-            .enumerate()
-            .map(|(i, code)| {
-                let next = index.len() as u32;
-                *index.entry(*code).or_insert_with(|| {
-                    let f = prepared.len();
-                    patterns
-                        .levels
-                        .extend_from_slice(&part.levels[i * f..(i + 1) * f]);
-                    next
-                })
-            })
-            .collect();
-        per_pair.extend(part.per_pair.iter().map(|p| global[*p as usize]));
-        for ((p, mask), n) in part.rows {
-            *rows.entry((global[p as usize], mask)).or_default() += n;
-        }
-    }
-    patterns.rows = rows.into_iter().map(|((p, m), n)| (p, m, n)).collect();
-    patterns.rows.sort_unstable();
-    (patterns, per_pair)
 }
