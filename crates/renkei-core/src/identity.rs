@@ -141,6 +141,9 @@ pub enum LinkMethod {
     InsuranceNumber,
     /// Matched on the keyed token of the provider's own patient id.
     LocalPatientId,
+    /// Matched on the keyed token of kana name, birth date and sex (as
+    /// NDB's hashed ID 2), when no number matched.
+    NameBirthSex,
 }
 
 /// The answer of identity for one source record.

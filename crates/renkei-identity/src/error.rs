@@ -12,6 +12,12 @@ pub enum Error {
     /// A stored row is not what identity wrote.
     #[error("identity store is inconsistent: {0}")]
     Corrupt(String),
+    /// The caller asked for something the index refuses (names the rule).
+    #[error("{0}")]
+    Invalid(String),
+    /// A person key the index never issued.
+    #[error("no person {0} in the index")]
+    UnknownPerson(String),
     /// Encryption or decryption of attributes failed (a wrong key, or a
     /// ciphertext that was altered or moved).
     #[error("attribute record {record} cannot be decrypted")]

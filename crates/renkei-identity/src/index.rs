@@ -15,6 +15,7 @@ use crate::token::{TokenKey, TokenKind};
 use crate::vault::VaultKey;
 use crate::{Error, Result};
 
+pub(crate) const RESOLVE_LOCK_KEY: i64 = RESOLVE_LOCK;
 const DB: DbName = DbName::new("identity");
 const TOKEN_KEY_FILE: &str = "keys/identity-token.key";
 const VAULT_KEY_FILE: &str = "keys/identity-vault.key";
@@ -55,8 +56,16 @@ impl PersonIndex {
         })
     }
 
+    pub(crate) fn vault(&self) -> &VaultKey {
+        &self.vault
+    }
+
+    pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
     /// The match tokens of a record, strongest first.
-    fn tokens_of(
+    pub(crate) fn tokens_of(
         &self,
         provider: &ProviderCode,
         a: &IdentifyingAttributes,
@@ -83,6 +92,12 @@ impl PersonIndex {
             out.push((
                 TokenKind::LocalPatientId,
                 self.tokens.token(TokenKind::LocalPatientId, &value),
+            ));
+        }
+        if let Some(value) = name_birth_sex(a) {
+            out.push((
+                TokenKind::NameBirthSex,
+                self.tokens.token(TokenKind::NameBirthSex, &value),
             ));
         }
         out
@@ -136,13 +151,27 @@ impl PersonIndex {
         let mut new_persons = Vec::new();
         let mut new_tokens = Vec::new();
         let mut out = Vec::with_capacity(records.len());
-        for record_tokens in &tokens {
+        // Records linked by name, birth date and sex alone although they
+        // carry an insurance number the person never had: an insurer
+        // change, or a namesake born the same day. Linked, and queued for
+        // clerical review.
+        let mut to_review = Vec::new();
+        for (i, record_tokens) in tokens.iter().enumerate() {
             let found = record_tokens
                 .iter()
                 .find_map(|(kind, t)| holders.get(&(kind.as_str(), *t)).map(|p| (*p, *kind)));
             let (person, method) = match found {
                 Some((key, TokenKind::Insurance)) => (key, LinkMethod::InsuranceNumber),
                 Some((key, TokenKind::LocalPatientId)) => (key, LinkMethod::LocalPatientId),
+                Some((key, TokenKind::NameBirthSex)) => {
+                    if record_tokens
+                        .iter()
+                        .any(|(kind, _)| *kind == TokenKind::Insurance)
+                    {
+                        to_review.push(i);
+                    }
+                    (key, LinkMethod::NameBirthSex)
+                }
                 None => {
                     let key = PersonKey::generate();
                     new_persons.push(key);
@@ -219,6 +248,20 @@ impl PersonIndex {
                 q = q.bind(now);
             }
             q.execute(&mut *tx).await?;
+        }
+        for &i in &to_review {
+            let (record, person, _) = &sealed_rows[i];
+            sqlx::query(
+                "INSERT INTO review_queue (id, record_id, person_key, other_person, reason, score, \
+                 state, created_us) VALUES ($1, $2, $3, NULL, $4, NULL, 'open', $5)",
+            )
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind(record.as_str())
+            .bind(person.to_string())
+            .bind(crate::curation::ReviewReason::NameBirthSexOnly.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         tracing::debug!(
@@ -304,11 +347,27 @@ async fn known_holders(
     Ok(out)
 }
 
-fn parse_key(text: &str) -> Result<PersonKey> {
+/// The value of the name–birth–sex token: normalized kana name, ISO birth
+/// date and sex, when all three are known (sex male or female). Weakest of
+/// the tokens: it is tried after both numbers, so that a person who changed
+/// insurer (a new number) is still found, while namesakes born the same day
+/// are told apart by any number that already names one of them.
+fn name_birth_sex(a: &IdentifyingAttributes) -> Option<String> {
+    let kana = normalize::name::kana_name_key(a.kana_name.as_deref()?);
+    let birth = normalize::date::date_iso(a.birth_date.as_deref()?).ok()?;
+    let sex = match a.sex? {
+        renkei_core::Sex::Male => "M",
+        renkei_core::Sex::Female => "F",
+        renkei_core::Sex::Other | renkei_core::Sex::Unknown => return None,
+    };
+    (!kana.is_empty()).then(|| format!("{kana}|{birth}|{sex}"))
+}
+
+pub(crate) fn parse_key(text: &str) -> Result<PersonKey> {
     PersonKey::parse(text).map_err(|e| Error::Corrupt(format!("stored person key: {e}")))
 }
 
-fn context(record: &str, person: &PersonKey) -> String {
+pub(crate) fn context(record: &str, person: &PersonKey) -> String {
     format!("{record}|{person}")
 }
 

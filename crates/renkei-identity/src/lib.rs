@@ -18,6 +18,7 @@
 //! **Start at:** [`PersonIndex::resolve`].
 #![warn(missing_docs)]
 
+pub mod curation;
 mod error;
 mod index;
 pub mod linkage;

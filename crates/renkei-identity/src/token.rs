@@ -8,12 +8,14 @@ use sha2::Sha256;
 
 /// What a token was computed from; part of the MAC input, so tokens of two
 /// kinds never collide.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TokenKind {
     /// Insurer + symbol + number + 枝番.
     Insurance,
     /// Provider code + the provider's own patient id.
     LocalPatientId,
+    /// Normalized kana name + birth date + sex.
+    NameBirthSex,
 }
 
 impl TokenKind {
@@ -22,6 +24,7 @@ impl TokenKind {
         match self {
             TokenKind::Insurance => "insurance",
             TokenKind::LocalPatientId => "local_patient_id",
+            TokenKind::NameBirthSex => "name_birth_sex",
         }
     }
 
@@ -30,6 +33,7 @@ impl TokenKind {
         match stored {
             "insurance" => Some(TokenKind::Insurance),
             "local_patient_id" => Some(TokenKind::LocalPatientId),
+            "name_birth_sex" => Some(TokenKind::NameBirthSex),
             _ => None,
         }
     }

@@ -1,0 +1,566 @@
+//! Curation of the person index by operators: merging two persons that are
+//! one, splitting records off a person they do not belong to, the
+//! clerical-review queue, and reading a person's attributes for a stated
+//! reason.
+//!
+//! Nothing is lost or rewritten in place. A merged person's key stays valid
+//! and resolves to the survivor ([`PersonIndex::current`]); a split moves
+//! attribute records (re-encrypted under their new person, since the
+//! ciphertext is bound to it) and only those match tokens that no record
+//! left behind produces. Every merge and split is an event in
+//! `person_events` with its actor and reason, in order
+//! ([`PersonIndex::events_since`]), which is what maps lake rows keyed by
+//! an old person_key onto the current one.
+//!
+//! Auditing is the caller's: these functions are reached through the
+//! server's access layer, which logs the operator, the action and the
+//! object before the answer is seen.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use renkei_core::{IdentifyingAttributes, PersonKey, ProviderCode, Timestamp};
+use renkei_store::Backend;
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::index::{RESOLVE_LOCK_KEY, context, parse_key};
+use crate::token::TokenKind;
+use crate::vault::Sealed;
+use crate::{Error, PersonIndex, Result};
+
+/// Why a link is in the review queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewReason {
+    /// Linked by kana name, birth date and sex alone, although the record
+    /// carries an insurance number its person never had: an insurer change
+    /// or a namesake born the same day.
+    NameBirthSexOnly,
+}
+
+impl ReviewReason {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewReason::NameBirthSexOnly => "name_birth_sex_only",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        (text == "name_birth_sex_only").then_some(ReviewReason::NameBirthSexOnly)
+    }
+}
+
+/// A reviewer's answer to a queued link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// The record belongs to the person: the link stands.
+    Same,
+    /// It does not: the record is split off into a person of its own.
+    Different,
+}
+
+/// Where a review item stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewState {
+    /// Waiting for a reviewer.
+    Open,
+    /// Decided: same person.
+    Same,
+    /// Decided: a different person (the record was split off).
+    Different,
+}
+
+/// One link waiting for (or given) a reviewer's decision. Holds keys and
+/// ids only, never an attribute.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReviewItem {
+    /// The item's id.
+    pub id: String,
+    /// The attribute record that was linked.
+    pub record_id: String,
+    /// The person it was put under.
+    pub person_key: PersonKey,
+    /// Why it is here.
+    pub reason: ReviewReason,
+    /// The state.
+    pub state: ReviewState,
+    /// When it was queued.
+    pub created_at: Timestamp,
+}
+
+/// A merge or a split, as recorded.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PersonEvent {
+    /// Order of the event (1, 2, …).
+    pub seq: i64,
+    /// The event's id.
+    pub id: String,
+    /// `merge` or `split`.
+    pub kind: &'static str,
+    /// Merge: the person merged away. Split: the person records left.
+    pub from_person: PersonKey,
+    /// Merge: the survivor. Split: the new person.
+    pub to_person: PersonKey,
+    /// Split: the attribute records moved.
+    pub records: Vec<String>,
+    /// Who did it.
+    pub actor: String,
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// One source's attributes of a person, decrypted for an operator.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AttributeRecord {
+    /// The record's id.
+    pub id: String,
+    /// The provider that sent it.
+    pub provider: String,
+    /// The person key it is stored under (the person itself, or one merged
+    /// into it).
+    pub stored_under: PersonKey,
+    /// What the provider said.
+    pub attributes: IdentifyingAttributes,
+}
+
+/// A non-empty reason for a curation step or an attribute read.
+fn check_reason(reason: &str) -> Result<()> {
+    if reason.trim().is_empty() {
+        return Err(Error::Invalid(
+            "a reason is required: say why (it is kept with the audit entry)".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+impl PersonIndex {
+    async fn lock(&self, tx: &mut sqlx::Transaction<'static, sqlx::Any>) -> Result<()> {
+        if self.db().backend() == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(RESOLVE_LOCK_KEY)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The person a key names now: itself, or the survivor it was merged
+    /// into. Fails with [`Error::UnknownPerson`] for a key never issued.
+    pub async fn current(&self, person: &PersonKey) -> Result<PersonKey> {
+        let mut conn = self.db().pool().acquire().await?;
+        current_in(&mut conn, person).await
+    }
+
+    /// Merges `from` into `into`: every token of `from` names `into` from now
+    /// on and `from` resolves to `into`. Both must be current persons.
+    pub async fn merge(
+        &self,
+        from: &PersonKey,
+        into: &PersonKey,
+        actor: &str,
+        reason: &str,
+    ) -> Result<PersonEvent> {
+        check_reason(reason)?;
+        let mut tx = self.db().begin_write().await?;
+        self.lock(&mut tx).await?;
+        for p in [from, into] {
+            let now = current_in(&mut tx, p).await?;
+            if now != *p {
+                return Err(Error::Invalid(format!(
+                    "person {p} was merged into {now}: merge {now} instead"
+                )));
+            }
+        }
+        if from == into {
+            return Err(Error::Invalid(format!(
+                "cannot merge person {from} into itself"
+            )));
+        }
+        for text in [
+            "UPDATE persons SET merged_into = $1 WHERE merged_into = $2",
+            "UPDATE persons SET merged_into = $1 WHERE person_key = $2",
+            "UPDATE match_tokens SET person_key = $1 WHERE person_key = $2",
+        ] {
+            sqlx::query(text)
+                .bind(into.to_string())
+                .bind(from.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        let event = self
+            .record_event(&mut tx, "merge", from, into, Vec::new(), actor, reason)
+            .await?;
+        tx.commit().await?;
+        Ok(event)
+    }
+
+    /// Splits `records` (attribute record ids, all of one current person)
+    /// off into a new person, with the match tokens only they produce.
+    pub async fn split(
+        &self,
+        records: &[String],
+        actor: &str,
+        reason: &str,
+    ) -> Result<PersonEvent> {
+        check_reason(reason)?;
+        let mut tx = self.db().begin_write().await?;
+        self.lock(&mut tx).await?;
+        let event = self.split_in(&mut tx, records, actor, reason).await?;
+        tx.commit().await?;
+        Ok(event)
+    }
+
+    async fn split_in(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        records: &[String],
+        actor: &str,
+        reason: &str,
+    ) -> Result<PersonEvent> {
+        let moving: BTreeSet<&str> = records.iter().map(String::as_str).collect();
+        if moving.is_empty() {
+            return Err(Error::Invalid(
+                "name at least one record to split off".to_owned(),
+            ));
+        }
+        // The person of the first record; every record must share it.
+        let first = moving.iter().next().expect("not empty");
+        let stored: String =
+            sqlx::query_scalar("SELECT person_key FROM attribute_records WHERE id = $1")
+                .bind(*first)
+                .fetch_optional(&mut **tx)
+                .await?
+                .ok_or_else(|| Error::Invalid(format!("no attribute record {first}")))?;
+        let person = current_in(tx, &parse_key(&stored)?).await?;
+        let all = self.records_of(tx, &person).await?;
+        for id in &moving {
+            if !all.iter().any(|r| r.id == *id) {
+                return Err(Error::Invalid(format!(
+                    "record {id} does not belong to person {person}"
+                )));
+            }
+        }
+        if all.len() == moving.len() {
+            return Err(Error::Invalid(format!(
+                "these are all the records of person {person}: nothing would be left"
+            )));
+        }
+        let new_person = PersonKey::generate();
+        let now = self.clock().now().unix_micros();
+        sqlx::query("INSERT INTO persons (person_key, created_us) VALUES ($1, $2)")
+            .bind(new_person.to_string())
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+        // Tokens of the records that stay keep their person.
+        let mut staying: HashSet<(TokenKind, [u8; 32])> = HashSet::new();
+        let mut leaving: HashSet<(TokenKind, [u8; 32])> = HashSet::new();
+        for r in &all {
+            let provider = ProviderCode::parse(&r.provider)
+                .map_err(|e| Error::Corrupt(format!("record {}: provider code: {e}", r.id)))?;
+            let tokens = self.tokens_of(&provider, &r.attributes);
+            if moving.contains(r.id.as_str()) {
+                leaving.extend(tokens);
+            } else {
+                staying.extend(tokens);
+            }
+        }
+        for (kind, token) in leaving.difference(&staying) {
+            sqlx::query(
+                "UPDATE match_tokens SET person_key = $1 WHERE kind = $2 AND token = $3 AND person_key = $4",
+            )
+            .bind(new_person.to_string())
+            .bind(kind.as_str())
+            .bind(token.to_vec())
+            .bind(person.to_string())
+            .execute(&mut **tx)
+            .await?;
+        }
+        // Re-encrypted: a ciphertext is bound to its person.
+        for r in all.iter().filter(|r| moving.contains(r.id.as_str())) {
+            let plaintext =
+                serde_json::to_vec(&r.attributes).map_err(|e| Error::Corrupt(e.to_string()))?;
+            let sealed = self
+                .vault()
+                .seal(&plaintext, context(&r.id, &new_person).as_bytes());
+            sqlx::query(
+                "UPDATE attribute_records SET person_key = $1, nonce = $2, ciphertext = $3 WHERE id = $4",
+            )
+            .bind(new_person.to_string())
+            .bind(sealed.nonce.to_vec())
+            .bind(sealed.ciphertext.as_slice())
+            .bind(r.id.as_str())
+            .execute(&mut **tx)
+            .await?;
+        }
+        self.record_event(
+            tx,
+            "split",
+            &person,
+            &new_person,
+            moving.iter().map(|s| (*s).to_owned()).collect(),
+            actor,
+            reason,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn record_event(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        kind: &'static str,
+        from: &PersonKey,
+        to: &PersonKey,
+        records: Vec<String>,
+        actor: &str,
+        reason: &str,
+    ) -> Result<PersonEvent> {
+        let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM person_events")
+            .fetch_one(&mut **tx)
+            .await?;
+        let at = self.clock().now();
+        let event = PersonEvent {
+            seq,
+            id: uuid::Uuid::now_v7().to_string(),
+            kind,
+            from_person: *from,
+            to_person: *to,
+            records,
+            actor: actor.to_owned(),
+            reason: reason.trim().to_owned(),
+            at,
+        };
+        sqlx::query(
+            "INSERT INTO person_events (seq, id, kind, from_person, to_person, records, actor, reason, at_us) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(event.seq)
+        .bind(event.id.as_str())
+        .bind(kind)
+        .bind(from.to_string())
+        .bind(to.to_string())
+        .bind(serde_json::to_string(&event.records).map_err(|e| Error::Corrupt(e.to_string()))?)
+        .bind(actor)
+        .bind(event.reason.as_str())
+        .bind(at.unix_micros())
+        .execute(&mut **tx)
+        .await?;
+        tracing::info!(kind, seq, "person index curated");
+        Ok(event)
+    }
+
+    /// Merges and splits after `seq` (all from 0), in order.
+    pub async fn events_since(&self, seq: i64) -> Result<Vec<PersonEvent>> {
+        let rows = sqlx::query(
+            "SELECT seq, id, kind, from_person, to_person, records, actor, reason, at_us \
+             FROM person_events WHERE seq > $1 ORDER BY seq",
+        )
+        .bind(seq)
+        .fetch_all(self.db().pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let kind: String = r.try_get("kind")?;
+                let records: String = r.try_get("records")?;
+                Ok(PersonEvent {
+                    seq: r.try_get("seq")?,
+                    id: r.try_get("id")?,
+                    kind: if kind == "merge" { "merge" } else { "split" },
+                    from_person: parse_key(&r.try_get::<String, _>("from_person")?)?,
+                    to_person: parse_key(&r.try_get::<String, _>("to_person")?)?,
+                    records: serde_json::from_str(&records)
+                        .map_err(|e| Error::Corrupt(format!("event records: {e}")))?,
+                    actor: r.try_get("actor")?,
+                    reason: r.try_get("reason")?,
+                    at: Timestamp::from_unix_micros(r.try_get("at_us")?),
+                })
+            })
+            .collect()
+    }
+
+    /// The attribute records of a current person (and of every person merged
+    /// into it), decrypted. For an operator who states `reason`; the caller
+    /// audits the read.
+    pub async fn attributes_of(
+        &self,
+        person: &PersonKey,
+        reason: &str,
+    ) -> Result<Vec<AttributeRecord>> {
+        check_reason(reason)?;
+        let mut conn = self.db().pool().acquire().await?;
+        let person = current_in(&mut conn, person).await?;
+        self.records_of(&mut conn, &person).await
+    }
+
+    async fn records_of(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        person: &PersonKey,
+    ) -> Result<Vec<AttributeRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, person_key, provider_code, nonce, ciphertext FROM attribute_records \
+             WHERE person_key = $1 OR person_key IN (SELECT person_key FROM persons WHERE merged_into = $1) \
+             ORDER BY created_us, id",
+        )
+        .bind(person.to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get("id")?;
+                let stored = parse_key(&r.try_get::<String, _>("person_key")?)?;
+                let nonce: Vec<u8> = r.try_get("nonce")?;
+                let sealed = Sealed {
+                    nonce: nonce
+                        .try_into()
+                        .map_err(|_| Error::Corrupt(format!("record {id}: nonce")))?,
+                    ciphertext: r.try_get("ciphertext")?,
+                };
+                let plaintext = self
+                    .vault()
+                    .open(&sealed, context(&id, &stored).as_bytes())
+                    .ok_or_else(|| Error::Decrypt { record: id.clone() })?;
+                let attributes = serde_json::from_slice(&plaintext)
+                    .map_err(|e| Error::Corrupt(format!("record {id}: {e}")))?;
+                Ok(AttributeRecord {
+                    provider: r.try_get("provider_code")?,
+                    id,
+                    stored_under: stored,
+                    attributes,
+                })
+            })
+            .collect()
+    }
+
+    /// The review items in `state` (open ones when `None`), oldest first.
+    pub async fn review_queue(&self, open_only: bool, limit: u32) -> Result<Vec<ReviewItem>> {
+        let text = if open_only {
+            "SELECT id, record_id, person_key, reason, state, created_us FROM review_queue \
+             WHERE state = 'open' ORDER BY created_us, id LIMIT $1"
+        } else {
+            "SELECT id, record_id, person_key, reason, state, created_us FROM review_queue \
+             ORDER BY created_us, id LIMIT $1"
+        };
+        let rows = sqlx::query(text)
+            .bind(i64::from(limit))
+            .fetch_all(self.db().pool())
+            .await?;
+        rows.iter().map(review_item).collect()
+    }
+
+    /// One review item.
+    pub async fn review_item(&self, id: &str) -> Result<ReviewItem> {
+        let row = sqlx::query(
+            "SELECT id, record_id, person_key, reason, state, created_us FROM review_queue WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.db().pool())
+        .await?
+        .ok_or_else(|| Error::Invalid(format!("no review item {id}")))?;
+        review_item(&row)
+    }
+
+    /// Decides an open review item. `Different` splits the record off into
+    /// a new person and returns the event.
+    pub async fn decide(
+        &self,
+        id: &str,
+        decision: Decision,
+        actor: &str,
+        reason: &str,
+    ) -> Result<Option<PersonEvent>> {
+        check_reason(reason)?;
+        let mut tx = self.db().begin_write().await?;
+        self.lock(&mut tx).await?;
+        let row = sqlx::query("SELECT record_id, state FROM review_queue WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| Error::Invalid(format!("no review item {id}")))?;
+        let state: String = row.try_get("state")?;
+        if state != "open" {
+            return Err(Error::Invalid(format!(
+                "review item {id} was already decided ({state})"
+            )));
+        }
+        let record: String = row.try_get("record_id")?;
+        let event = match decision {
+            Decision::Same => None,
+            Decision::Different => Some(
+                self.split_in(&mut tx, std::slice::from_ref(&record), actor, reason)
+                    .await?,
+            ),
+        };
+        sqlx::query(
+            "UPDATE review_queue SET state = $1, decided_by = $2, decision_reason = $3, decided_us = $4 \
+             WHERE id = $5",
+        )
+        .bind(match decision {
+            Decision::Same => "same",
+            Decision::Different => "different",
+        })
+        .bind(actor)
+        .bind(reason.trim())
+        .bind(self.clock().now().unix_micros())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(event)
+    }
+}
+
+fn review_item(r: &sqlx::any::AnyRow) -> Result<ReviewItem> {
+    let reason: String = r.try_get("reason")?;
+    let state: String = r.try_get("state")?;
+    Ok(ReviewItem {
+        id: r.try_get("id")?,
+        record_id: r.try_get("record_id")?,
+        person_key: parse_key(&r.try_get::<String, _>("person_key")?)?,
+        reason: ReviewReason::parse(&reason)
+            .ok_or_else(|| Error::Corrupt(format!("unknown review reason {reason:?}")))?,
+        state: match state.as_str() {
+            "open" => ReviewState::Open,
+            "same" => ReviewState::Same,
+            "different" => ReviewState::Different,
+            other => return Err(Error::Corrupt(format!("unknown review state {other:?}"))),
+        },
+        created_at: Timestamp::from_unix_micros(r.try_get("created_us")?),
+    })
+}
+
+/// The current person of `person` (following a merge), on `conn`.
+async fn current_in(conn: &mut sqlx::AnyConnection, person: &PersonKey) -> Result<PersonKey> {
+    let row = sqlx::query("SELECT merged_into FROM persons WHERE person_key = $1")
+        .bind(person.to_string())
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| Error::UnknownPerson(person.to_string()))?;
+    let merged: Option<String> = row.try_get("merged_into")?;
+    match merged {
+        // Merges flatten chains, so one step is the survivor.
+        Some(survivor) => parse_key(&survivor),
+        None => Ok(*person),
+    }
+}
+
+/// Maps old person keys onto current ones by replaying `events` (in
+/// order) — what a reader of the lake applies to rows keyed before a merge.
+pub fn key_map(events: &[PersonEvent]) -> HashMap<PersonKey, PersonKey> {
+    let mut map: HashMap<PersonKey, PersonKey> = HashMap::new();
+    for e in events.iter().filter(|e| e.kind == "merge") {
+        for target in map.values_mut() {
+            if *target == e.from_person {
+                *target = e.to_person;
+            }
+        }
+        map.insert(e.from_person, e.to_person);
+    }
+    map
+}

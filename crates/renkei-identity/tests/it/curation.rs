@@ -1,0 +1,136 @@
+//! Curation of the person index: the name–birth–sex token and its review
+//! queue, merges, splits, and reading attributes for a reason.
+
+use renkei_core::{LinkMethod, Sex};
+use renkei_identity::Error;
+use renkei_identity::curation::{Decision, ReviewReason, ReviewState, key_map};
+
+use super::*;
+
+fn person(number: &str, local: &str) -> IdentifyingAttributes {
+    IdentifyingAttributes {
+        sex: Some(Sex::Female),
+        ..insured(number, "01", local)
+    }
+}
+
+test_on_both_backends!(
+    async fn an_insurer_change_links_by_name_birth_and_sex_and_is_queued(t) {
+        let idx = index(t).await;
+        let before = idx.resolve(&provider("1310000017"), &person("3456", "P-1")).await.expect("before");
+        // After a job change: a new insurance number, elsewhere, in half-width kana.
+        let after = IdentifyingAttributes {
+            kana_name: Some("ﾀｶﾊｼ ﾊﾅｺ".to_owned()),
+            insurer_number: Some("01130012".to_owned()),
+            ..person("9999", "Q-7")
+        };
+        let r = idx.resolve(&provider("2740000014"), &after).await.expect("after");
+        assert_eq!(r.person_key, before.person_key);
+        assert_eq!(r.method, LinkMethod::NameBirthSex);
+        let queue = idx.review_queue(true, 100).await.expect("queue");
+        assert_eq!(queue.len(), 1);
+        assert_eq!(queue[0].reason, ReviewReason::NameBirthSexOnly);
+        assert_eq!(queue[0].person_key, before.person_key);
+        // Without sex the token is not made: nothing links, nothing queued.
+        let no_sex = IdentifyingAttributes { sex: None, ..person("5555", "Z-1") };
+        let other = idx.resolve(&provider("2740000014"), &no_sex).await.expect("no sex");
+        assert_ne!(other.person_key, before.person_key);
+        assert_eq!(idx.review_queue(true, 100).await.expect("queue").len(), 1);
+
+        // The reviewer confirms: the link stands and the item closes.
+        let none = idx.decide(&queue[0].id, Decision::Same, "operator:ops", "same address and phone").await.expect("decide");
+        assert!(none.is_none());
+        assert!(idx.review_queue(true, 100).await.expect("queue").is_empty());
+        let again = idx.decide(&queue[0].id, Decision::Same, "operator:ops", "twice").await;
+        assert!(matches!(again, Err(Error::Invalid(m)) if m.contains("already decided")));
+    }
+);
+
+test_on_both_backends!(
+    async fn a_namesake_is_split_off_with_only_its_own_tokens(t) {
+        let idx = index(t).await;
+        let hanako = idx.resolve(&provider("1310000017"), &person("3456", "P-1")).await.expect("hanako");
+        // Another woman of the same kana name born the same day.
+        let namesake = person("7777", "N-1");
+        let r = idx.resolve(&provider("2740000014"), &namesake).await.expect("namesake");
+        assert_eq!(r.person_key, hanako.person_key, "linked on name, birth and sex");
+        let item = idx.review_queue(true, 10).await.expect("queue").remove(0);
+        let event = idx
+            .decide(&item.id, Decision::Different, "operator:ops", "different address and insurer")
+            .await
+            .expect("decide")
+            .expect("a split");
+        assert_eq!(event.kind, "split");
+        assert_eq!(event.from_person, hanako.person_key);
+        assert_eq!(event.records, std::slice::from_ref(&item.record_id));
+        let queue = idx.review_queue(false, 10).await.expect("all");
+        assert_eq!(queue[0].state, ReviewState::Different);
+
+        // Her own number now finds the new person; Hanako's still finds Hanako,
+        // and the shared name token stayed with Hanako (her record makes it too).
+        let again = idx.resolve(&provider("2740000014"), &namesake).await.expect("again");
+        assert_eq!(again.person_key, event.to_person);
+        assert_eq!(again.method, LinkMethod::InsuranceNumber);
+        let h = idx.resolve(&provider("1310000017"), &person("3456", "P-1")).await.expect("h");
+        assert_eq!(h.person_key, hanako.person_key);
+        // Attributes moved with the record, re-encrypted under the new person.
+        let moved = idx.attributes_of(&event.to_person, "checking the split").await.expect("attributes");
+        assert_eq!(moved.len(), 2);
+        assert!(moved.iter().all(|r| r.attributes.insured_number.as_deref() == Some("7777")));
+        let kept = idx.attributes_of(&hanako.person_key, "checking the split").await.expect("attributes");
+        assert!(kept.iter().all(|r| r.attributes.insured_number.as_deref() == Some("3456")));
+    }
+);
+
+test_on_both_backends!(
+    async fn a_merge_keeps_the_old_key_valid_and_maps_it(t) {
+        let idx = index(t).await;
+        let a = idx.resolve(&provider("1310000017"), &insured("1111", "01", "A")).await.expect("a");
+        let b = idx.resolve(&provider("2740000014"), &insured("2222", "01", "B")).await.expect("b");
+        let c = idx.resolve(&provider("2740000014"), &insured("3333", "01", "C")).await.expect("c");
+        assert!(a.person_key != b.person_key && b.person_key != c.person_key);
+
+        let first = idx.merge(&a.person_key, &b.person_key, "operator:ops", "one person, two cards").await.expect("merge");
+        assert_eq!(first.seq, 1);
+        // A's number now resolves to B; A's key resolves to B.
+        let again = idx.resolve(&provider("1310000017"), &insured("1111", "01", "A")).await.expect("again");
+        assert_eq!(again.person_key, b.person_key);
+        assert_eq!(idx.current(&a.person_key).await.expect("current"), b.person_key);
+        // Merging the merged-away key again is refused, naming the survivor.
+        let refused = idx.merge(&a.person_key, &c.person_key, "operator:ops", "again").await;
+        assert!(matches!(refused, Err(Error::Invalid(m)) if m.contains(&b.person_key.to_string())));
+        // A chain flattens: B into C takes A along.
+        let second = idx.merge(&b.person_key, &c.person_key, "operator:ops", "same person").await.expect("merge");
+        assert_eq!(second.seq, 2);
+        assert_eq!(idx.current(&a.person_key).await.expect("current"), c.person_key);
+        let records = idx.attributes_of(&c.person_key, "audit of the merge").await.expect("attributes");
+        assert_eq!(records.len(), 4, "every record sent (A twice, B, C), none lost");
+
+        let events = idx.events_since(0).await.expect("events");
+        assert_eq!(events.len(), 2);
+        let map = key_map(&events);
+        assert_eq!(map[&a.person_key], c.person_key);
+        assert_eq!(map[&b.person_key], c.person_key);
+        assert_eq!(idx.events_since(1).await.expect("later").len(), 1);
+
+        // No reason, no read; unknown keys are named.
+        assert!(matches!(idx.attributes_of(&c.person_key, "  ").await, Err(Error::Invalid(_))));
+        let stranger = renkei_core::PersonKey::generate();
+        assert!(matches!(idx.current(&stranger).await, Err(Error::UnknownPerson(_))));
+        assert!(matches!(
+            idx.merge(&c.person_key, &c.person_key, "operator:ops", "self").await,
+            Err(Error::Invalid(m)) if m.contains("itself")
+        ));
+    }
+);
+
+test_on_both_backends!(
+    async fn a_split_that_would_empty_a_person_is_refused(t) {
+        let idx = index(t).await;
+        let _ = idx.resolve(&provider("1310000017"), &insured("1111", "01", "A")).await.expect("a");
+        let only = idx.review_queue(false, 10).await.expect("queue");
+        assert!(only.is_empty());
+        let err = idx.split(&["no-such-record".to_owned()], "operator:ops", "test").await;
+        assert!(matches!(err, Err(Error::Invalid(m)) if m.contains("no attribute record")));
+    }
+);
