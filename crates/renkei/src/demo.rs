@@ -159,6 +159,7 @@ async fn steps(walk: &mut Walk, state: &renkei_server::AppState) -> anyhow::Resu
     step_collect(walk, state, &logins)
         .await
         .context("step collect")?;
+    step_identity(walk, state).await.context("step identity")?;
     step_audit(walk, state, &logins)
         .await
         .context("step audit")?;
@@ -517,6 +518,97 @@ async fn step_collect(
     walk.record("lake_version", current.version().get());
     walk.record("lake_rows", Value::Object(lake_rows));
     walk.record("persons", state.identity().person_count().await?);
+    Ok(())
+}
+
+/// How well the person index linked the synthetic nation's Patients, scored
+/// against its ground truth (truth.csv, which never entered the platform):
+/// pairwise precision, recall and F1 over the lake's person rows.
+async fn step_identity(walk: &mut Walk, state: &renkei_server::AppState) -> anyhow::Result<()> {
+    use arrow::array::{Array, StringArray};
+    use std::collections::HashMap;
+
+    let truth_path = state.config().data_dir.join("synth").join("truth.csv");
+    let mut truth: HashMap<(String, String), u64> = HashMap::new();
+    let mut reader = csv::Reader::from_path(&truth_path)
+        .with_context(|| format!("reading {}", truth_path.display()))?;
+    for row in reader.records() {
+        let row = row?;
+        let person: u64 = row[2].parse().context("truth.csv person_number")?;
+        truth.insert((row[0].to_owned(), row[1].to_owned()), person);
+    }
+    let lake = state.stores().lake()?;
+    let table = renkei_store::lake::TableName::parse("person")?;
+    let snapshot = lake
+        .current()
+        .await?
+        .and_then(|c| c.table(&table).cloned())
+        .context("no person table in the lake")?;
+    // One row per source Patient (a newer version of the same source
+    // replaces the older in this count).
+    let mut linked: HashMap<(String, String), (String, u64)> = HashMap::new();
+    for batch in lake.read(&snapshot).await? {
+        let column = |name: &str| -> anyhow::Result<&StringArray> {
+            batch
+                .column_by_name(name)
+                .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+                .with_context(|| format!("person table column {name}"))
+        };
+        let (keys, providers, sources) = (
+            column("person_key")?,
+            column("provider_code")?,
+            column("source_id")?,
+        );
+        for i in 0..batch.num_rows() {
+            if keys.is_null(i) {
+                continue;
+            }
+            let source = (providers.value(i).to_owned(), sources.value(i).to_owned());
+            if let Some(&person) = truth.get(&source) {
+                linked.insert(source, (keys.value(i).to_owned(), person));
+            }
+        }
+    }
+    fn pairs<K>(counts: &HashMap<K, u64>) -> u64 {
+        counts.values().map(|n| n * (n - 1) / 2).sum()
+    }
+    let mut by_key: HashMap<&str, u64> = HashMap::new();
+    let mut by_truth: HashMap<u64, u64> = HashMap::new();
+    let mut by_both: HashMap<(&str, u64), u64> = HashMap::new();
+    for (key, person) in linked.values() {
+        *by_key.entry(key.as_str()).or_default() += 1;
+        *by_truth.entry(*person).or_default() += 1;
+        *by_both.entry((key.as_str(), *person)).or_default() += 1;
+    }
+    let (persons, true_persons) = (by_key.len(), by_truth.len());
+    let (predicted, actual, correct) = (pairs(&by_key), pairs(&by_truth), pairs(&by_both));
+    let precision = if predicted == 0 {
+        1.0
+    } else {
+        correct as f64 / predicted as f64
+    };
+    let recall = if actual == 0 {
+        1.0
+    } else {
+        correct as f64 / actual as f64
+    };
+    let f1 = 2.0 * precision * recall / (precision + recall).max(f64::MIN_POSITIVE);
+    // A false link merges two people's histories: the worse error.
+    ensure!(
+        precision >= 0.99,
+        "the person index linked records of different people: pairwise precision {precision:.4}"
+    );
+    let review = state.identity().review_queue(true, 10_000).await?;
+    walk.record("identity_patient_records", linked.len());
+    walk.record("identity_persons", persons);
+    walk.record("identity_true_persons", true_persons);
+    walk.record(
+        "identity_precision",
+        (precision * 10_000.0).round() / 10_000.0,
+    );
+    walk.record("identity_recall", (recall * 10_000.0).round() / 10_000.0);
+    walk.record("identity_f1", (f1 * 10_000.0).round() / 10_000.0);
+    walk.record("identity_review_open", review.len());
     Ok(())
 }
 

@@ -33,6 +33,12 @@ fn demo_exit_walks_every_step_and_ends_with_a_json_summary() {
     assert_eq!(summary["audit_inclusion_verified"], true);
     assert_eq!(summary["audit_consistency_verified"], true);
     assert!(summary["audit_entries"].as_u64().expect("count") > 10);
+    assert_eq!(summary["collect_rejected"], 0);
+    // The person index against the synthetic truth: no false link, and
+    // most of each person's records found.
+    assert_eq!(summary["identity_precision"], 1.0);
+    assert!(summary["identity_recall"].as_f64().expect("recall") > 0.95);
+    assert_eq!(summary["identity_true_persons"], 300);
     assert!(
         summary["url"]
             .as_str()
