@@ -88,7 +88,9 @@ pub fn run(args: LinkArgs) -> anyhow::Result<()> {
         return run_encoded(&args, &tables, mode, started);
     }
     if args.dice_threshold.is_some() {
-        anyhow::bail!("--dice-threshold applies to Bloom-filter files (renkei identity encode) only");
+        anyhow::bail!(
+            "--dice-threshold applies to Bloom-filter files (renkei identity encode) only"
+        );
     }
     let input = match tables.as_slice() {
         [one] => Input::Dedupe(one),
@@ -133,7 +135,11 @@ fn run_encoded(
     }
     let encoded = tables
         .iter()
-        .zip(if tables.len() == 1 { ["input", ""] } else { ["left", "right"] })
+        .zip(if tables.len() == 1 {
+            ["input", ""]
+        } else {
+            ["left", "right"]
+        })
         .map(|(t, side)| {
             if !EncodedTable::is_encoded(t) {
                 anyhow::bail!(
@@ -186,7 +192,11 @@ fn run_encoded(
         s.candidates,
         s.links,
         s.link_threshold,
-        if s.threshold_automatic { "read from the data" } else { "given" },
+        if s.threshold_automatic {
+            "read from the data"
+        } else {
+            "given"
+        },
         s.review,
         s.review_threshold,
         outcome.clusters.count,
