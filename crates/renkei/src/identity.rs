@@ -85,9 +85,13 @@ fn new_key(path: &Path) -> anyhow::Result<()> {
     file.write_all(ClkKey::generate().to_file_text().as_bytes())
         .and_then(|()| file.sync_all())
         .with_context(|| format!("writing the key file {}", path.display()))?;
-    println!(
+    eprintln!(
         "created {} (mode 0600): share it with the other providers, never with the platform",
         path.display()
+    );
+    println!(
+        "{}",
+        serde_json::json!({"ok": true, "key": path.display().to_string()})
     );
     Ok(())
 }
