@@ -42,6 +42,24 @@ impl Principal {
     }
 }
 
+/// What a handler adds to its audit entry when the path alone does not
+/// name what was acted on: the persons of a merge (named in the body), the
+/// person whose attributes a page showed, the event a curation step made.
+/// The handler puts it in the response's extensions, on success and on
+/// failure alike; the access layer appends it to the entry's object
+/// (`/api/v1/identity/merges from=… into=…`). Never an attribute value.
+#[derive(Clone, Debug)]
+pub struct AuditDetail(pub String);
+
+impl AuditDetail {
+    /// `response` with `detail` for its audit entry.
+    pub fn attach(detail: String, response: impl IntoResponse) -> Response {
+        let mut response = response.into_response();
+        response.extensions_mut().insert(AuditDetail(detail));
+        response
+    }
+}
+
 /// Reads one cookie from the request headers.
 pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
@@ -151,6 +169,12 @@ pub async fn layer(
         return response;
     }
     let status = response.status().as_u16();
+    let object = match response.extensions().get::<AuditDetail>() {
+        Some(AuditDetail(detail)) if !detail.trim().is_empty() => {
+            format!("{object} {}", detail.trim())
+        }
+        _ => object,
+    };
     let event = AuditEvent {
         at: state.clock().now(),
         actor: Actor::User {

@@ -62,6 +62,9 @@ pub enum Error {
     /// Collection failed on our side.
     #[error("collection error: {0}")]
     Collect(String),
+    /// Identity failed on our side (a store, a record it cannot decrypt).
+    #[error("identity error")]
+    Identity(#[source] renkei_identity::Error),
     /// A bug or a broken invariant on our side.
     #[error("internal error: {0}")]
     Internal(String),
@@ -75,6 +78,19 @@ impl From<renkei_collect::Error> for Error {
             C::DocumentTooLarge { .. } => Error::PayloadTooLarge(e.to_string()),
             C::Provider(..) => Error::BadRequest(e.to_string()),
             other => Error::Collect(other.to_string()),
+        }
+    }
+}
+
+impl From<renkei_identity::Error> for Error {
+    /// The caller's faults as 400 and 404; a handler for which identity's
+    /// refusal means a state conflict maps `Invalid` to 409 itself.
+    fn from(e: renkei_identity::Error) -> Self {
+        use renkei_identity::Error as I;
+        match e {
+            I::Invalid(message) => Error::BadRequest(message),
+            I::UnknownPerson(key) => Error::NotFound(format!("person {key}")),
+            other => Error::Identity(other),
         }
     }
 }
@@ -112,6 +128,7 @@ impl Error {
             | Error::Database(_)
             | Error::Audit(_)
             | Error::Collect(_)
+            | Error::Identity(_)
             | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -33,6 +33,9 @@ const PROVIDERS_AND_OPERATORS: &[Role] = &[Role::Provider, Role::Operator];
 pub const QUALITY_READERS: &[Role] = &[Role::Provider, Role::Operator, Role::Auditor];
 /// Who reads the compliance report (who is behind with what they owe).
 pub const COMPLIANCE_READERS: &[Role] = &[Role::Operator, Role::Auditor];
+/// Who curates the person index (review queue, merges, splits) and may
+/// read a person's attributes for a stated reason: operators only.
+pub const IDENTITY_CURATORS: &[Role] = &[Role::Operator];
 
 fn spec(
     method: Method,
@@ -225,6 +228,43 @@ pub fn table() -> Vec<RouteSpec> {
             Roles(COMPLIANCE_READERS),
             get(api::reports::compliance),
         ),
+        // Identity: curation of the person index.
+        api(
+            M::GET,
+            "/api/v1/identity/review",
+            Roles(IDENTITY_CURATORS),
+            get(api::identity::review_queue),
+        ),
+        api(
+            M::POST,
+            "/api/v1/identity/review/{id}",
+            Roles(IDENTITY_CURATORS),
+            post(api::identity::decide_item),
+        ),
+        api(
+            M::POST,
+            "/api/v1/identity/merges",
+            Roles(IDENTITY_CURATORS),
+            post(api::identity::merge),
+        ),
+        api(
+            M::POST,
+            "/api/v1/identity/splits",
+            Roles(IDENTITY_CURATORS),
+            post(api::identity::split),
+        ),
+        api(
+            M::GET,
+            "/api/v1/identity/events",
+            Roles(IDENTITY_CURATORS),
+            get(api::identity::events),
+        ),
+        api(
+            M::GET,
+            "/api/v1/identity/persons/{key}/attributes",
+            Roles(IDENTITY_CURATORS),
+            get(api::identity::attributes),
+        ),
         // Pages.
         page(M::GET, "/", Public, get(pages::home::home)),
         page(M::GET, "/login", Public, get(pages::login::form)),
@@ -248,6 +288,36 @@ pub fn table() -> Vec<RouteSpec> {
             "/collect/compliance",
             Roles(COMPLIANCE_READERS),
             get(pages::collect::compliance),
+        ),
+        page(
+            M::GET,
+            "/identity/review",
+            Roles(IDENTITY_CURATORS),
+            get(pages::identity::queue),
+        ),
+        page(
+            M::GET,
+            "/identity/review/{id}",
+            Roles(IDENTITY_CURATORS),
+            get(pages::identity::item),
+        ),
+        page(
+            M::POST,
+            "/identity/review/{id}",
+            Roles(IDENTITY_CURATORS),
+            post(pages::identity::decide),
+        ),
+        page(
+            M::POST,
+            "/identity/review/{id}/attributes",
+            Roles(IDENTITY_CURATORS),
+            post(pages::identity::compare),
+        ),
+        page(
+            M::GET,
+            "/identity/review/{id}/attributes",
+            Roles(IDENTITY_CURATORS),
+            get(pages::identity::compare_again),
         ),
     ]
 }

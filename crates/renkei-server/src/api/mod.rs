@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod collect;
 pub mod health;
+pub mod identity;
 pub mod json;
 pub mod openapi;
 pub mod reports;

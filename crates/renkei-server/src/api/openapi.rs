@@ -8,7 +8,7 @@ use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, collect, health, reports, tokens, users};
+use super::{audit, collect, health, identity, reports, tokens, users};
 
 /// The platform's API description.
 #[derive(Debug, OpenApi)]
@@ -26,6 +26,8 @@ use super::{audit, collect, health, reports, tokens, users};
         collect::create_submission, collect::fhir, collect::show_submission, collect::list_submissions,
         collect::register_provider, collect::list_providers,
         reports::quality, reports::compliance,
+        identity::review_queue, identity::decide_item, identity::merge, identity::split,
+        identity::events, identity::attributes,
     ),
     components(schemas(crate::Problem)),
     modifiers(&BearerAuth),
@@ -33,6 +35,7 @@ use super::{audit, collect, health, reports, tokens, users};
         (name = "operations", description = "Health, readiness and metrics"),
         (name = "accounts", description = "Accounts and API tokens"),
         (name = "collection", description = "データ収集: FHIR submissions, receipts, providers, and their quality and compliance reports"),
+        (name = "identity", description = "患者の識別子: the clerical-review queue, merges and splits of persons, and attributes read for a stated reason (operators only, audited)"),
         (name = "audit", description = "The verifiable audit log (RFC 9162 Merkle tree, Ed25519 signed tree heads)"),
     )
 )]

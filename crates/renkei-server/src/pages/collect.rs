@@ -50,7 +50,7 @@ fn since_param(text: &str) -> Result<Timestamp, Error> {
 
 /// `2026-05-01 09:00` in Japan, in a `<time>` element that carries the
 /// exact instant.
-fn when(t: Timestamp) -> Markup {
+pub(crate) fn when(t: Timestamp) -> Markup {
     let shown = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.unix_micros()) * 1000)
         .ok()
         .and_then(|d| {

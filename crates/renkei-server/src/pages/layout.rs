@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::access::cookie;
 use crate::accounts::User;
-use crate::routes::{COMPLIANCE_READERS, QUALITY_READERS};
+use crate::routes::{COMPLIANCE_READERS, IDENTITY_CURATORS, QUALITY_READERS};
 
 /// The page language. Japanese is the default: the platform's users are
 /// Japanese patients and staff; English serves researchers and reviewers
@@ -139,6 +139,9 @@ pub fn page(lang: PageLang, title: &str, user: Option<&User>, body: Markup) -> P
                                 }
                                 @if COMPLIANCE_READERS.contains(&u.role) {
                                     li { a href="/collect/compliance" { (l.pick("提出状況", "Compliance")) } }
+                                }
+                                @if IDENTITY_CURATORS.contains(&u.role) {
+                                    li { a href="/identity/review" { (l.pick("名寄せ確認", "Clerical review")) } }
                                 }
                                 li { a href="/account" { (u.display_name) " (" (l.pick(u.role.label_ja(), u.role.as_str())) ")" } }
                             } @else {

@@ -5,5 +5,6 @@
 pub mod account;
 pub mod collect;
 pub mod home;
+pub mod identity;
 pub mod layout;
 pub mod login;

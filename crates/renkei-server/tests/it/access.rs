@@ -39,6 +39,7 @@ impl Seen {
 fn concrete(path: &str) -> String {
     path.replace("{id}", "00000000-0000-7000-8000-000000000000")
         .replace("{code}", "1311234567")
+        .replace("{key}", "00000000-0000-7000-8000-000000000001")
 }
 
 app_test!(

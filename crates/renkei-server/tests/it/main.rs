@@ -8,6 +8,7 @@ mod accounts;
 mod audit;
 mod browser;
 mod collect;
+mod identity;
 mod operations;
 mod pages;
 mod reports;
