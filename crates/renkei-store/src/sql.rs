@@ -40,8 +40,18 @@ pub fn list(first: usize, n: usize) -> String {
         .join(", ")
 }
 
+/// Most parameters bound in one statement.
+///
+/// Far below SQLite's 32,766 and PostgreSQL's 65,535 on purpose: sqlx binds
+/// SQLite parameters by name, and SQLite finds a `$N` name by a linear scan
+/// of the statement's names, so binding costs O(parameters²) per statement.
+/// At 30,000 parameters that scan was more than half of the intake's CPU
+/// time (`perf`: `sqlite3_bind_parameter_name` and `strncmp`); at 256 it
+/// is noise, and a statement still carries dozens of rows.
+pub const MAX_PARAMETERS: usize = 256;
+
 /// Rows per multi-row statement for `columns` columns: at most 1,000 rows
-/// and well under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters.
+/// and [`MAX_PARAMETERS`] bound parameters.
 pub fn rows_per_statement(columns: usize) -> usize {
-    (30_000 / columns.max(1)).clamp(1, 1000)
+    (MAX_PARAMETERS / columns.max(1)).clamp(1, 1000)
 }
