@@ -128,6 +128,32 @@ pub struct AttributeRecord {
     pub attributes: IdentifyingAttributes,
 }
 
+/// A recorded read of a person's attributes, with what was read.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AttributeRead {
+    /// The read's id, for the audit entry.
+    pub id: String,
+    /// The current person read.
+    pub person_key: PersonKey,
+    /// The records, decrypted.
+    pub records: Vec<AttributeRecord>,
+}
+
+/// Who read a person's attributes, why and when.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReadRecord {
+    /// The read's id.
+    pub id: String,
+    /// Who read.
+    pub actor: String,
+    /// The reason they stated.
+    pub reason: String,
+    /// How many records they saw.
+    pub records: u64,
+    /// When.
+    pub at: Timestamp,
+}
+
 /// A non-empty reason for a curation step or an attribute read.
 fn check_reason(reason: &str) -> Result<()> {
     if reason.trim().is_empty() {
@@ -385,17 +411,61 @@ impl PersonIndex {
     }
 
     /// The attribute records of a current person (and of every person merged
-    /// into it), decrypted. For an operator who states `reason`; the caller
-    /// audits the read.
+    /// into it), decrypted, for `actor` who states `reason`. The read is
+    /// recorded (who, why, how many records) before the values are
+    /// returned; the caller's audit entry names it by [`AttributeRead::id`].
     pub async fn attributes_of(
         &self,
         person: &PersonKey,
+        actor: &str,
         reason: &str,
-    ) -> Result<Vec<AttributeRecord>> {
+    ) -> Result<AttributeRead> {
         check_reason(reason)?;
         let mut conn = self.db().pool().acquire().await?;
         let person = current_in(&mut conn, person).await?;
-        self.records_of(&mut conn, &person).await
+        let records = self.records_of(&mut conn, &person).await?;
+        drop(conn);
+        let id = uuid::Uuid::now_v7().to_string();
+        sqlx::query(
+            "INSERT INTO attribute_reads (id, person_key, actor, reason, records, at_us) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id.as_str())
+        .bind(person.to_string())
+        .bind(actor)
+        .bind(reason.trim())
+        .bind(records.len() as i64)
+        .bind(self.clock().now().unix_micros())
+        .execute(self.db().pool())
+        .await?;
+        Ok(AttributeRead {
+            id,
+            person_key: person,
+            records,
+        })
+    }
+
+    /// The recorded reads of a person's attributes, oldest first: who read,
+    /// why and when (for auditors and for the person's own inquiry).
+    pub async fn attribute_reads(&self, person: &PersonKey) -> Result<Vec<ReadRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, actor, reason, records, at_us FROM attribute_reads \
+             WHERE person_key = $1 ORDER BY at_us, id",
+        )
+        .bind(person.to_string())
+        .fetch_all(self.db().pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ReadRecord {
+                    id: r.try_get("id")?,
+                    actor: r.try_get("actor")?,
+                    reason: r.try_get("reason")?,
+                    records: u64::try_from(r.try_get::<i64, _>("records")?).unwrap_or(0),
+                    at: Timestamp::from_unix_micros(r.try_get("at_us")?),
+                })
+            })
+            .collect()
     }
 
     async fn records_of(

@@ -74,10 +74,10 @@ test_on_both_backends!(
         let h = idx.resolve(&provider("1310000017"), &person("3456", "P-1")).await.expect("h");
         assert_eq!(h.person_key, hanako.person_key);
         // Attributes moved with the record, re-encrypted under the new person.
-        let moved = idx.attributes_of(&event.to_person, "checking the split").await.expect("attributes");
+        let moved = idx.attributes_of(&event.to_person, "operator:ops", "checking the split").await.expect("attributes").records;
         assert_eq!(moved.len(), 2);
         assert!(moved.iter().all(|r| r.attributes.insured_number.as_deref() == Some("7777")));
-        let kept = idx.attributes_of(&hanako.person_key, "checking the split").await.expect("attributes");
+        let kept = idx.attributes_of(&hanako.person_key, "operator:ops", "checking the split").await.expect("attributes").records;
         assert!(kept.iter().all(|r| r.attributes.insured_number.as_deref() == Some("3456")));
     }
 );
@@ -103,7 +103,12 @@ test_on_both_backends!(
         let second = idx.merge(&b.person_key, &c.person_key, "operator:ops", "same person").await.expect("merge");
         assert_eq!(second.seq, 2);
         assert_eq!(idx.current(&a.person_key).await.expect("current"), c.person_key);
-        let records = idx.attributes_of(&c.person_key, "audit of the merge").await.expect("attributes");
+        let read = idx.attributes_of(&a.person_key, "operator:ops", "audit of the merge").await.expect("attributes");
+        assert_eq!(read.person_key, c.person_key, "a merged-away key reads its survivor");
+        let records = read.records;
+        let reads = idx.attribute_reads(&c.person_key).await.expect("reads");
+        assert_eq!(reads.len(), 1);
+        assert_eq!((reads[0].id.as_str(), reads[0].actor.as_str(), reads[0].reason.as_str(), reads[0].records), (read.id.as_str(), "operator:ops", "audit of the merge", 4));
         assert_eq!(records.len(), 4, "every record sent (A twice, B, C), none lost");
 
         let events = idx.events_since(0).await.expect("events");
@@ -114,7 +119,8 @@ test_on_both_backends!(
         assert_eq!(idx.events_since(1).await.expect("later").len(), 1);
 
         // No reason, no read; unknown keys are named.
-        assert!(matches!(idx.attributes_of(&c.person_key, "  ").await, Err(Error::Invalid(_))));
+        assert!(matches!(idx.attributes_of(&c.person_key, "operator:ops", "  ").await, Err(Error::Invalid(_))));
+        assert_eq!(idx.attribute_reads(&c.person_key).await.expect("reads").len(), 1, "a refused read is not recorded");
         let stranger = renkei_core::PersonKey::generate();
         assert!(matches!(idx.current(&stranger).await, Err(Error::UnknownPerson(_))));
         assert!(matches!(

@@ -368,14 +368,19 @@ pub struct ReadReason {
 /// person and the number of records in `detail` for the audit entry.
 pub(crate) async fn read_attributes(
     state: &AppState,
+    user: &User,
     person: &PersonKey,
     reason: Option<&str>,
     detail: &mut String,
 ) -> Result<Vec<AttributeRecord>> {
     let reason = stated("reason", reason)?;
-    let records = state.identity().attributes_of(person, reason).await?;
-    detail.push_str(&format!(" records={}", records.len()));
-    Ok(records)
+    // Identity records who read and why; the audit entry names that read.
+    let read = state
+        .identity()
+        .attributes_of(person, &actor(user), reason)
+        .await?;
+    detail.push_str(&format!(" records={} read={}", read.records.len(), read.id));
+    Ok(read.records)
 }
 
 /// Decrypted values must not stay in a browser's or a proxy's cache.
@@ -392,12 +397,14 @@ pub(crate) const NO_STORE: [(header::HeaderName, &str); 1] = [(header::CACHE_CON
               (status = 404, description = "A person the index never issued", body = crate::Problem)))]
 pub async fn attributes(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(key): Path<String>,
     Query(q): Query<ReadReason>,
 ) -> Result<Response> {
+    let user = signed_in(&principal)?;
     let person = person_param("path parameter key", &key)?;
     let mut detail = String::new();
-    let result = read_attributes(&state, &person, q.reason.as_deref(), &mut detail)
+    let result = read_attributes(&state, user, &person, q.reason.as_deref(), &mut detail)
         .await
         .map(|records| (NO_STORE, ApiJson(records)));
     Ok(AuditDetail::attach(detail, result).into_response())

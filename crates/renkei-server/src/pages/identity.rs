@@ -239,6 +239,7 @@ pub async fn compare(
     let mut detail = format!("person={}", item.person_key);
     let records = match read_attributes(
         &state,
+        user,
         &item.person_key,
         form.reason.as_deref(),
         &mut detail,
