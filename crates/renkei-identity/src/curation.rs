@@ -36,6 +36,10 @@ pub enum ReviewReason {
     /// carries an insurance number its person never had: an insurer change
     /// or a namesake born the same day.
     NameBirthSexOnly,
+    /// The probabilistic pass found the record likely to be the same person
+    /// as another one ([`ReviewItem::other_person`]), in the band below the
+    /// automatic link threshold.
+    Probabilistic,
 }
 
 impl ReviewReason {
@@ -43,11 +47,16 @@ impl ReviewReason {
     pub fn as_str(self) -> &'static str {
         match self {
             ReviewReason::NameBirthSexOnly => "name_birth_sex_only",
+            ReviewReason::Probabilistic => "probabilistic",
         }
     }
 
     fn parse(text: &str) -> Option<Self> {
-        (text == "name_birth_sex_only").then_some(ReviewReason::NameBirthSexOnly)
+        match text {
+            "name_birth_sex_only" => Some(ReviewReason::NameBirthSexOnly),
+            "probabilistic" => Some(ReviewReason::Probabilistic),
+            _ => None,
+        }
     }
 }
 
@@ -55,9 +64,11 @@ impl ReviewReason {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
-    /// The record belongs to the person: the link stands.
+    /// The record belongs to the person: the link stands (for a
+    /// probabilistic item: the two persons are merged).
     Same,
-    /// It does not: the record is split off into a person of its own.
+    /// It does not: the record is split off into a person of its own (for
+    /// a probabilistic item: the two persons stay apart).
     Different,
 }
 
@@ -83,6 +94,10 @@ pub struct ReviewItem {
     pub record_id: String,
     /// The person it was put under.
     pub person_key: PersonKey,
+    /// The other person it may belong to (probabilistic items).
+    pub other_person: Option<PersonKey>,
+    /// The match probability (probabilistic items).
+    pub score: Option<f64>,
     /// Why it is here.
     pub reason: ReviewReason,
     /// The state.
@@ -194,8 +209,21 @@ impl PersonIndex {
         check_reason(reason)?;
         let mut tx = self.db().begin_write().await?;
         self.lock(&mut tx).await?;
+        let event = self.merge_in(&mut tx, from, into, actor, reason).await?;
+        tx.commit().await?;
+        Ok(event)
+    }
+
+    pub(crate) async fn merge_in(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        from: &PersonKey,
+        into: &PersonKey,
+        actor: &str,
+        reason: &str,
+    ) -> Result<PersonEvent> {
         for p in [from, into] {
-            let now = current_in(&mut tx, p).await?;
+            let now = current_in(tx, p).await?;
             if now != *p {
                 return Err(Error::Invalid(format!(
                     "person {p} was merged into {now}: merge {now} instead"
@@ -215,14 +243,11 @@ impl PersonIndex {
             sqlx::query(text)
                 .bind(into.to_string())
                 .bind(from.to_string())
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
         }
-        let event = self
-            .record_event(&mut tx, "merge", from, into, Vec::new(), actor, reason)
-            .await?;
-        tx.commit().await?;
-        Ok(event)
+        self.record_event(tx, "merge", from, into, Vec::new(), actor, reason)
+            .await
     }
 
     /// Splits `records` (attribute record ids, all of one current person)
@@ -481,41 +506,43 @@ impl PersonIndex {
         .bind(person.to_string())
         .fetch_all(&mut *conn)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let id: String = r.try_get("id")?;
-                let stored = parse_key(&r.try_get::<String, _>("person_key")?)?;
-                let nonce: Vec<u8> = r.try_get("nonce")?;
-                let sealed = Sealed {
-                    nonce: nonce
-                        .try_into()
-                        .map_err(|_| Error::Corrupt(format!("record {id}: nonce")))?,
-                    ciphertext: r.try_get("ciphertext")?,
-                };
-                let plaintext = self
-                    .vault()
-                    .open(&sealed, context(&id, &stored).as_bytes())
-                    .ok_or_else(|| Error::Decrypt { record: id.clone() })?;
-                let attributes = serde_json::from_slice(&plaintext)
-                    .map_err(|e| Error::Corrupt(format!("record {id}: {e}")))?;
-                Ok(AttributeRecord {
-                    provider: r.try_get("provider_code")?,
-                    id,
-                    stored_under: stored,
-                    attributes,
-                })
-            })
-            .collect()
+        rows.iter().map(|r| self.decrypt_row(r)).collect()
+    }
+
+    /// One `attribute_records` row (id, person_key, provider_code, nonce,
+    /// ciphertext), decrypted.
+    pub(crate) fn decrypt_row(&self, r: &sqlx::any::AnyRow) -> Result<AttributeRecord> {
+        let id: String = r.try_get("id")?;
+        let stored = parse_key(&r.try_get::<String, _>("person_key")?)?;
+        let nonce: Vec<u8> = r.try_get("nonce")?;
+        let sealed = Sealed {
+            nonce: nonce
+                .try_into()
+                .map_err(|_| Error::Corrupt(format!("record {id}: nonce")))?,
+            ciphertext: r.try_get("ciphertext")?,
+        };
+        let plaintext = self
+            .vault()
+            .open(&sealed, context(&id, &stored).as_bytes())
+            .ok_or_else(|| Error::Decrypt { record: id.clone() })?;
+        let attributes = serde_json::from_slice(&plaintext)
+            .map_err(|e| Error::Corrupt(format!("record {id}: {e}")))?;
+        Ok(AttributeRecord {
+            provider: r.try_get("provider_code")?,
+            id,
+            stored_under: stored,
+            attributes,
+        })
     }
 
     /// The review items in `state` (open ones when `None`), oldest first.
     pub async fn review_queue(&self, open_only: bool, limit: u32) -> Result<Vec<ReviewItem>> {
         let text = if open_only {
-            "SELECT id, record_id, person_key, reason, state, created_us FROM review_queue \
-             WHERE state = 'open' ORDER BY created_us, id LIMIT $1"
+            "SELECT id, record_id, person_key, other_person, score, reason, state, created_us \
+             FROM review_queue WHERE state = 'open' ORDER BY created_us, id LIMIT $1"
         } else {
-            "SELECT id, record_id, person_key, reason, state, created_us FROM review_queue \
-             ORDER BY created_us, id LIMIT $1"
+            "SELECT id, record_id, person_key, other_person, score, reason, state, created_us \
+             FROM review_queue ORDER BY created_us, id LIMIT $1"
         };
         let rows = sqlx::query(text)
             .bind(i64::from(limit))
@@ -527,7 +554,8 @@ impl PersonIndex {
     /// One review item.
     pub async fn review_item(&self, id: &str) -> Result<ReviewItem> {
         let row = sqlx::query(
-            "SELECT id, record_id, person_key, reason, state, created_us FROM review_queue WHERE id = $1",
+            "SELECT id, record_id, person_key, other_person, score, reason, state, created_us \
+             FROM review_queue WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(self.db().pool())
@@ -548,7 +576,7 @@ impl PersonIndex {
         check_reason(reason)?;
         let mut tx = self.db().begin_write().await?;
         self.lock(&mut tx).await?;
-        let row = sqlx::query("SELECT record_id, state FROM review_queue WHERE id = $1")
+        let row = sqlx::query("SELECT record_id, state, reason, person_key, other_person FROM review_queue WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?
@@ -560,12 +588,35 @@ impl PersonIndex {
             )));
         }
         let record: String = row.try_get("record_id")?;
-        let event = match decision {
-            Decision::Same => None,
-            Decision::Different => Some(
-                self.split_in(&mut tx, std::slice::from_ref(&record), actor, reason)
-                    .await?,
-            ),
+        let kind: String = row.try_get("reason")?;
+        let event = if kind == ReviewReason::Probabilistic.as_str() {
+            match decision {
+                Decision::Same => {
+                    let person = parse_key(&row.try_get::<String, _>("person_key")?)?;
+                    let other: Option<String> = row.try_get("other_person")?;
+                    let other = parse_key(&other.ok_or_else(|| {
+                        Error::Corrupt(format!("review item {id} has no other person"))
+                    })?)?;
+                    let (a, b) = (
+                        current_in(&mut tx, &person).await?,
+                        current_in(&mut tx, &other).await?,
+                    );
+                    if a == b {
+                        None
+                    } else {
+                        Some(self.merge_in(&mut tx, &b, &a, actor, reason).await?)
+                    }
+                }
+                Decision::Different => None,
+            }
+        } else {
+            match decision {
+                Decision::Same => None,
+                Decision::Different => Some(
+                    self.split_in(&mut tx, std::slice::from_ref(&record), actor, reason)
+                        .await?,
+                ),
+            }
         };
         sqlx::query(
             "UPDATE review_queue SET state = $1, decided_by = $2, decision_reason = $3, decided_us = $4 \
@@ -593,6 +644,11 @@ fn review_item(r: &sqlx::any::AnyRow) -> Result<ReviewItem> {
         id: r.try_get("id")?,
         record_id: r.try_get("record_id")?,
         person_key: parse_key(&r.try_get::<String, _>("person_key")?)?,
+        other_person: r
+            .try_get::<Option<String>, _>("other_person")?
+            .map(|k| parse_key(&k))
+            .transpose()?,
+        score: r.try_get("score")?,
         reason: ReviewReason::parse(&reason)
             .ok_or_else(|| Error::Corrupt(format!("unknown review reason {reason:?}")))?,
         state: match state.as_str() {
@@ -606,7 +662,10 @@ fn review_item(r: &sqlx::any::AnyRow) -> Result<ReviewItem> {
 }
 
 /// The current person of `person` (following a merge), on `conn`.
-async fn current_in(conn: &mut sqlx::AnyConnection, person: &PersonKey) -> Result<PersonKey> {
+pub(crate) async fn current_in(
+    conn: &mut sqlx::AnyConnection,
+    person: &PersonKey,
+) -> Result<PersonKey> {
     let row = sqlx::query("SELECT merged_into FROM persons WHERE person_key = $1")
         .bind(person.to_string())
         .fetch_optional(&mut *conn)

@@ -15,6 +15,9 @@ pub enum Error {
     /// The caller asked for something the index refuses (names the rule).
     #[error("{0}")]
     Invalid(String),
+    /// The probabilistic pass could not plan its linkage.
+    #[error("probabilistic linkage of the index")]
+    Linkage(#[from] crate::linkage::Error),
     /// A person key the index never issued.
     #[error("no person {0} in the index")]
     UnknownPerson(String),

@@ -24,6 +24,7 @@ mod index;
 pub mod linkage;
 pub mod normalize;
 pub mod pprl;
+pub mod relink;
 pub mod token;
 pub mod vault;
 

@@ -140,3 +140,94 @@ test_on_both_backends!(
         assert!(matches!(err, Err(Error::Invalid(m)) if m.contains("no attribute record")));
     }
 );
+
+/// Forty people, each sent twice: once with a card, once (elsewhere) with
+/// a mistyped number, no sex and the name in half-width kana — which no
+/// keyed token links.
+fn two_records_each() -> Vec<(IdentifyingAttributes, IdentifyingAttributes)> {
+    let surnames = [
+        "サトウ",
+        "スズキ",
+        "タカハシ",
+        "タナカ",
+        "イトウ",
+        "ワタナベ",
+        "ヤマモト",
+        "ナカムラ",
+    ];
+    let given = ["ハナコ", "タロウ", "ヨウコ", "ケンジ", "ミドリ"];
+    let half = ["ｻﾄｳ", "ｽｽﾞｷ", "ﾀｶﾊｼ", "ﾀﾅｶ", "ｲﾄｳ", "ﾜﾀﾅﾍﾞ", "ﾔﾏﾓﾄ", "ﾅｶﾑﾗ"];
+    let half_given = ["ﾊﾅｺ", "ﾀﾛｳ", "ﾖｳｺ", "ｹﾝｼﾞ", "ﾐﾄﾞﾘ"];
+    (0..40)
+        .map(|i| {
+            let (s, g) = (i % 8, i / 8);
+            let first = IdentifyingAttributes {
+                local_patient_id: Some(format!("A-{i}")),
+                insurer_number: Some("06130045".to_owned()),
+                insured_symbol: Some("12".to_owned()),
+                insured_number: Some(format!("{:06}", 100_000 + i * 7919)),
+                insured_branch: Some("01".to_owned()),
+                kana_name: Some(format!("{} {}", surnames[s], given[g])),
+                birth_date: Some(format!(
+                    "19{:02}-{:02}-{:02}",
+                    40 + i,
+                    1 + i % 12,
+                    1 + i % 28
+                )),
+                sex: Some(if g % 2 == 0 { Sex::Female } else { Sex::Male }),
+                postal_code: Some(format!("{:03}-{:04}", 100 + i, 1000 + i * 13)),
+                address: Some(format!("東京都新宿区西新宿{}丁目{}番", 1 + i % 8, 1 + i)),
+                phone: Some(format!("03-{:04}-{:04}", 1000 + i, 2000 + i * 3)),
+                ..Default::default()
+            };
+            let second = IdentifyingAttributes {
+                local_patient_id: Some(format!("B-{i}")),
+                insured_number: Some(format!("{:06}", 100_000 + i * 7919 + 1)),
+                kana_name: Some(format!("{} {}", half[s], half_given[g])),
+                sex: None,
+                ..first.clone()
+            };
+            (first, second)
+        })
+        .collect()
+}
+
+test_on_both_backends!(
+    async fn the_probabilistic_pass_merges_what_the_tokens_missed_and_nothing_else(t) {
+        let idx = index(t).await;
+        let people = two_records_each();
+        let mut truth = Vec::new();
+        for (first, second) in &people {
+            let a = idx.resolve(&provider("1310000017"), first).await.expect("first");
+            let b = idx.resolve(&provider("2740000014"), second).await.expect("second");
+            assert_ne!(a.person_key, b.person_key, "no token links these");
+            truth.push((a.person_key, b.person_key));
+        }
+        assert_eq!(idx.person_count().await.expect("count"), 80);
+        let report = idx
+            .probabilistic_pass(&renkei_identity::linkage::Settings::default(), "operator:ops")
+            .await
+            .expect("pass");
+        assert_eq!(report.records, 80);
+        assert_eq!(report.persons_before, 80);
+        assert!(report.merged >= 36, "{report:?}");
+        // Every merge joined one person's two records, never two people.
+        let mut current = Vec::new();
+        for (a, b) in &truth {
+            let (ca, cb) = (idx.current(a).await.expect("a"), idx.current(b).await.expect("b"));
+            current.push((ca, cb));
+        }
+        let joined = current.iter().filter(|(a, b)| a == b).count();
+        assert_eq!(joined, report.merged, "{report:?}");
+        let distinct: std::collections::HashSet<_> = current.iter().map(|(a, _)| *a).collect();
+        assert_eq!(distinct.len(), 40, "no two people share a person");
+        let events = idx.events_since(0).await.expect("events");
+        assert!(events.iter().all(|e| e.kind == "merge" && e.reason.starts_with("probabilistic pass")));
+        // A second pass finds nothing more to merge.
+        let again = idx
+            .probabilistic_pass(&renkei_identity::linkage::Settings::default(), "operator:ops")
+            .await
+            .expect("pass");
+        assert_eq!(again.merged, 0, "{again:?}");
+    }
+);

@@ -46,6 +46,10 @@ fn reason_label(l: Lang, r: ReviewReason) -> &'static str {
             "カナ氏名・生年月日・性別のみで連結（保険者番号が一致しない）",
             "Linked on kana name, birth date and sex alone (the insurance number differs)",
         ),
+        ReviewReason::Probabilistic => l.pick(
+            "確率的照合で別の人物と同一の可能性（自動連結の閾値未満）",
+            "The probabilistic pass found another person likely the same (below the automatic threshold)",
+        ),
     }
 }
 
