@@ -2,6 +2,7 @@
 //! peer in the same run, each ending with one JSON line.
 
 mod audit;
+mod ingest;
 
 use clap::Subcommand;
 
@@ -13,10 +14,16 @@ pub enum BenchCommand {
     /// commit, against one transaction per append; then inclusion proofs per
     /// second at --entries entries.
     Audit(audit::AuditBenchArgs),
+    /// Resources per second through the intake (parse, validate, split,
+    /// identity, Parquet, commit) of a synthetic nation, against DuckDB
+    /// writing the same NDJSON to Parquet (scripts/bench/duckdb_ingest.py).
+    /// For one core: `taskset -c 0 renkei bench ingest`.
+    Ingest(ingest::IngestBenchArgs),
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Audit(args) => audit::run(args).await,
+        BenchCommand::Ingest(args) => ingest::run(args).await,
     }
 }
