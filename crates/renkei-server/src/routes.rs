@@ -260,6 +260,12 @@ pub fn table() -> Vec<RouteSpec> {
             get(api::identity::events),
         ),
         api(
+            M::POST,
+            "/api/v1/identity/relink",
+            Roles(IDENTITY_CURATORS),
+            post(api::identity::relink),
+        ),
+        api(
             M::GET,
             "/api/v1/identity/persons/{key}/attributes",
             Roles(IDENTITY_CURATORS),

@@ -341,6 +341,27 @@ pub struct EventsQuery {
     pub since: Option<u64>,
 }
 
+/// Runs the probabilistic pass over the person index: Fellegi–Sunter
+/// linkage of every attribute record (m and u by EM from the index), merges
+/// of the persons the guarded clustering joins, and the band below the
+/// link threshold queued for review. A batch job: it decrypts every
+/// attribute record in memory.
+#[utoipa::path(post, path = "/api/v1/identity/relink", tag = "identity",
+    security(("bearer" = [])),
+    responses((status = 200, description = "What the pass did: records, persons before, pairs compared, merged, queued, thresholds", body = Object)))]
+pub async fn relink(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Response> {
+    let user = signed_in(&principal)?;
+    let report = state
+        .identity()
+        .probabilistic_pass(&renkei_identity::linkage::Settings::default(), &actor(user))
+        .await?;
+    let detail = format!("merged={} queued={}", report.merged, report.queued);
+    Ok(AuditDetail::attach(detail, ApiJson(report)))
+}
+
 /// Merges and splits after `since`, in order: what a reader of the lake
 /// replays to map rows keyed by an old person_key onto the current one.
 #[utoipa::path(get, path = "/api/v1/identity/events", tag = "identity",

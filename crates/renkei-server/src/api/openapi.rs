@@ -27,7 +27,7 @@ use super::{audit, collect, health, identity, reports, tokens, users};
         collect::register_provider, collect::list_providers,
         reports::quality, reports::compliance,
         identity::review_queue, identity::decide_item, identity::merge, identity::split,
-        identity::events, identity::attributes,
+        identity::events, identity::relink, identity::attributes,
     ),
     components(schemas(crate::Problem)),
     modifiers(&BearerAuth),
