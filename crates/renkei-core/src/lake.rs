@@ -211,6 +211,29 @@ pub fn superseded_schema() -> SchemaRef {
     ]))
 }
 
+/// The name of the lake's table of retired person keys, `person_key_map`:
+/// identity's merges, as the lake sees them. Not a [`LakeTable`]: its rows
+/// are about keys, not about a person's care.
+pub const PERSON_KEY_MAP_TABLE: &str = "person_key_map";
+
+/// The schema of [`PERSON_KEY_MAP_TABLE`]. A row says: from merge event
+/// `event_seq` on, rows keyed by `person_key` belong to `merged_into`.
+///
+/// Lake rows are never re-keyed in place: a merge appends here, and a
+/// reader (an extract) replays the rows in `event_seq` order to map every
+/// key onto its current person, so nothing is lost and the history of
+/// every key stays readable. Appended by the platform whenever identity
+/// records a merge; `event_id` is identity's event id.
+pub fn person_key_map_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        text("person_key", false),
+        text("merged_into", false),
+        Field::new("event_seq", DataType::Int64, false),
+        text("event_id", false),
+        timestamp("merged_at", false),
+    ]))
+}
+
 /// The lineage columns every table ends with.
 pub fn lineage() -> Vec<Field> {
     vec![

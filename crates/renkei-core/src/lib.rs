@@ -34,5 +34,8 @@ pub use identity::{
     IdentifyingAttributes, IdentityResolver, LinkMethod, ProviderCode, Resolution, Sex,
 };
 pub use ids::{OrgId, PersonKey, UserId};
-pub use lake::{LakeTable, SUPERSEDED_TABLE, lineage as lake_lineage_columns, superseded_schema};
+pub use lake::{
+    LakeTable, PERSON_KEY_MAP_TABLE, SUPERSEDED_TABLE, lineage as lake_lineage_columns,
+    person_key_map_schema, superseded_schema,
+};
 pub use role::Role;

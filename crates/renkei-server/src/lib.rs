@@ -31,6 +31,7 @@ mod config;
 mod error;
 pub mod metrics;
 pub mod pages;
+pub mod person_map;
 pub mod policy;
 pub mod routes;
 mod state;

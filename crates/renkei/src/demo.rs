@@ -625,11 +625,54 @@ async fn step_identity(walk: &mut Walk, state: &renkei_server::AppState) -> anyh
             "system:demo",
         )
         .await?;
-    let events = state.identity().events_since(0).await?;
-    let map: HashMap<String, String> = renkei_identity::curation::key_map(&events)
-        .into_iter()
-        .map(|(from, to)| (from.to_string(), to.to_string()))
-        .collect();
+    let mapped = renkei_server::person_map::propagate(state).await?;
+    // Read the merges back from the lake, as an extract would, and replay
+    // them in order onto the person rows keyed before the pass.
+    let map_table = renkei_store::lake::TableName::parse(renkei_core::PERSON_KEY_MAP_TABLE)?;
+    let mut merges: Vec<(i64, String, String)> = Vec::new();
+    if let Some(snapshot) = lake
+        .current()
+        .await?
+        .and_then(|c| c.table(&map_table).cloned())
+    {
+        use arrow::array::Int64Array;
+        for batch in lake.read(&snapshot).await? {
+            let text = |name: &str| -> anyhow::Result<&StringArray> {
+                batch
+                    .column_by_name(name)
+                    .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+                    .with_context(|| format!("person_key_map column {name}"))
+            };
+            let (from, into) = (text("person_key")?, text("merged_into")?);
+            let seq = batch
+                .column_by_name("event_seq")
+                .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
+                .context("person_key_map column event_seq")?;
+            for i in 0..batch.num_rows() {
+                merges.push((
+                    seq.value(i),
+                    from.value(i).to_owned(),
+                    into.value(i).to_owned(),
+                ));
+            }
+        }
+    }
+    merges.sort();
+    let mut map: HashMap<String, String> = HashMap::new();
+    for (_, from, into) in merges {
+        for target in map.values_mut() {
+            if *target == from {
+                *target = into.clone();
+            }
+        }
+        map.insert(from, into);
+    }
+    ensure!(
+        map.len() >= pass.merged,
+        "the lake's person_key_map holds {} keys for {} merges",
+        map.len(),
+        pass.merged
+    );
     let (precision, recall, f1, persons, _) = score(&linked, &map);
     ensure!(
         precision >= 0.99,
@@ -639,6 +682,7 @@ async fn step_identity(walk: &mut Walk, state: &renkei_server::AppState) -> anyh
     walk.record("identity_pass_pairs_compared", pass.pairs_compared);
     walk.record("identity_pass_merged", pass.merged);
     walk.record("identity_pass_queued", pass.queued);
+    walk.record("identity_lake_key_map_rows", mapped);
     walk.record("identity_after_pass_persons", persons);
     walk.record("identity_after_pass_precision", round(precision));
     walk.record("identity_after_pass_recall", round(recall));

@@ -117,8 +117,18 @@ pub(crate) async fn decide(
         .map_err(conflict)?;
     if let Some(e) = &event {
         detail.push_str(&format!(" event={} to={}", e.id, e.to_person));
+        propagate_merges(state).await;
     }
     Ok(event)
+}
+
+/// Appends new merges to the lake's person_key_map. The merge already
+/// stands in identity; a failure here is logged and made good by the next
+/// propagation, which appends everything not yet in the lake.
+pub(crate) async fn propagate_merges(state: &AppState) {
+    if let Err(e) = crate::person_map::propagate(state).await {
+        tracing::warn!(error = %e, "merges not yet propagated to the lake");
+    }
 }
 
 /// Which review items to list.
@@ -265,6 +275,7 @@ pub async fn merge(
     .await;
     if let Ok(e) = &result {
         detail.push_str(&format!(" event={}", e.id));
+        propagate_merges(&state).await;
     }
     Ok(AuditDetail::attach(
         detail,
@@ -358,6 +369,9 @@ pub async fn relink(
         .identity()
         .probabilistic_pass(&renkei_identity::linkage::Settings::default(), &actor(user))
         .await?;
+    if report.merged > 0 {
+        propagate_merges(&state).await;
+    }
     let detail = format!("merged={} queued={}", report.merged, report.queued);
     Ok(AuditDetail::attach(detail, ApiJson(report)))
 }

@@ -203,6 +203,17 @@ app_test!(
         assert_eq!(entry["object"], format!("/api/v1/identity/merges from={namesake} into={hanako} event={}", merged["id"].as_str().expect("id")));
         let twice = problem(operator_post(&app, "/api/v1/identity/merges", merge(&namesake, &hanako, "again")).await, 409).await;
         assert!(twice["detail"].as_str().unwrap_or("").contains("was merged into"), "{twice}");
+        // The merge reached the lake: person_key_map maps the old key.
+        let lake = app.state.stores().lake().expect("lake");
+        let table = renkei_store::lake::TableName::parse(renkei_core::PERSON_KEY_MAP_TABLE).expect("name");
+        let snapshot = lake.current().await.expect("current").and_then(|c| c.table(&table).cloned()).expect("a person_key_map");
+        let batches = lake.read(&snapshot).await.expect("rows");
+        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        assert_eq!(rows, 1);
+        let column = |name: &str| {
+            batches[0].column_by_name(name).and_then(|c| c.as_any().downcast_ref::<arrow::array::StringArray>()).expect("text").value(0).to_owned()
+        };
+        assert_eq!((column("person_key"), column("merged_into")), (namesake.clone(), hanako.clone()));
         // The merged-away key reads its survivor's records, both of them.
         let records = operator_get(&app, &format!("/api/v1/identity/persons/{namesake}/attributes?reason=after%20the%20merge")).await;
         assert_eq!(records.as_array().map(Vec::len), Some(2), "{records}");

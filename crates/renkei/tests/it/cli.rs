@@ -39,10 +39,17 @@ fn demo_exit_walks_every_step_and_ends_with_a_json_summary() {
     assert_eq!(summary["identity_precision"], 1.0);
     assert!(summary["identity_recall"].as_f64().expect("recall") > 0.95);
     assert_eq!(summary["identity_true_persons"], 300);
+    // Its merges reach the lake's person_key_map, one row each.
+    assert_eq!(
+        summary["identity_lake_key_map_rows"],
+        summary["identity_pass_merged"]
+    );
     // The probabilistic pass links what the tokens missed, wrongly never.
     assert_eq!(summary["identity_after_pass_precision"], 1.0);
     assert!(
-        summary["identity_after_pass_recall"].as_f64().expect("recall")
+        summary["identity_after_pass_recall"]
+            .as_f64()
+            .expect("recall")
             >= summary["identity_recall"].as_f64().expect("recall")
     );
     assert!(
