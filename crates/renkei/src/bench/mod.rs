@@ -3,6 +3,7 @@
 
 mod audit;
 mod ingest;
+mod link;
 
 use clap::Subcommand;
 
@@ -19,11 +20,16 @@ pub enum BenchCommand {
     /// writing the same NDJSON to Parquet (scripts/bench/duckdb_ingest.py).
     /// For one core: `taskset -c 0 renkei bench ingest`.
     Ingest(ingest::IngestBenchArgs),
+    /// Record linkage of a synthetic nation's Patients scored against its
+    /// ground truth (precision, recall, F1, pairs/s) for each mode, against
+    /// Splink on the same CSV (scripts/bench/splink_link.py).
+    Link(link::LinkBenchArgs),
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Audit(args) => audit::run(args).await,
         BenchCommand::Ingest(args) => ingest::run(args).await,
+        BenchCommand::Link(args) => link::run(args).await,
     }
 }
