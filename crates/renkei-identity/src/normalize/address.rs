@@ -167,8 +167,22 @@ impl fmt::Debug for Address {
 impl Address {
     /// The address as compared: prefecture, municipality, town and block,
     /// joined by `|`; without the postcode (often absent or stale) and the
-    /// building (often left out).
+    /// building (often left out). Empty when no part was found, so that a
+    /// missing address is missing, not a value every such record shares.
+    ///
+    /// ```
+    /// use renkei_identity::normalize::address::parse;
+    /// assert_eq!(parse("").key(), "");
+    /// assert_ne!(parse("東京都新宿区西新宿2-8-1").key(), "");
+    /// ```
     pub fn key(&self) -> String {
+        if self.prefecture.is_none()
+            && self.municipality.is_none()
+            && self.town.is_empty()
+            && self.block.is_none()
+        {
+            return String::new();
+        }
         format!(
             "{}|{}|{}|{}",
             self.prefecture.map(Prefecture::name).unwrap_or_default(),
