@@ -402,7 +402,19 @@ pub(crate) fn train(
         .iter()
         .enumerate()
         .map(|(r, rule)| {
-            let active: Vec<bool> = fields.iter().map(|f| !rule.uses(&f.column)).collect();
+            // A field is estimated only in sessions whose rule neither uses
+            // it nor a field of its kind that is a name: two names of one
+            // person (kana and kanji) agree together, so a session blocked
+            // on one would take namesakes for matches on the other and
+            // learn that other fields (birth date) often disagree in
+            // matches.
+            let rule_uses_a_name = fields
+                .iter()
+                .any(|f| f.kind == Kind::Name && rule.uses(&f.column));
+            let active: Vec<bool> = fields
+                .iter()
+                .map(|f| !(rule.uses(&f.column) || (f.kind == Kind::Name && rule_uses_a_name)))
+                .collect();
             let rows: Vec<Row> = patterns
                 .rows
                 .iter()
