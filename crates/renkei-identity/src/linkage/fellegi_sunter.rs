@@ -388,6 +388,21 @@ pub struct SessionReport {
     pub recall: Option<f64>,
 }
 
+/// Which fields an EM session blocked on `rule` estimates: those the rule
+/// neither uses nor, for a name, those beside a name the rule uses. Two
+/// names of one person (kana and kanji) agree together, so a session
+/// blocked on one would take namesakes for matches on the other and learn
+/// that other fields (birth date) often disagree in matches.
+fn estimated_in(fields: &[FieldSpec], rule: &BlockingRule) -> Vec<bool> {
+    let rule_uses_a_name = fields
+        .iter()
+        .any(|f| f.kind == Kind::Name && rule.uses(&f.column));
+    fields
+        .iter()
+        .map(|f| !(rule.uses(&f.column) || (f.kind == Kind::Name && rule_uses_a_name)))
+        .collect()
+}
+
 /// Trains the model; see the module doc.
 pub(crate) fn train(
     fields: &[FieldSpec],
@@ -402,19 +417,7 @@ pub(crate) fn train(
         .iter()
         .enumerate()
         .map(|(r, rule)| {
-            // A field is estimated only in sessions whose rule neither uses
-            // it nor a field of its kind that is a name: two names of one
-            // person (kana and kanji) agree together, so a session blocked
-            // on one would take namesakes for matches on the other and
-            // learn that other fields (birth date) often disagree in
-            // matches.
-            let rule_uses_a_name = fields
-                .iter()
-                .any(|f| f.kind == Kind::Name && rule.uses(&f.column));
-            let active: Vec<bool> = fields
-                .iter()
-                .map(|f| !(rule.uses(&f.column) || (f.kind == Kind::Name && rule_uses_a_name)))
-                .collect();
+            let active = estimated_in(fields, rule);
             let rows: Vec<Row> = patterns
                 .rows
                 .iter()
@@ -574,5 +577,28 @@ mod tests {
         for m in &s.m {
             assert!((m[0] - 0.9).abs() < 0.02, "m {m:?}");
         }
+    }
+
+    #[test]
+    fn a_session_blocked_on_a_name_estimates_no_other_name() {
+        let fields = [
+            FieldSpec::new("kana_name", Kind::Name),
+            FieldSpec::new("kanji_name", Kind::Name),
+            FieldSpec::new("birth_date", Kind::Date),
+            FieldSpec::new("insurer", Kind::Code),
+        ];
+        let on = |r: &str| r.parse::<BlockingRule>().expect("rule");
+        assert_eq!(
+            estimated_in(&fields, &on("kana_name & insurer")),
+            [false, false, true, false]
+        );
+        assert_eq!(
+            estimated_in(&fields, &on("birth_date")),
+            [true, true, false, true]
+        );
+        assert_eq!(
+            estimated_in(&fields, &on("insurer")),
+            [true, true, true, false]
+        );
     }
 }
