@@ -20,45 +20,15 @@ import glob
 import json
 import os
 import resource
-import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pypeer import ensure_package  # noqa: E402
+
 
 def load_duckdb():
-    try:
-        import duckdb  # noqa: PLC0415
-
-        return duckdb
-    except ImportError:
-        pass
-    print("duckdb_ingest: installing duckdb from PyPI", file=sys.stderr)
-    attempts = [
-        [sys.executable, "-m", "pip", "install", "--quiet", "duckdb"],
-        [sys.executable, "-m", "pip", "install", "--quiet", "--user", "duckdb"],
-    ]
-    errors = []
-    for cmd in attempts:
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if done.returncode == 0:
-            break
-        errors.append(f"{' '.join(cmd)}: {done.stderr.strip()[-400:]}")
-    try:
-        import importlib
-        import site
-
-        importlib.invalidate_caches()
-        user_site = site.getusersitepackages()
-        if user_site not in sys.path:
-            sys.path.append(user_site)
-        import duckdb  # noqa: PLC0415
-
-        return duckdb
-    except ImportError:
-        sys.exit(
-            "duckdb_ingest: DuckDB is not installed and could not be installed "
-            "with pip; the ingest benchmark needs it as its peer.\n" + "\n".join(errors)
-        )
+    return ensure_package("duckdb", "duckdb", "duckdb_ingest", "the ingest benchmark needs it as its peer")
 
 
 def cpu_seconds():

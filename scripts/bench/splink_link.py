@@ -49,9 +49,11 @@ import json
 import logging
 import os
 import re
-import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pypeer import ensure_package  # noqa: E402
 import unicodedata
 
 REQUIREMENT = "splink>=5,<6"
@@ -59,39 +61,7 @@ MAJOR = 0
 
 
 def load_splink():
-    try:
-        import splink  # noqa: PLC0415
-
-        return splink
-    except ImportError:
-        pass
-    print(f"splink_link: installing {REQUIREMENT} from PyPI", file=sys.stderr)
-    attempts = [
-        [sys.executable, "-m", "pip", "install", "--quiet", REQUIREMENT],
-        [sys.executable, "-m", "pip", "install", "--quiet", "--user", REQUIREMENT],
-    ]
-    errors = []
-    for cmd in attempts:
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if done.returncode == 0:
-            break
-        errors.append(f"{' '.join(cmd)}: {done.stderr.strip()[-400:]}")
-    try:
-        import importlib
-        import site
-
-        importlib.invalidate_caches()
-        user_site = site.getusersitepackages()
-        if user_site not in sys.path:
-            sys.path.append(user_site)
-        import splink  # noqa: PLC0415
-
-        return splink
-    except ImportError:
-        sys.exit(
-            "splink_link: Splink is not installed and could not be installed "
-            "with pip; the link benchmark needs it as its peer.\n" + "\n".join(errors)
-        )
+    return ensure_package("splink", REQUIREMENT, "splink_link", "the link benchmark needs it as its peer")
 
 
 # Prefecture, then municipality (a city, ward, town or village; a 政令市's
