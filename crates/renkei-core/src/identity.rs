@@ -192,6 +192,18 @@ pub trait IdentityResolver: Send + Sync + 'static {
         provider: &'a ProviderCode,
         local_patient_ids: &'a [String],
     ) -> BoxFuture<'a, Result<Vec<Option<crate::PersonKey>>, Error>>;
+
+    /// The current person a patient proves to be by presenting what the
+    /// platform already holds about them: their insurance number with 枝番
+    /// must name a person, and one of that person's records must carry the
+    /// same kana name, birth date and sex. Creates nothing and reveals
+    /// nothing: `None` does not say which attribute failed. The patient
+    /// portal's embedded identification; My Number Card (JPKI) or OIDC
+    /// replace it behind the opt-out crate's own trait.
+    fn identify<'a>(
+        &'a self,
+        attributes: &'a IdentifyingAttributes,
+    ) -> BoxFuture<'a, Result<Option<crate::PersonKey>, Error>>;
 }
 
 #[cfg(test)]

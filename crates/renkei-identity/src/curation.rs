@@ -493,7 +493,7 @@ impl PersonIndex {
             .collect()
     }
 
-    async fn records_of(
+    pub(crate) async fn records_of(
         &self,
         conn: &mut sqlx::AnyConnection,
         person: &PersonKey,

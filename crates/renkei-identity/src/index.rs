@@ -56,6 +56,10 @@ impl PersonIndex {
         })
     }
 
+    pub(crate) fn token_key(&self) -> &TokenKey {
+        &self.tokens
+    }
+
     pub(crate) fn vault(&self) -> &VaultKey {
         &self.vault
     }
@@ -318,7 +322,7 @@ impl PersonIndex {
 }
 
 /// Which person each of `tokens` already names, by (kind, token).
-async fn known_holders(
+pub(crate) async fn known_holders(
     conn: &mut sqlx::AnyConnection,
     tokens: &[[u8; 32]],
 ) -> Result<HashMap<(&'static str, [u8; 32]), PersonKey>> {
@@ -352,7 +356,7 @@ async fn known_holders(
 /// the tokens: it is tried after both numbers, so that a person who changed
 /// insurer (a new number) is still found, while namesakes born the same day
 /// are told apart by any number that already names one of them.
-fn name_birth_sex(a: &IdentifyingAttributes) -> Option<String> {
+pub(crate) fn name_birth_sex(a: &IdentifyingAttributes) -> Option<String> {
     let kana = normalize::name::kana_name_key(a.kana_name.as_deref()?);
     let birth = normalize::date::date_iso(a.birth_date.as_deref()?).ok()?;
     let sex = match a.sex? {
@@ -405,6 +409,17 @@ impl IdentityResolver for PersonIndex {
     ) -> BoxFuture<'a, Result<Vec<Option<PersonKey>>, renkei_core::Error>> {
         Box::pin(async move {
             PersonIndex::find_local(self, provider, local_patient_ids)
+                .await
+                .map_err(Into::into)
+        })
+    }
+
+    fn identify<'a>(
+        &'a self,
+        attributes: &'a IdentifyingAttributes,
+    ) -> BoxFuture<'a, Result<Option<PersonKey>, renkei_core::Error>> {
+        Box::pin(async move {
+            PersonIndex::identify(self, attributes)
                 .await
                 .map_err(Into::into)
         })

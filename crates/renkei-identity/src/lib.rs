@@ -20,6 +20,7 @@
 
 pub mod curation;
 mod error;
+mod identify;
 mod index;
 pub mod linkage;
 pub mod normalize;

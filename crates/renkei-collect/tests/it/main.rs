@@ -75,6 +75,20 @@ impl IdentityResolver for TestIdentity {
             .collect();
         Box::pin(async move { Ok(out) })
     }
+
+    /// Collection never identifies patients; refusing loudly keeps a test
+    /// from passing on an answer this stand-in cannot give honestly.
+    fn identify<'a>(
+        &'a self,
+        _attributes: &'a IdentifyingAttributes,
+    ) -> BoxFuture<'a, Result<Option<PersonKey>, renkei_core::Error>> {
+        Box::pin(async move {
+            Err(renkei_core::Error::Service {
+                function: "identity",
+                message: "the collection tests' identity does not identify patients".to_owned(),
+            })
+        })
+    }
 }
 
 const HOSPITAL: &str = "1311234567";

@@ -144,3 +144,37 @@ test_on_both_backends!(
         assert_eq!(idx.person_count().await.expect("count"), 2);
     }
 );
+
+test_on_both_backends!(
+    async fn a_patient_is_identified_only_by_number_and_name_together(t) {
+        let idx = index(t).await;
+        let mut record = insured("3456", "01", "P-1");
+        record.sex = Some(renkei_core::Sex::Female);
+        let person = idx.resolve(&provider("1310000017"), &record).await.expect("resolve").person_key;
+        let presented = IdentifyingAttributes {
+            insurer_number: Some("06130045".to_owned()),
+            insured_symbol: Some("１２".to_owned()),
+            insured_number: Some("3456".to_owned()),
+            insured_branch: Some("01".to_owned()),
+            kana_name: Some("ﾀｶﾊｼ　ﾊﾅｺ".to_owned()),
+            birth_date: Some("1961/04/02".to_owned()),
+            sex: Some(renkei_core::Sex::Female),
+            ..Default::default()
+        };
+        assert_eq!(idx.identify(&presented).await.expect("identify"), Some(person), "as typed: half-width kana, slashes");
+        let wrong_birth = IdentifyingAttributes { birth_date: Some("1961-04-03".to_owned()), ..presented.clone() };
+        assert_eq!(idx.identify(&wrong_birth).await.expect("identify"), None);
+        let other_card = IdentifyingAttributes { insured_number: Some("3457".to_owned()), ..presented.clone() };
+        assert_eq!(idx.identify(&other_card).await.expect("identify"), None);
+        let no_card = IdentifyingAttributes { insured_number: None, ..presented.clone() };
+        assert_eq!(idx.identify(&no_card).await.expect("identify"), None, "name and birth date alone do not identify");
+        assert_eq!(idx.person_count().await.expect("count"), 1, "identification creates nobody");
+
+        // After a merge the survivor answers.
+        let mut other = insured("9999", "01", "Q-9");
+        other.kana_name = Some("ヤマダ タロウ".to_owned());
+        let survivor = idx.resolve(&provider("2740000014"), &other).await.expect("other").person_key;
+        idx.merge(&person, &survivor, "operator", "same person, confirmed by phone").await.expect("merge");
+        assert_eq!(idx.identify(&presented).await.expect("identify"), Some(survivor));
+    }
+);
