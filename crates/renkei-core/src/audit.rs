@@ -22,6 +22,12 @@ pub enum Actor {
         /// The role the account acted in.
         role: Role,
     },
+    /// A patient identified to the portal (patient session), named by
+    /// their person_key: the portal's patients have no account.
+    Patient {
+        /// The person the patient proved to be.
+        person_key: crate::PersonKey,
+    },
     /// Someone not signed in (a public page, a failed sign-in).
     Anonymous,
     /// The platform itself (a scheduled job, start-up, the command line).

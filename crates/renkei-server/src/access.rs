@@ -8,12 +8,14 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use renkei_core::{Actor, AuditEvent, Outcome};
 
-use crate::accounts::{ApiToken, SessionToken, User};
-use crate::policy::{Decision, Surface};
+use crate::accounts::{ApiToken, PatientToken, SessionToken, User};
+use crate::policy::{Access, Decision, Surface};
 use crate::{AppState, Error};
 
 /// The name of the page-session cookie.
 pub const SESSION_COOKIE: &str = "renkei_session";
+/// The name of the patient portal's session cookie.
+pub const PATIENT_COOKIE: &str = "renkei_patient";
 
 /// Who is calling, as the access layer established it. Handlers take it
 /// from the request extensions.
@@ -30,13 +32,15 @@ pub enum Principal {
         /// The session's CSRF token, which every form must echo.
         csrf: String,
     },
+    /// A patient identified to the portal.
+    Patient(crate::accounts::PatientSession),
 }
 
 impl Principal {
     /// The signed-in account, if any.
     pub fn user(&self) -> Option<&User> {
         match self {
-            Principal::Anonymous => None,
+            Principal::Anonymous | Principal::Patient(_) => None,
             Principal::Token(u) | Principal::Session { user: u, .. } => Some(u),
         }
     }
@@ -70,6 +74,30 @@ pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v)
+}
+
+/// The patient session presented: the portal's cookie on pages, a
+/// `Bearer rkp_…` token on the API. Nothing else identifies a patient.
+async fn identify_patient(
+    state: &AppState,
+    headers: &HeaderMap,
+    surface: Surface,
+) -> Result<Principal, Error> {
+    let presented = match surface {
+        Surface::Page => cookie(headers, PATIENT_COOKIE).map(str::to_owned),
+        Surface::Api => headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|t| t.strip_prefix("Bearer "))
+            .map(str::to_owned),
+    };
+    let Some(token) = presented.as_deref().and_then(PatientToken::parse) else {
+        return Ok(Principal::Anonymous);
+    };
+    Ok(match state.accounts().patient_session(&token).await? {
+        Some(session) => Principal::Patient(session),
+        None => Principal::Anonymous,
+    })
 }
 
 async fn identify(
@@ -127,11 +155,20 @@ pub async fn layer(
         return Error::Internal(format!("no access rule for {method} {}", route.as_str()))
             .into_response();
     };
-    let principal = match identify(&state, request.headers(), rule.surface).await {
+    let who = if rule.access == Access::Patient {
+        identify_patient(&state, request.headers(), rule.surface).await
+    } else {
+        identify(&state, request.headers(), rule.surface).await
+    };
+    let principal = match who {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
     let role = principal.user().map(|u| u.role);
+    let decision = match (&principal, rule.access) {
+        (Principal::Patient(_), Access::Patient) => Decision::Allow,
+        (_, access) => access.decide(role),
+    };
     let action = format!("{method} {}", route.as_str());
     let object = request.uri().path().to_owned();
     let request_id = request
@@ -140,13 +177,18 @@ pub async fn layer(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
 
-    let response = match rule.access.decide(role) {
+    let response = match decision {
         Decision::Allow => {
             request.extensions_mut().insert(principal.clone());
             next.run(request).await
         }
         Decision::SignInFirst => match rule.surface {
             Surface::Api => Error::Unauthenticated.into_response(),
+            // A patient identifies on the portal's first page, and lands
+            // on their status page whatever they asked for.
+            Surface::Page if rule.access == Access::Patient => {
+                Redirect::to("/patient").into_response()
+            }
             Surface::Page => {
                 let next_path = urlencode(&object);
                 Redirect::to(&format!("/login?next={next_path}")).into_response()
@@ -162,8 +204,18 @@ pub async fn layer(
     // Logged before visible (invariant 5): the response leaves only after
     // its audit entry is durable; if the log cannot take it, the result is
     // withheld.
-    let Some(user) = principal.user() else {
-        return response;
+    let actor = match &principal {
+        Principal::Patient(session) => Actor::Patient {
+            person_key: session.person,
+        },
+        other => match other.user() {
+            Some(user) => Actor::User {
+                id: user.id,
+                username: user.username.clone(),
+                role: user.role,
+            },
+            None => return response,
+        },
     };
     if !rule.audited {
         return response;
@@ -177,11 +229,7 @@ pub async fn layer(
     };
     let event = AuditEvent {
         at: state.clock().now(),
-        actor: Actor::User {
-            id: user.id,
-            username: user.username.clone(),
-            role: user.role,
-        },
+        actor,
         action,
         object,
         outcome: Outcome::from_http_status(status),

@@ -35,6 +35,84 @@ pub struct Config {
     /// Collection: limits of submissions, and what providers must send.
     #[serde(default)]
     pub collect: CollectConfig,
+    /// Opt-out: who may act, what may be opted out of, the portal and the
+    /// register.
+    #[serde(default)]
+    pub optout: OptOutConfig,
+}
+
+/// Opt-out management (オプトアウト管理) and the patient portal.
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptOutConfig {
+    /// Whether bereaved family may record or withdraw an opt-out for a
+    /// deceased person (遺族による申出).
+    #[serde(default = "default_true")]
+    pub bereaved_family_may_act: bool,
+    /// The data categories a patient may opt out of, as slugs
+    /// (`mental_health`); shown on the form, the notice and the register.
+    #[serde(default = "default_categories")]
+    pub categories: Vec<String>,
+    /// Counts below this are suppressed on the public register (`<10`).
+    #[serde(default = "default_suppress_below")]
+    pub suppress_below: u64,
+    /// How long a patient's portal session lasts.
+    #[serde(default = "default_patient_session_minutes")]
+    pub patient_session_minutes: u32,
+    /// Where patients ask questions, as printed on the 本人通知
+    /// (a telephone number, an address). Unset: the notice says so.
+    #[serde(default)]
+    pub contact: Option<String>,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_categories() -> Vec<String> {
+    ["mental_health", "infectious_disease", "reproductive_health"]
+        .map(str::to_owned)
+        .to_vec()
+}
+fn default_suppress_below() -> u64 {
+    10
+}
+fn default_patient_session_minutes() -> u32 {
+    30
+}
+
+impl Default for OptOutConfig {
+    fn default() -> Self {
+        Self {
+            bereaved_family_may_act: true,
+            categories: default_categories(),
+            suppress_below: default_suppress_below(),
+            patient_session_minutes: default_patient_session_minutes(),
+            contact: None,
+        }
+    }
+}
+
+impl OptOutConfig {
+    /// The registry's policy; refuses a category that is not a slug.
+    pub fn policy(&self) -> Result<renkei_optout::Policy, Error> {
+        let categories = self
+            .categories
+            .iter()
+            .map(|c| {
+                renkei_optout::DataCategory::parse(c)
+                    .map_err(|e| Error::Config(format!("optout.categories: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if self.suppress_below == 0 {
+            return Err(Error::Config(
+                "optout.suppress_below must be at least 1".to_owned(),
+            ));
+        }
+        Ok(renkei_optout::Policy {
+            bereaved_family_may_act: self.bereaved_family_may_act,
+            categories,
+        })
+    }
 }
 
 /// Collection: limits of its intake, and the data sets each facility type
@@ -91,6 +169,7 @@ impl Default for Config {
             accounts: AccountsConfig::default(),
             deployment: DeploymentConfig::default(),
             collect: CollectConfig::default(),
+            optout: OptOutConfig::default(),
         }
     }
 }

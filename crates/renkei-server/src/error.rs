@@ -28,12 +28,22 @@ pub enum Error {
     /// Sign-in failed (wrong name or password); deliberately vague.
     #[error("wrong user name or password")]
     BadCredentials,
+    /// A patient's details match nobody the platform holds; deliberately
+    /// silent on which detail failed.
+    #[error(
+        "the details given do not match a person on record; check them against your insurance card"
+    )]
+    NotIdentified,
     /// Too many failed sign-ins; try again after the given seconds.
     #[error("too many failed sign-ins; try again in {retry_after_secs} s")]
     Throttled {
         /// Seconds until a new attempt is considered.
         retry_after_secs: u64,
     },
+    /// The platform's policy does not allow this, whoever asks (a
+    /// configured rule, not the caller's role).
+    #[error("{0}")]
+    Forbidden(String),
     /// The request body is larger than a configured limit.
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -82,6 +92,22 @@ impl From<renkei_collect::Error> for Error {
     }
 }
 
+impl From<renkei_optout::Error> for Error {
+    fn from(e: renkei_optout::Error) -> Self {
+        use renkei_optout::Error as O;
+        match e {
+            O::Invalid(_) => Error::BadRequest(e.to_string()),
+            O::NotAllowed(_) => Error::Forbidden(e.to_string()),
+            O::UnknownReceipt(r) | O::NotYours(r) => {
+                Error::NotFound(format!("opt-out with receipt number {r}"))
+            }
+            O::AlreadyWithdrawn { .. } => Error::Conflict(e.to_string()),
+            O::Audit(_) => Error::Internal(format!("opt-out: {e}")),
+            other => Error::Internal(format!("opt-out: {other}")),
+        }
+    }
+}
+
 impl From<renkei_identity::Error> for Error {
     /// The caller's faults as 400 and 404; a handler for which identity's
     /// refusal means a state conflict maps `Invalid` to 409 itself.
@@ -116,8 +142,10 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Error::Unauthenticated | Error::BadCredentials => StatusCode::UNAUTHORIZED,
-            Error::NotPermitted { .. } | Error::Csrf => StatusCode::FORBIDDEN,
+            Error::Unauthenticated | Error::BadCredentials | Error::NotIdentified => {
+                StatusCode::UNAUTHORIZED
+            }
+            Error::NotPermitted { .. } | Error::Csrf | Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

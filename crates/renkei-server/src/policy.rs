@@ -18,6 +18,10 @@ pub enum Access {
     SignedIn,
     /// Signed-in accounts holding one of these roles.
     Roles(&'static [Role]),
+    /// A patient identified to the portal (a patient session). No account
+    /// gives this, not even one with the patient role: the portal answers
+    /// about one person, the one the patient proved to be.
+    Patient,
 }
 
 /// The outcome of checking a caller against a rule.
@@ -36,6 +40,9 @@ impl Access {
     pub fn decide(self, role: Option<Role>) -> Decision {
         match (self, role) {
             (Access::Public, _) => Decision::Allow,
+            // Decided by the access layer from the patient session; an
+            // account's role is no identification.
+            (Access::Patient, _) => Decision::SignInFirst,
             (_, None) => Decision::SignInFirst,
             (Access::SignedIn, Some(_)) => Decision::Allow,
             (Access::Roles(allowed), Some(r)) if allowed.contains(&r) => Decision::Allow,

@@ -33,6 +33,10 @@ const PROVIDERS_AND_OPERATORS: &[Role] = &[Role::Provider, Role::Operator];
 pub const QUALITY_READERS: &[Role] = &[Role::Provider, Role::Operator, Role::Auditor];
 /// Who reads the compliance report (who is behind with what they owe).
 pub const COMPLIANCE_READERS: &[Role] = &[Role::Operator, Role::Auditor];
+/// Who enters opt-outs on a person's behalf (paper forms, representatives
+/// at the counter), reads a person's opt-out history and computes
+/// exclusion sets: operators.
+pub const OPTOUT_OPERATORS: &[Role] = &[Role::Operator];
 /// Who curates the person index (review queue, merges, splits) and may
 /// read a person's attributes for a stated reason: operators only.
 pub const IDENTITY_CURATORS: &[Role] = &[Role::Operator];
@@ -271,8 +275,113 @@ pub fn table() -> Vec<RouteSpec> {
             Roles(IDENTITY_CURATORS),
             get(api::identity::attributes),
         ),
+        // Opt-out: patients (their own session), operators, the register.
+        api(
+            M::POST,
+            "/api/v1/patient/session",
+            Public,
+            post(api::optout::create_session),
+        ),
+        api(
+            M::DELETE,
+            "/api/v1/patient/session",
+            Patient,
+            delete(api::optout::end_session),
+        ),
+        api(
+            M::GET,
+            "/api/v1/patient/optouts",
+            Patient,
+            get(api::optout::patient_optouts),
+        ),
+        api(
+            M::POST,
+            "/api/v1/patient/optouts",
+            Patient,
+            post(api::optout::patient_opt_out),
+        ),
+        api(
+            M::POST,
+            "/api/v1/patient/optouts/{receipt}/withdraw",
+            Patient,
+            post(api::optout::patient_withdraw),
+        ),
+        api(
+            M::POST,
+            "/api/v1/optouts",
+            Roles(OPTOUT_OPERATORS),
+            post(api::optout::operator_opt_out),
+        ),
+        api(
+            M::POST,
+            "/api/v1/optouts/{receipt}/withdraw",
+            Roles(OPTOUT_OPERATORS),
+            post(api::optout::operator_withdraw),
+        ),
+        api(
+            M::GET,
+            "/api/v1/optouts/persons/{key}",
+            Roles(OPTOUT_OPERATORS),
+            get(api::optout::person_history),
+        ),
+        api(
+            M::GET,
+            "/api/v1/optouts/exclusion",
+            Roles(OPTOUT_OPERATORS),
+            get(api::optout::exclusion),
+        ),
+        api(
+            M::GET,
+            "/api/v1/register/optouts",
+            Public,
+            get(api::optout::register),
+        ),
         // Pages.
         page(M::GET, "/", Public, get(pages::home::home)),
+        // The patient portal (患者ポータル) and the public side of opt-out.
+        page(
+            M::GET,
+            "/patient",
+            Public,
+            get(pages::patient::identify_form),
+        ),
+        page(M::POST, "/patient", Public, post(pages::patient::identify)),
+        page(
+            M::GET,
+            "/patient/optouts",
+            Patient,
+            get(pages::patient::status),
+        ),
+        page(
+            M::POST,
+            "/patient/optouts",
+            Patient,
+            post(pages::patient::opt_out),
+        ),
+        page(
+            M::POST,
+            "/patient/optouts/{receipt}/withdraw",
+            Patient,
+            post(pages::patient::withdraw),
+        ),
+        page(
+            M::POST,
+            "/patient/signout",
+            Patient,
+            post(pages::patient::sign_out),
+        ),
+        page(
+            M::GET,
+            "/register/optouts",
+            Public,
+            get(pages::register::optouts),
+        ),
+        page(
+            M::GET,
+            "/notice/{code}",
+            Public,
+            get(pages::register::notice),
+        ),
         page(M::GET, "/login", Public, get(pages::login::form)),
         page(M::POST, "/login", Public, post(pages::login::submit)),
         page(M::POST, "/logout", SignedIn, post(pages::login::logout)),

@@ -7,6 +7,7 @@ use renkei_audit::AuditLog;
 use renkei_collect::{Intake, IntakeConfig};
 use renkei_core::Clock;
 use renkei_identity::PersonIndex;
+use renkei_optout::{ByAttributes, PatientIdentification, Registry};
 use renkei_store::Stores;
 
 use crate::accounts::{Accounts, LoginThrottle};
@@ -20,7 +21,6 @@ pub struct AppState {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
 struct Inner {
     config: Config,
     stores: Stores,
@@ -32,6 +32,18 @@ struct Inner {
     policy: Policy,
     identity: PersonIndex,
     intake: Intake,
+    optout: Registry,
+    identification: Arc<dyn PatientIdentification>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field("config", &self.config)
+            .field("stores", &self.stores)
+            .field("identification", &self.identification.method())
+            .finish_non_exhaustive()
+    }
 }
 
 impl AppState {
@@ -60,6 +72,15 @@ impl AppState {
             },
         )
         .await?;
+        let optout = Registry::open(
+            &stores,
+            clock.clone(),
+            Arc::new(audit.clone()),
+            config.optout.policy()?,
+        )
+        .await?;
+        let identification: Arc<dyn PatientIdentification> =
+            Arc::new(ByAttributes::new(Arc::new(identity.clone())));
         // The log records when the platform started and stopped, so a gap
         // in service shows in the log itself.
         audit
@@ -77,6 +98,8 @@ impl AppState {
                 policy,
                 identity,
                 intake,
+                optout,
+                identification,
             }),
         })
     }
@@ -116,6 +139,14 @@ impl AppState {
     /// Collection's intake.
     pub fn intake(&self) -> &Intake {
         &self.inner.intake
+    }
+    /// The opt-out registry.
+    pub fn optout(&self) -> &Registry {
+        &self.inner.optout
+    }
+    /// How patients identify themselves to the portal.
+    pub fn identification(&self) -> &Arc<dyn PatientIdentification> {
+        &self.inner.identification
     }
     /// Every route's access rule.
     pub fn policy(&self) -> &Policy {

@@ -9,7 +9,7 @@ mod password;
 mod secret;
 mod throttle;
 
-use renkei_core::{Clock, OrgId, Role, Timestamp, UserId};
+use renkei_core::{Clock, OrgId, PersonKey, Role, Timestamp, UserId};
 use renkei_store::{Db, DbName, Migrations, Stores};
 use serde::Serialize;
 use sqlx::Row;
@@ -17,7 +17,7 @@ use sqlx::any::AnyRow;
 use std::sync::Arc;
 
 pub use password::Password;
-pub use secret::{ApiToken, SessionToken};
+pub use secret::{ApiToken, PatientToken, SessionToken};
 pub use throttle::LoginThrottle;
 
 use crate::{Error, Result};
@@ -375,6 +375,92 @@ impl Accounts {
     /// Ends a session.
     pub async fn end_session(&self, token: &SessionToken) -> Result<()> {
         sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(token.digest().to_vec())
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+}
+
+/// A live patient session: who the patient proved to be.
+#[derive(Clone, Debug)]
+pub struct PatientSession {
+    /// The person identity found.
+    pub person: PersonKey,
+    /// How the patient was identified (`attributes`, `jpki`, `oidc`).
+    pub method: String,
+    /// The session's CSRF token, which every portal form must echo.
+    pub csrf: String,
+    /// When it ends.
+    pub expires: Timestamp,
+}
+
+impl Accounts {
+    /// Starts a patient session for `person`, identified by `method`, for
+    /// `minutes`; returns the secret and the session.
+    pub async fn create_patient_session(
+        &self,
+        person: PersonKey,
+        method: &str,
+        minutes: u32,
+    ) -> Result<(PatientToken, PatientSession)> {
+        let token = PatientToken::generate();
+        let csrf = secret::random_text();
+        let now = self.clock.now();
+        let expires = now.plus_micros(i64::from(minutes) * 60_000_000);
+        sqlx::query(
+            "INSERT INTO patient_sessions (id_hash, person_key, method, csrf, created_us, expires_us) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(token.digest().to_vec())
+        .bind(person.to_string())
+        .bind(method)
+        .bind(&csrf)
+        .bind(now.unix_micros())
+        .bind(expires.unix_micros())
+        .execute(self.db.pool())
+        .await?;
+        // Expired sessions are of no use to anyone; clearing them here keeps
+        // the table small without a scheduler.
+        sqlx::query("DELETE FROM patient_sessions WHERE expires_us <= $1")
+            .bind(now.unix_micros())
+            .execute(self.db.pool())
+            .await?;
+        Ok((
+            token,
+            PatientSession {
+                person,
+                method: method.to_owned(),
+                csrf,
+                expires,
+            },
+        ))
+    }
+
+    /// The live patient session of `token`.
+    pub async fn patient_session(&self, token: &PatientToken) -> Result<Option<PatientSession>> {
+        let row = sqlx::query(
+            "SELECT person_key, method, csrf, expires_us FROM patient_sessions \
+             WHERE id_hash = $1 AND expires_us > $2",
+        )
+        .bind(token.digest().to_vec())
+        .bind(self.clock.now().unix_micros())
+        .fetch_optional(self.db.pool())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let person: String = row.try_get("person_key")?;
+        Ok(Some(PatientSession {
+            person: PersonKey::parse(&person)
+                .map_err(|e| Error::Internal(format!("stored patient session: {e}")))?,
+            method: row.try_get("method")?,
+            csrf: row.try_get("csrf")?,
+            expires: Timestamp::from_unix_micros(row.try_get("expires_us")?),
+        }))
+    }
+
+    /// Ends a patient session.
+    pub async fn end_patient_session(&self, token: &PatientToken) -> Result<()> {
+        sqlx::query("DELETE FROM patient_sessions WHERE id_hash = $1")
             .bind(token.digest().to_vec())
             .execute(self.db.pool())
             .await?;

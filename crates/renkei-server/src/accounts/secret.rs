@@ -63,6 +63,12 @@ bearer_secret!(
     SessionToken,
     "rs_"
 );
+bearer_secret!(
+    /// A patient session id: the portal's cookie, or a bearer token for
+    /// the patient API (`rkp_`, so it is never taken for an account's).
+    PatientToken,
+    "rkp_"
+);
 
 #[cfg(test)]
 mod tests {

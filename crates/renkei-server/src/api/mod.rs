@@ -8,6 +8,7 @@ pub mod health;
 pub mod identity;
 pub mod json;
 pub mod openapi;
+pub mod optout;
 pub mod reports;
 pub mod tokens;
 pub mod users;

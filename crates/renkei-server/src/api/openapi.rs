@@ -8,7 +8,7 @@ use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, collect, health, identity, reports, tokens, users};
+use super::{audit, collect, health, identity, optout, reports, tokens, users};
 
 /// The platform's API description.
 #[derive(Debug, OpenApi)]
@@ -28,6 +28,9 @@ use super::{audit, collect, health, identity, reports, tokens, users};
         reports::quality, reports::compliance,
         identity::review_queue, identity::decide_item, identity::merge, identity::split,
         identity::events, identity::relink, identity::attributes,
+        optout::create_session, optout::end_session, optout::patient_optouts,
+        optout::patient_opt_out, optout::patient_withdraw, optout::operator_opt_out,
+        optout::operator_withdraw, optout::person_history, optout::exclusion, optout::register,
     ),
     components(schemas(crate::Problem)),
     modifiers(&BearerAuth),
@@ -36,6 +39,7 @@ use super::{audit, collect, health, identity, reports, tokens, users};
         (name = "accounts", description = "Accounts and API tokens"),
         (name = "collection", description = "データ収集: FHIR submissions, receipts, providers, and their quality and compliance reports"),
         (name = "identity", description = "患者の識別子: the clerical-review queue, merges and splits of persons, and attributes read for a stated reason (operators only, audited)"),
+        (name = "opt-out", description = "オプトアウト管理: patients identify themselves (`Bearer rkp_…` sessions) and record or withdraw their opt-outs; operators enter paper forms and compute exclusion sets; the register's statistics are public"),
         (name = "audit", description = "The verifiable audit log (RFC 9162 Merkle tree, Ed25519 signed tree heads)"),
     )
 )]

@@ -29,6 +29,7 @@ pub fn same_token(a: &str, b: &str) -> bool {
 pub fn check_csrf(principal: &Principal, presented: &str) -> Result<(), Error> {
     match principal {
         Principal::Session { csrf, .. } if same_token(csrf, presented) => Ok(()),
+        Principal::Patient(session) if same_token(&session.csrf, presented) => Ok(()),
         _ => Err(Error::Csrf),
     }
 }
@@ -42,7 +43,7 @@ fn safe_next(next: Option<&str>) -> &str {
     }
 }
 
-fn cookie_header(
+pub(crate) fn cookie_header(
     state: &AppState,
     name: &str,
     value: &str,

@@ -8,3 +8,5 @@ pub mod home;
 pub mod identity;
 pub mod layout;
 pub mod login;
+pub mod patient;
+pub mod register;

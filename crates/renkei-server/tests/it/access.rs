@@ -24,7 +24,7 @@ impl Seen {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned();
-        if status == 303 && location.starts_with("/login?next=") {
+        if status == 303 && (location.starts_with("/login?next=") || location == "/patient") {
             return Seen::SignInFirst;
         }
         let body: serde_json::Value = resp.json().await.unwrap_or_default();
@@ -40,6 +40,7 @@ fn concrete(path: &str) -> String {
     path.replace("{id}", "00000000-0000-7000-8000-000000000000")
         .replace("{code}", "1311234567")
         .replace("{key}", "00000000-0000-7000-8000-000000000001")
+        .replace("{receipt}", "OPT-0000-0000-00000")
 }
 
 app_test!(

@@ -10,5 +10,6 @@ mod browser;
 mod collect;
 mod identity;
 mod operations;
+mod optout;
 mod pages;
 mod reports;

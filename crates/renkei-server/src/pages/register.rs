@@ -1,0 +1,201 @@
+//! The public side of opt-out: the register's statistics (small counts
+//! suppressed) and the notice each provider must display (本人通知),
+//! generated from the platform's configuration.
+
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use maud::{DOCTYPE, Markup, html};
+use renkei_core::{Function, ProviderCode};
+use serde::Deserialize;
+
+use super::layout::{Lang, PageLang, page};
+use super::patient::{jst, key_label, offered};
+use crate::{AppState, Error};
+
+/// `GET /register/optouts`: opt-outs in force by scope, and changes per
+/// month by scope.
+pub async fn optouts(State(state): State<AppState>, lang: PageLang) -> Result<Response, Error> {
+    let l = lang.lang;
+    let threshold = state.config().optout.suppress_below;
+    let stats = state.optout().register_stats(threshold).await?;
+    let body = html! {
+        p { (l.pick(
+            "患者の申出によるオプトアウトの件数です。特定の方を推測できないよう、",
+            "Opt-outs recorded at patients' request. So that nobody can be singled out, counts from 1 to "
+        )) (threshold - 1) (l.pick(
+            "件以下の件数は表示しません。",
+            " are not shown."
+        )) }
+        div class="wide" {
+            table {
+                caption { (l.pick("現在有効なオプトアウト（範囲別）", "Opt-outs in force, by scope")) }
+                thead { tr { th scope="col" { (l.pick("範囲", "Scope")) } th scope="col" { (l.pick("件数", "Count")) } } }
+                tbody {
+                    @for (key, n) in &stats.in_force {
+                        tr { td { (key_label(key, l)) } td { (n) } }
+                    }
+                }
+            }
+        }
+        div class="wide" {
+            table {
+                caption { (l.pick("月別の申出と撤回（日本時間）", "Opt-outs and withdrawals per month (Japan time)")) }
+                thead { tr {
+                    th scope="col" { (l.pick("月", "Month")) }
+                    th scope="col" { (l.pick("範囲", "Scope")) }
+                    th scope="col" { (l.pick("申出", "Opt-outs")) }
+                    th scope="col" { (l.pick("撤回", "Withdrawals")) }
+                } }
+                tbody {
+                    @for m in &stats.months {
+                        tr { td { (m.month) } td { (key_label(&m.scope, l)) } td { (m.opt_outs) } td { (m.withdrawals) } }
+                    }
+                }
+            }
+        }
+        p class="hint" { (l.pick("登録簿の版", "Registry version")) ": " (stats.version)
+            " · " a href="/api/v1/register/optouts" { "JSON" } }
+        p { a href="/patient" { (l.pick("オプトアウトを申し出る", "Opt out")) } }
+    };
+    Ok(page(
+        lang,
+        l.pick("オプトアウトの統計", "Opt-out statistics"),
+        None,
+        body,
+    )
+    .into_response())
+}
+
+/// Query of the notice: `?print=1` for the printable document.
+#[derive(Debug, Deserialize)]
+pub struct NoticeQuery {
+    #[serde(default)]
+    print: Option<String>,
+}
+
+fn operator_of(state: &AppState, function: Function) -> String {
+    let d = &state.config().deployment;
+    d.functions
+        .get(&function)
+        .and_then(|name| d.operators.get(name))
+        .map_or_else(|| "—".to_owned(), |o| o.display_name.clone())
+}
+
+/// `GET /notice/{code}`: the notice provider `code` must display, as a
+/// page, or with `?print=1` as a document for A4 paper.
+pub async fn notice(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Path(code): Path<String>,
+    Query(q): Query<NoticeQuery>,
+) -> Result<Response, Error> {
+    let l = lang.lang;
+    let code =
+        ProviderCode::parse(code.trim()).map_err(|e| Error::BadRequest(format!("code: {e}")))?;
+    let provider = state
+        .intake()
+        .provider(&code)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("provider {code}")))?;
+    let base = state
+        .config()
+        .server
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", state.config().server.listen));
+    let base = base.trim_end_matches('/');
+    let text = notice_text(&state, l, &provider.name, &code, base);
+    let title = l.pick(
+        "医療情報の二次利用に関するお知らせ",
+        "Notice on the secondary use of medical information",
+    );
+    if q.print.as_deref().is_some_and(|p| p == "1") {
+        let doc = html! {
+            (DOCTYPE)
+            html lang=(match l { Lang::Ja => "ja", Lang::En => "en" }) {
+                head {
+                    meta charset="utf-8";
+                    meta name="viewport" content="width=device-width, initial-scale=1";
+                    title { (title) " — " (provider.name) }
+                    link rel="stylesheet" href="/assets/style.css";
+                }
+                body { main class="document" { h1 { (title) } (text) } }
+            }
+        };
+        return Ok(axum::response::Html(doc.into_string()).into_response());
+    }
+    let body = html! {
+        (text)
+        p class="no-print" { a href=(format!("/notice/{code}?print=1")) { (l.pick("印刷用の文書", "Printable document")) } }
+    };
+    Ok(page(lang, title, None, body).into_response())
+}
+
+fn notice_text(
+    state: &AppState,
+    l: Lang,
+    provider: &str,
+    code: &ProviderCode,
+    base: &str,
+) -> Markup {
+    let cfg = &state.config().optout;
+    let collector = operator_of(state, Function::Collection);
+    let reviewer = operator_of(state, Function::Review);
+    let registry = operator_of(state, Function::OptOut);
+    let purposes: Vec<String> = offered(state)
+        .iter()
+        .map(|p| match l {
+            Lang::Ja => p.label_ja(),
+            Lang::En => p.label_en(),
+        })
+        .collect();
+    html! {
+        p { strong { (provider) } " (" (l.pick("医療機関コード ", "provider code ")) (code) ")" }
+        h2 { (l.pick("情報の提供について", "What we send")) }
+        p { (l.pick(
+            "当院は、受診された方の診療に関する情報を、医療等情報の二次利用のための情報連携基盤に提供しています。情報連携基盤の運営者: ",
+            "We send information about the care of our patients to the data linkage platform for the secondary use of medical information. Operator: "
+        )) (collector) }
+        h2 { (l.pick("利用の目的と方法", "How it is used")) }
+        p { (l.pick(
+            "提供された情報は、氏名・住所・保険証の番号などを取り除いた上で、審査（審査の運営者: ",
+            "With names, addresses, insurance numbers and other identifiers removed, the information may be used for research, public administration and product development approved by review (reviewing body: "
+        )) (reviewer) (l.pick(
+            "）を経て許可された研究・行政・医薬品等の開発に利用されることがあります。許可されたすべての利用は公開の登録簿に掲載されます。",
+            "). Every approved use is listed on a public register."
+        )) }
+        h2 { (l.pick("利用を望まない方へ（オプトアウト）", "If you do not want your information used (opt-out)")) }
+        p { (l.pick(
+            "いつでも、利用の停止を申し出ることができます。申出は次回以降のデータ抽出から反映され、撤回もできます。申出の範囲は、全ての二次利用、または次の項目から選べます: ",
+            "You may ask at any time that your information not be used. The request applies from the next data extract on, and you may withdraw it. It may cover all secondary use, or any of: "
+        )) (purposes.join(l.pick("、", ", "))) }
+        ul {
+            li { (l.pick("患者ポータル: ", "Patient portal: ")) a href=(format!("{base}/patient")) { (base) "/patient" }
+                (l.pick("（保険証の記載内容で本人確認します）", " (identification with the details on your insurance card)")) }
+            li { (l.pick("窓口・郵送: ", "In person or by post: ")) (contact(cfg.contact.as_deref(), l)) }
+        }
+        p { (l.pick(
+            "未成年の方などは、法定代理人が申し出ることができます。",
+            "A legal representative may ask on behalf of a minor or a person under guardianship."
+        )) " " @if cfg.bereaved_family_may_act {
+            (l.pick("亡くなられた方については、ご遺族が申し出ることができます。", "For a deceased person, bereaved family may ask."))
+        } @else {
+            (l.pick("亡くなられた方のご遺族による申出は、受け付けていません。", "Requests from bereaved family for a deceased person are not accepted."))
+        } }
+        p { (l.pick("オプトアウトの管理: ", "Opt-out registry operated by: ")) (registry)
+            " · " a href=(format!("{base}/register/optouts")) { (l.pick("オプトアウトの統計", "Opt-out statistics")) } }
+        h2 { (l.pick("お問い合わせ", "Questions")) }
+        p { (contact(cfg.contact.as_deref(), l)) }
+        p class="hint" { (l.pick("この文書は情報連携基盤の設定から作成されました（", "Generated from the platform's configuration (")) (jst(state.clock().now())) (l.pick("）。", ").")) }
+    }
+}
+
+fn contact(configured: Option<&str>, l: Lang) -> Markup {
+    match configured {
+        Some(c) => html! { (c) },
+        None => html! { span class="error" { (l.pick(
+            "（連絡先が設定されていません: optout.contact）",
+            "(no contact configured: optout.contact)"
+        )) } },
+    }
+}

@@ -1,0 +1,216 @@
+//! Opt-out over HTTP: a patient identifies, opts out and withdraws through
+//! the patient API; operators enter paper forms and read exclusion sets;
+//! the register and the provider notice are public.
+
+use renkei_core::{IdentifyingAttributes, PersonKey, ProviderCode, Role, Sex};
+use serde_json::{Value, json};
+
+use crate::app_test;
+use crate::collect::{CODE, hospital_account};
+use crate::helpers::{TestApp, problem};
+
+/// A person the platform holds, as identity resolved a provider's record.
+async fn known_person(app: &TestApp, number: &str, kana: &str) -> PersonKey {
+    let attributes = IdentifyingAttributes {
+        local_patient_id: Some(format!("L-{number}")),
+        insurer_number: Some("06139999".to_owned()),
+        insured_symbol: Some("記号A".to_owned()),
+        insured_number: Some(number.to_owned()),
+        insured_branch: Some("01".to_owned()),
+        kana_name: Some(kana.to_owned()),
+        birth_date: Some("1980-04-01".to_owned()),
+        sex: Some(Sex::Female),
+        ..Default::default()
+    };
+    let provider = ProviderCode::parse(CODE).expect("code");
+    app.state
+        .identity()
+        .resolve(&provider, &attributes)
+        .await
+        .expect("resolve")
+        .person_key
+}
+
+fn card(number: &str, kana: &str) -> Value {
+    json!({
+        "kana_name": kana, "birth_date": "1980/04/01", "sex": "female",
+        "insurer_number": "06139999", "insured_symbol": "記号A",
+        "insured_number": number, "insured_branch": "01"
+    })
+}
+
+async fn patient_token(app: &TestApp, number: &str, kana: &str) -> String {
+    let resp = app
+        .http
+        .post(app.url("/api/v1/patient/session"))
+        .json(&card(number, kana))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 201);
+    let body: Value = resp.json().await.expect("json");
+    assert!(
+        body["token"].as_str().expect("token").starts_with("rkp_"),
+        "{body}"
+    );
+    body["token"].as_str().expect("token").to_owned()
+}
+
+async fn operator_get(app: &TestApp, path: &str) -> Value {
+    let resp = app
+        .http
+        .get(app.url(path))
+        .bearer_auth(&app.creds(Role::Operator).token)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 200, "{path}");
+    resp.json().await.expect("json")
+}
+
+app_test!(
+    async fn a_patient_identifies_opts_out_and_withdraws_over_the_api(app) {
+        let person = known_person(&app, "12345678", "タカハシ ハナコ").await;
+        let wrong = app.http.post(app.url("/api/v1/patient/session")).json(&card("12345678", "タカハシ ハナ")).send().await.expect("send");
+        let body = problem(wrong, 401).await;
+        assert!(body["detail"].as_str().unwrap_or("").contains("do not match"), "{body}");
+        let missing = app.http.post(app.url("/api/v1/patient/session")).json(&json!({"kana_name": "タカハシ ハナコ"})).send().await.expect("send");
+        problem(missing, 400).await;
+
+        let token = patient_token(&app, "12345678", "ﾀｶﾊｼ ﾊﾅｺ").await;
+        let view: Value = app.http.get(app.url("/api/v1/patient/optouts")).bearer_auth(&token).send().await.expect("send").json().await.expect("json");
+        assert_eq!(view["standing"], json!([]), "{view}");
+        assert_eq!(view["used_by"], json!([]));
+
+        let resp = app.http.post(app.url("/api/v1/patient/optouts")).bearer_auth(&token).json(&json!({"scope": "genomic"})).send().await.expect("send");
+        assert_eq!(resp.status(), 201);
+        let change: Value = resp.json().await.expect("json");
+        let receipt = change["receipt"].as_str().expect("receipt").to_owned();
+        assert_eq!(change["person"], person.to_string());
+        assert_eq!(change["channel"], "portal");
+
+        let set = operator_get(&app, "/api/v1/optouts/exclusion?use=genomic&keys=true").await;
+        assert_eq!(set["person_keys"], json!([person.to_string()]), "{set}");
+        assert_eq!(set["registry_version"], change["version"]);
+        let ordinary = operator_get(&app, "/api/v1/optouts/exclusion?keys=true").await;
+        assert_eq!(ordinary["excluded"], 0, "a genomic opt-out does not touch an ordinary study");
+
+        // A patient cannot act as someone else: no route takes a person.
+        let refused = app.http.post(app.url("/api/v1/patient/optouts")).bearer_auth(&token)
+            .json(&json!({"scope": "all", "submitter": {"kind": "representative", "relation": "親権者"}})).send().await.expect("send");
+        problem(refused, 400).await;
+        // Tokens do not cross: a patient token is no account, an account is no patient.
+        let resp = app.http.get(app.url("/api/v1/optouts/exclusion")).bearer_auth(&token).send().await.expect("send");
+        problem(resp, 401).await;
+        let resp = app.http.get(app.url("/api/v1/patient/optouts")).bearer_auth(&app.creds(Role::Patient).token).send().await.expect("send");
+        problem(resp, 401).await;
+
+        let path = format!("/api/v1/patient/optouts/{receipt}/withdraw");
+        let resp = app.http.post(app.url(&path)).bearer_auth(&token).send().await.expect("send");
+        assert_eq!(resp.status(), 201);
+        let again = app.http.post(app.url(&path)).bearer_auth(&token).send().await.expect("send");
+        problem(again, 409).await;
+        let set = operator_get(&app, "/api/v1/optouts/exclusion?use=genomic").await;
+        assert_eq!(set["excluded"], 0, "the withdrawal re-includes");
+
+        // Another patient cannot withdraw it, and is told it does not exist.
+        known_person(&app, "99990000", "ヤマダ ハナコ").await;
+        let other = patient_token(&app, "99990000", "ヤマダ ハナコ").await;
+        let theirs = app.http.post(app.url(&path)).bearer_auth(&other).send().await.expect("send");
+        problem(theirs, 404).await;
+
+        let entries = operator_get(&app, "/api/v1/audit/entries?start=0&end=1000").await;
+        let text = entries.to_string();
+        assert!(text.contains("optout.opt_out") && text.contains(&receipt), "the registry audits the change");
+        assert!(text.contains(&format!("\"person_key\":\"{person}\"")), "patient actions are audited as the patient");
+
+        let resp = app.http.delete(app.url("/api/v1/patient/session")).bearer_auth(&token).send().await.expect("send");
+        assert_eq!(resp.status(), 204);
+        let after = app.http.get(app.url("/api/v1/patient/optouts")).bearer_auth(&token).send().await.expect("send");
+        problem(after, 401).await;
+        app.stop().await;
+    }
+);
+
+app_test!(
+    async fn operators_enter_paper_forms_and_the_register_counts_them(app) {
+        let operator = app.creds(Role::Operator).token.clone();
+        let mut people = Vec::new();
+        for i in 0..12 {
+            let person = PersonKey::generate();
+            let scope = if i < 11 { "all" } else { "commercial,category:mental_health" };
+            let resp = app.http.post(app.url("/api/v1/optouts")).bearer_auth(&operator)
+                .json(&json!({"person_key": person.to_string(), "scope": scope,
+                              "submitter": {"kind": "representative", "relation": "親権者"}}))
+                .send().await.expect("send");
+            assert_eq!(resp.status(), 201);
+            let change: Value = resp.json().await.expect("json");
+            assert_eq!(change["channel"], "paper");
+            people.push((person, change["receipt"].as_str().expect("receipt").to_owned()));
+        }
+        let bad = app.http.post(app.url("/api/v1/optouts")).bearer_auth(&operator)
+            .json(&json!({"person_key": PersonKey::generate().to_string(), "scope": "marketing"})).send().await.expect("send");
+        let body = problem(bad, 400).await;
+        assert!(body["detail"].as_str().unwrap_or("").contains("marketing"), "{body}");
+        let (person, receipt) = &people[0];
+        let resp = app.http.post(app.url(&format!("/api/v1/optouts/{receipt}/withdraw"))).bearer_auth(&operator).json(&json!({})).send().await.expect("send");
+        assert_eq!(resp.status(), 201);
+        let history = operator_get(&app, &format!("/api/v1/optouts/persons/{person}")).await;
+        assert_eq!(history.as_array().map(Vec::len), Some(2), "{history}");
+
+        let stats: Value = app.http.get(app.url("/api/v1/register/optouts")).send().await.expect("send").json().await.expect("json");
+        assert_eq!(stats["version"], 13);
+        let in_force = stats["in_force"].as_array().expect("in force");
+        assert!(in_force.contains(&json!(["all", 10])), "{stats}");
+        assert!(in_force.contains(&json!(["commercial", {"below": 10}])), "{stats}");
+        let page = app.http.get(app.url("/register/optouts")).send().await.expect("send").text().await.expect("text");
+        assert!(page.contains("全ての二次利用") && page.contains("&lt;10"), "{page}");
+        app.stop().await;
+    }
+);
+
+app_test!(
+    async fn each_provider_renders_its_notice_from_the_configuration(app) {
+        hospital_account(&app).await;
+        let page = app.http.get(app.url(&format!("/notice/{CODE}"))).send().await.expect("send").text().await.expect("text");
+        assert!(page.contains("医療情報の二次利用に関するお知らせ") && page.contains(CODE), "{page}");
+        assert!(page.contains("ゲノムデータの利用") && page.contains("/patient"), "{page}");
+        assert!(page.contains("ご遺族が申し出ることができます"), "the default policy lets bereaved family act");
+        assert!(page.contains("optout.contact"), "an unset contact is shown as unset");
+        let print = app.http.get(app.url(&format!("/notice/{CODE}?print=1"))).send().await.expect("send").text().await.expect("text");
+        assert!(print.contains("class=\"document\"") && !print.contains("<nav"), "{print}");
+        let english = app.http.get(app.url(&format!("/notice/{CODE}?lang=en"))).send().await.expect("send").text().await.expect("text");
+        assert!(english.contains("Notice on the secondary use"), "{english}");
+        let unknown = app.http.get(app.url("/notice/1399999999")).send().await.expect("send");
+        assert_eq!(unknown.status(), 404);
+        app.stop().await;
+    }
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_policy_can_refuse_bereaved_family() {
+    let app = crate::helpers::spawn_app_with(renkei_store::testing::TestBackend::Sqlite, |c| {
+        c.optout.bereaved_family_may_act = false;
+    })
+    .await;
+    let resp = app
+        .http
+        .post(app.url("/api/v1/optouts"))
+        .bearer_auth(&app.creds(Role::Operator).token)
+        .json(
+            &json!({"person_key": PersonKey::generate().to_string(), "scope": "all",
+                      "submitter": {"kind": "bereaved_family", "relation": "配偶者"}}),
+        )
+        .send()
+        .await
+        .expect("send");
+    let body = problem(resp, 403).await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("bereaved_family_may_act"),
+        "{body}"
+    );
+    app.stop().await;
+}
