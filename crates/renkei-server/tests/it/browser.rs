@@ -183,3 +183,165 @@ async fn a_patient_signs_in_on_a_phone_sized_browser_in_japanese() {
     c.close().await.expect("close browser");
     app.stop().await;
 }
+
+/// Fills the portal's identification form as a patient types it.
+async fn identify_as(c: &Client, kana: &str) {
+    type_into(c, "kana_name", kana).await;
+    // A date input's typing order follows the browser's locale; setting
+    // the value is what a date picker does.
+    c.execute(
+        "document.getElementById('birth_date').value = '1980-04-01';",
+        vec![],
+    )
+    .await
+    .expect("set the date");
+    click(c, "input[name=sex][value=female]").await;
+    type_into(c, "insurer_number", "06139999").await;
+    type_into(c, "insured_symbol", "記号A").await;
+    type_into(c, "insured_number", "12345678").await;
+    type_into(c, "insured_branch", "01").await;
+    click(c, "form[action='/patient'] button[type=submit]").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patient_opts_out_and_withdraws_on_a_phone_sized_browser() {
+    let app = spawn_app(TestBackend::Sqlite).await;
+    let provider = renkei_core::ProviderCode::parse("1311234567").expect("code");
+    let attributes = renkei_core::IdentifyingAttributes {
+        insurer_number: Some("06139999".to_owned()),
+        insured_symbol: Some("記号A".to_owned()),
+        insured_number: Some("12345678".to_owned()),
+        insured_branch: Some("01".to_owned()),
+        kana_name: Some("タカハシ ハナコ".to_owned()),
+        birth_date: Some("1980-04-01".to_owned()),
+        sex: Some(renkei_core::Sex::Female),
+        ..Default::default()
+    };
+    let person = app
+        .state
+        .identity()
+        .resolve(&provider, &attributes)
+        .await
+        .expect("resolve")
+        .person_key;
+    let driver = start_driver();
+    let c = browser(&driver).await;
+
+    // Not identified: the status page sends the patient to identify first,
+    // in Japanese, every field labelled.
+    c.goto(&app.url("/patient/optouts")).await.expect("goto");
+    assert_eq!(c.current_url().await.expect("url").path(), "/patient");
+    assert_eq!(page_lang(&c).await.as_deref(), Some("ja"));
+    for (id, text) in [
+        ("kana_name", "氏名（カタカナ）"),
+        ("insured_branch", "枝番"),
+    ] {
+        let label = c
+            .find(Locator::Css(&format!("label[for={id}]")))
+            .await
+            .expect("label");
+        assert_eq!(label.text().await.expect("text"), text);
+    }
+
+    identify_as(&c, "タカハシ ハナ").await;
+    let alert = settle(&c, Locator::Css("[role=alert]")).await;
+    assert!(
+        alert
+            .text()
+            .await
+            .expect("text")
+            .contains("一致する記録が見つかりませんでした")
+    );
+
+    identify_as(&c, "タカハシ ハナコ").await;
+    settle(&c, Locator::Id("optout-form")).await;
+    assert_eq!(
+        c.current_url().await.expect("url").path(),
+        "/patient/optouts"
+    );
+    assert!(
+        c.source()
+            .await
+            .expect("source")
+            .contains("オプトアウトしていません")
+    );
+
+    // Choose genomic data with the keyboard, and opt out.
+    let genomic = c
+        .find(Locator::Css("input[name=p_genomic]"))
+        .await
+        .expect("checkbox");
+    genomic
+        .send_keys(" ")
+        .await
+        .expect("space toggles the checkbox");
+    assert!(genomic.is_selected().await.expect("selected"));
+    click(&c, "form[action='/patient/optouts'] button[type=submit]").await;
+    let done = settle(&c, Locator::Css("[role=status]")).await;
+    let receipt = done
+        .find(Locator::Css(".receipt"))
+        .await
+        .expect("receipt")
+        .text()
+        .await
+        .expect("text");
+    assert!(receipt.starts_with("OPT-"), "{receipt}");
+    let page = c.source().await.expect("source");
+    assert!(
+        page.contains("ゲノムデータの利用") && page.contains("適用中"),
+        "{page}"
+    );
+    let genomic_use = renkei_optout::DataUse::parse("genomic").expect("use");
+    let set = app
+        .state
+        .optout()
+        .exclusion(&genomic_use, app.state.clock().now())
+        .await
+        .expect("set");
+    assert!(
+        set.contains(&person),
+        "the next extract leaves the patient out"
+    );
+
+    // Withdraw it: the button names the receipt for screen readers.
+    click(&c, &format!("button[aria-label$='{receipt}']")).await;
+    let done = settle(&c, Locator::Css("[role=status]")).await;
+    assert!(done.text().await.expect("text").contains("撤回"));
+    let set = app
+        .state
+        .optout()
+        .exclusion(&genomic_use, app.state.clock().now())
+        .await
+        .expect("set");
+    assert!(!set.contains(&person), "the withdrawal re-includes");
+    let history = c
+        .find_all(Locator::Css("td.receipt"))
+        .await
+        .expect("history cells");
+    assert_eq!(
+        history.len(),
+        2,
+        "the history keeps the opt-out and its withdrawal"
+    );
+
+    // English on request; then sign out.
+    click(&c, "a[hreflang=en]").await;
+    settle(&c, Locator::Css("html[lang=en]")).await;
+    assert!(
+        c.source()
+            .await
+            .expect("source")
+            .contains("Your opt-out status")
+    );
+    click(&c, "form[action='/patient/signout'] button").await;
+    settle(&c, Locator::Id("kana_name")).await;
+    c.goto(&app.url("/patient/optouts")).await.expect("goto");
+    assert_eq!(
+        c.current_url().await.expect("url").path(),
+        "/patient",
+        "signed out"
+    );
+
+    c.close().await.expect("close browser");
+    app.stop().await;
+}
