@@ -10,6 +10,7 @@ use crate::{Receipt, Scope};
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Submitter {
     /// The person themself (本人).
+    #[serde(rename = "self")]
     Person,
     /// A legal representative (法定代理人): a parent of a minor, a guardian.
     Representative {

@@ -45,8 +45,9 @@ pub struct IdentifyRequest {
     pub insured_symbol: Option<String>,
     /// 番号.
     pub insured_number: String,
-    /// 枝番 (2 digits).
-    pub insured_branch: String,
+    /// 枝番 (2 digits), if the card has one (cards before 2021 do not).
+    #[serde(default)]
+    pub insured_branch: Option<String>,
 }
 
 impl IdentifyRequest {
@@ -79,7 +80,12 @@ impl IdentifyRequest {
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned),
             insured_number: required("insured_number", &self.insured_number)?,
-            insured_branch: required("insured_branch", &self.insured_branch)?,
+            insured_branch: self
+                .insured_branch
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
             ..Default::default()
         })))
     }

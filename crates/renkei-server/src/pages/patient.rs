@@ -101,7 +101,8 @@ fn identify_page(state: &AppState, lang: PageLang, error: Option<&str>) -> Respo
             label for="insured_number" { (l.pick("番号", "Number")) }
             input id="insured_number" name="insured_number" required;
             label for="insured_branch" { (l.pick("枝番", "Branch number (枝番)")) }
-            input id="insured_branch" name="insured_branch" inputmode="numeric" required;
+            input id="insured_branch" name="insured_branch" inputmode="numeric" aria-describedby="branch-hint";
+            p id="branch-hint" class="hint" { (l.pick("2021年以降に発行された保険証に記載されています。記載がなければ空欄のまま。", "Printed on cards issued since 2021; leave empty if your card has none.")) }
             button type="submit" { (l.pick("本人確認して進む", "Confirm and continue")) }
         }
         p { a href="/register/optouts" { (l.pick("オプトアウトの統計（公開）", "Opt-out statistics (public)")) } }
@@ -150,6 +151,7 @@ pub struct IdentifyForm {
     #[serde(default)]
     insured_symbol: String,
     insured_number: String,
+    #[serde(default)]
     insured_branch: String,
 }
 
@@ -179,7 +181,7 @@ pub async fn identify(
         insurer_number: form.insurer_number,
         insured_symbol: Some(form.insured_symbol),
         insured_number: form.insured_number,
-        insured_branch: form.insured_branch,
+        insured_branch: Some(form.insured_branch),
     };
     let (token, session) = match start_patient_session(&state, peer, &request).await {
         Ok(s) => s,

@@ -52,6 +52,21 @@ fn demo_exit_walks_every_step_and_ends_with_a_json_summary() {
             .expect("recall")
             >= summary["identity_recall"].as_f64().expect("recall")
     );
+    // A tenth of the persons opt out, some through the portal; every
+    // change is one registry version, and an extract touching every
+    // purpose leaves out all but the withdrawn and the not-yet-effective.
+    let n = |k: &str| summary[k].as_u64().unwrap_or_else(|| panic!("{k}"));
+    assert!(n("optouts") >= 25, "{summary}");
+    assert!(n("optouts_via_portal") > 0);
+    assert_eq!(
+        n("optout_registry_version"),
+        n("optouts") + n("optout_withdrawals")
+    );
+    assert_eq!(
+        n("optout_excluded_every_purpose"),
+        n("optouts") - n("optout_withdrawals") - n("optouts_effective_later")
+    );
+    assert!(n("optout_excluded_any_study") < n("optout_excluded_every_purpose"));
     assert!(
         summary["url"]
             .as_str()
