@@ -1,0 +1,72 @@
+//! Errors of review.
+
+/// What went wrong in review.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A store failed.
+    #[error("review store error")]
+    Store(#[from] renkei_store::Error),
+    /// A query failed.
+    #[error("review database error")]
+    Database(#[from] sqlx::Error),
+    /// A stored row is not what review wrote.
+    #[error("review store is inconsistent: {0}")]
+    Corrupt(String),
+    /// An application form or request that cannot be taken as written
+    /// (names the field and why).
+    #[error("{0}")]
+    Invalid(String),
+    /// The workflow does not allow this step from the application's state.
+    #[error("an application in state {state} cannot be {action}; allowed: {allowed}")]
+    IllegalTransition {
+        /// The state it is in.
+        state: &'static str,
+        /// What was asked (`submitted`, `approved` …).
+        action: &'static str,
+        /// The steps allowed from that state.
+        allowed: String,
+    },
+    /// Someone else changed the application first; read it again.
+    #[error("application {0} changed meanwhile; reload it and try again")]
+    Stale(String),
+    /// No such application or permit.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The caller may not do this to this application (not its applicant,
+    /// not assigned to it).
+    #[error("{0}")]
+    NotYours(String),
+    /// A reviewer with a declared conflict of interest.
+    #[error(
+        "{reviewer} declared a conflict of interest with {organization} and cannot review this application"
+    )]
+    Conflict {
+        /// The reviewer.
+        reviewer: String,
+        /// The applicant organization.
+        organization: String,
+    },
+    /// The permit is suspended, revoked or past its term.
+    #[error("permit {permit} is not in force ({status})")]
+    NotInForce {
+        /// The permit.
+        permit: String,
+        /// `suspended`, `revoked` or `expired`.
+        status: &'static str,
+    },
+    /// The audit log refused the step's entry, so the step was not taken.
+    #[error("the audit log cannot record the step")]
+    Audit(#[source] renkei_core::Error),
+}
+
+/// Result with [`Error`] as the default error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<Error> for renkei_core::Error {
+    fn from(e: Error) -> Self {
+        renkei_core::Error::Service {
+            function: "review",
+            message: e.to_string(),
+        }
+    }
+}
