@@ -39,6 +39,20 @@ pub struct Config {
     /// register.
     #[serde(default)]
     pub optout: OptOutConfig,
+    /// Review: what calls for more scrutiny.
+    #[serde(default)]
+    pub review: ReviewConfig,
+}
+
+/// Review (審査).
+#[derive(Clone, Debug, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewConfig {
+    /// What flags an application for more scrutiny (foreign organizations
+    /// and processing abroad, genomic or image data, commercial use,
+    /// special data categories).
+    #[serde(default)]
+    pub scrutiny: renkei_review::ScrutinyRules,
 }
 
 /// Opt-out management (オプトアウト管理) and the patient portal.
@@ -170,6 +184,7 @@ impl Default for Config {
             deployment: DeploymentConfig::default(),
             collect: CollectConfig::default(),
             optout: OptOutConfig::default(),
+            review: ReviewConfig::default(),
         }
     }
 }

@@ -92,6 +92,22 @@ impl From<renkei_collect::Error> for Error {
     }
 }
 
+impl From<renkei_review::Error> for Error {
+    fn from(e: renkei_review::Error) -> Self {
+        use renkei_review::Error as R;
+        match e {
+            R::Invalid(_) => Error::BadRequest(e.to_string()),
+            R::IllegalTransition { .. }
+            | R::Stale(_)
+            | R::Conflict { .. }
+            | R::NotInForce { .. } => Error::Conflict(e.to_string()),
+            R::NotFound(what) => Error::NotFound(what),
+            R::NotYours(_) => Error::Forbidden(e.to_string()),
+            other => Error::Internal(format!("review: {other}")),
+        }
+    }
+}
+
 impl From<renkei_optout::Error> for Error {
     fn from(e: renkei_optout::Error) -> Self {
         use renkei_optout::Error as O;

@@ -5,7 +5,7 @@
 
 use axum::Router;
 use axum::http::Method;
-use axum::routing::{MethodRouter, delete, get, post};
+use axum::routing::{MethodRouter, delete, get, post, put};
 use renkei_core::Role;
 
 use crate::policy::{Access, Policy, Rule, Surface};
@@ -37,6 +37,16 @@ pub const COMPLIANCE_READERS: &[Role] = &[Role::Operator, Role::Auditor];
 /// at the counter), reads a person's opt-out history and computes
 /// exclusion sets: operators.
 pub const OPTOUT_OPERATORS: &[Role] = &[Role::Operator];
+/// Who writes and submits applications: applicants.
+pub const APPLICANTS: &[Role] = &[Role::Applicant];
+/// Who reads applications (an applicant only their own, checked by
+/// review): applicants, reviewers, operators.
+pub const APPLICATION_READERS: &[Role] = &[Role::Applicant, Role::Reviewer, Role::Operator];
+/// Who votes and declares conflicts: reviewers.
+pub const REVIEWERS: &[Role] = &[Role::Reviewer];
+/// The review secretariat (事務局): screening, committees, assignments,
+/// decisions, permits.
+pub const REVIEW_SECRETARIAT: &[Role] = &[Role::Operator];
 /// Who curates the person index (review queue, merges, splits) and may
 /// read a person's attributes for a stated reason: operators only.
 pub const IDENTITY_CURATORS: &[Role] = &[Role::Operator];
@@ -336,8 +346,101 @@ pub fn table() -> Vec<RouteSpec> {
             Public,
             get(api::optout::register),
         ),
+        // Review: applications, the workflow, votes, permits.
+        api(
+            M::POST,
+            "/api/v1/applications",
+            Roles(APPLICANTS),
+            post(api::review::create),
+        ),
+        api(
+            M::GET,
+            "/api/v1/applications",
+            Roles(APPLICATION_READERS),
+            get(api::review::list),
+        ),
+        api(
+            M::GET,
+            "/api/v1/applications/{id}",
+            Roles(APPLICATION_READERS),
+            get(api::review::show),
+        ),
+        api(
+            M::PUT,
+            "/api/v1/applications/{id}",
+            Roles(APPLICANTS),
+            put(api::review::update),
+        ),
+        api(
+            M::POST,
+            "/api/v1/applications/{id}/submit",
+            Roles(APPLICANTS),
+            post(api::review::submit),
+        ),
+        api(
+            M::POST,
+            "/api/v1/applications/{id}/steps",
+            Roles(REVIEW_SECRETARIAT),
+            post(api::review::step),
+        ),
+        api(
+            M::POST,
+            "/api/v1/applications/{id}/assignments",
+            Roles(REVIEW_SECRETARIAT),
+            post(api::review::assign),
+        ),
+        api(
+            M::POST,
+            "/api/v1/applications/{id}/votes",
+            Roles(REVIEWERS),
+            post(api::review::vote),
+        ),
+        api(
+            M::POST,
+            "/api/v1/applications/{id}/permit",
+            Roles(REVIEW_SECRETARIAT),
+            post(api::review::issue_permit),
+        ),
+        api(
+            M::POST,
+            "/api/v1/reviewers/conflicts",
+            Roles(REVIEWERS),
+            post(api::review::declare_conflict),
+        ),
+        api(
+            M::GET,
+            "/api/v1/review/queue",
+            Roles(REVIEWERS),
+            get(api::review::queue),
+        ),
+        api(
+            M::GET,
+            "/api/v1/permits/{id}",
+            Roles(APPLICATION_READERS),
+            get(api::review::permit),
+        ),
+        // The public register (公開登録簿).
+        api(
+            M::GET,
+            "/api/v1/register",
+            Public,
+            get(api::review::register),
+        ),
+        api(
+            M::GET,
+            "/api/v1/register/catalogue",
+            Public,
+            get(api::register::catalogue),
+        ),
         // Pages.
         page(M::GET, "/", Public, get(pages::home::home)),
+        page(M::GET, "/register", Public, get(pages::register::decisions)),
+        page(
+            M::GET,
+            "/register/feed.atom",
+            Public,
+            get(api::register::feed),
+        ),
         // The patient portal (患者ポータル) and the public side of opt-out.
         page(
             M::GET,

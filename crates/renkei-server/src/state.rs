@@ -8,6 +8,7 @@ use renkei_collect::{Intake, IntakeConfig};
 use renkei_core::Clock;
 use renkei_identity::PersonIndex;
 use renkei_optout::{ByAttributes, PatientIdentification, Registry};
+use renkei_review::Review;
 use renkei_store::Stores;
 
 use crate::accounts::{Accounts, LoginThrottle};
@@ -34,6 +35,7 @@ struct Inner {
     intake: Intake,
     optout: Registry,
     identification: Arc<dyn PatientIdentification>,
+    review: Review,
 }
 
 impl std::fmt::Debug for Inner {
@@ -81,6 +83,13 @@ impl AppState {
         .await?;
         let identification: Arc<dyn PatientIdentification> =
             Arc::new(ByAttributes::new(Arc::new(identity.clone())));
+        let review = Review::open(
+            &stores,
+            clock.clone(),
+            Arc::new(audit.clone()),
+            config.review.scrutiny.clone(),
+        )
+        .await?;
         // The log records when the platform started and stopped, so a gap
         // in service shows in the log itself.
         audit
@@ -100,6 +109,7 @@ impl AppState {
                 intake,
                 optout,
                 identification,
+                review,
             }),
         })
     }
@@ -143,6 +153,10 @@ impl AppState {
     /// The opt-out registry.
     pub fn optout(&self) -> &Registry {
         &self.inner.optout
+    }
+    /// Review: applications, decisions, permits.
+    pub fn review(&self) -> &Review {
+        &self.inner.review
     }
     /// How patients identify themselves to the portal.
     pub fn identification(&self) -> &Arc<dyn PatientIdentification> {

@@ -9,7 +9,9 @@ pub mod identity;
 pub mod json;
 pub mod openapi;
 pub mod optout;
+pub mod register;
 pub mod reports;
+pub mod review;
 pub mod tokens;
 pub mod users;
 

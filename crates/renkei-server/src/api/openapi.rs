@@ -8,7 +8,7 @@ use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, collect, health, identity, optout, reports, tokens, users};
+use super::{audit, collect, health, identity, optout, register, reports, review, tokens, users};
 
 /// The platform's API description.
 #[derive(Debug, OpenApi)]
@@ -31,6 +31,9 @@ use super::{audit, collect, health, identity, optout, reports, tokens, users};
         optout::create_session, optout::end_session, optout::patient_optouts,
         optout::patient_opt_out, optout::patient_withdraw, optout::operator_opt_out,
         optout::operator_withdraw, optout::person_history, optout::exclusion, optout::register,
+        review::create, review::list, review::show, review::update, review::submit, review::step,
+        review::assign, review::vote, review::issue_permit, review::declare_conflict,
+        review::queue, review::permit, review::register, register::catalogue,
     ),
     components(schemas(crate::Problem)),
     modifiers(&BearerAuth),
@@ -40,6 +43,8 @@ use super::{audit, collect, health, identity, optout, reports, tokens, users};
         (name = "collection", description = "データ収集: FHIR submissions, receipts, providers, and their quality and compliance reports"),
         (name = "identity", description = "患者の識別子: the clerical-review queue, merges and splits of persons, and attributes read for a stated reason (operators only, audited)"),
         (name = "opt-out", description = "オプトアウト管理: patients identify themselves (`Bearer rkp_…` sessions) and record or withdraw their opt-outs; operators enter paper forms and compute exclusion sets; the register's statistics are public"),
+        (name = "review", description = "審査: applications, the workflow (draft → submitted → screening → in review → decided → permit), reviewers' votes and conflicts of interest, permits"),
+        (name = "register", description = "公開登録簿: every decision and permit, decision times, the dataset catalogue (no login)"),
         (name = "audit", description = "The verifiable audit log (RFC 9162 Merkle tree, Ed25519 signed tree heads)"),
     )
 )]

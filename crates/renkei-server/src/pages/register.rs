@@ -199,3 +199,76 @@ fn contact(configured: Option<&str>, l: Lang) -> Markup {
         )) } },
     }
 }
+
+/// Query of the register page.
+#[derive(Debug, Deserialize)]
+pub struct DecisionsQuery {
+    #[serde(default)]
+    q: Option<String>,
+}
+
+/// `GET /register`: the public register (公開登録簿) of every decision and
+/// permit, searchable, with the median time to decision.
+pub async fn decisions(
+    State(state): State<AppState>,
+    lang: PageLang,
+    Query(q): Query<DecisionsQuery>,
+) -> Result<Response, Error> {
+    let l = lang.lang;
+    let review = state.review();
+    let entries = review.register(q.q.as_deref()).await?;
+    let times = review.decision_times().await?;
+    let body = html! {
+        p { (l.pick(
+            "審査で決定されたすべての申請と許可を公開しています。",
+            "Every application decided by review, and every permit."
+        )) }
+        form method="get" action="/register" role="search" {
+            label for="q" { (l.pick("検索（題名・機関・目的）", "Search (title, organization, purpose)")) }
+            input id="q" name="q" type="search" value=(q.q.clone().unwrap_or_default());
+            button type="submit" { (l.pick("検索", "Search")) }
+        }
+        div class="wide" {
+            table {
+                caption { (l.pick("決定と許可", "Decisions and permits")) " (" (entries.len()) ")" }
+                thead { tr {
+                    th scope="col" { (l.pick("題名", "Title")) }
+                    th scope="col" { (l.pick("申請者", "Applicant")) }
+                    th scope="col" { (l.pick("目的", "Purpose")) }
+                    th scope="col" { (l.pick("データ", "Data")) }
+                    th scope="col" { (l.pick("状態", "Status")) }
+                    th scope="col" { (l.pick("決定日", "Decided")) }
+                    th scope="col" { (l.pick("許可期限", "Permit until")) }
+                } }
+                tbody {
+                    @for e in &entries {
+                        tr id=(e.application.to_string()) {
+                            td { (e.title) }
+                            td { (e.holder.name) " (" (e.holder.country) ")" }
+                            td { (e.purpose) @if e.commercial { " " span class="hint" { (l.pick("［営利］", "[commercial]")) } } }
+                            td { @for (i, t) in e.tables.iter().enumerate() { @if i > 0 { ", " } (t.table) } br; span class="hint" { (e.delivery.label_ja()) } }
+                            td { (match l { Lang::Ja => e.status_ja.clone(), Lang::En => e.status.replace('_', " ") })
+                                 @if let Some(r) = &e.decision_reason { br; span class="hint" { (r) } } }
+                            td { (e.decided_at.map(jst).unwrap_or_default()) }
+                            td { (e.expires_at.map(jst).unwrap_or_default()) }
+                        }
+                    }
+                }
+            }
+        }
+        div class="wide" {
+            table {
+                caption { (l.pick("申請から決定までの日数（中央値、月別）", "Median days from submission to decision, by month")) }
+                thead { tr { th scope="col" { (l.pick("月", "Month")) } th scope="col" { (l.pick("決定数", "Decisions")) } th scope="col" { (l.pick("中央値（日）", "Median (days)")) } } }
+                tbody { @for t in &times { tr { td { (t.month) } td { (t.decisions) } td { (t.median_days) } } } }
+            }
+        }
+        p {
+            a href="/register/feed.atom" { "Atom" } " · "
+            a href="/api/v1/register" { "JSON" } " · "
+            a href="/api/v1/register/catalogue" { (l.pick("データカタログ（DCAT）", "Dataset catalogue (DCAT)")) } " · "
+            a href="/register/optouts" { (l.pick("オプトアウトの統計", "Opt-out statistics")) }
+        }
+    };
+    Ok(page(lang, l.pick("公開登録簿", "Public register"), None, body).into_response())
+}

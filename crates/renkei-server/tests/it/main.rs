@@ -13,3 +13,4 @@ mod operations;
 mod optout;
 mod pages;
 mod reports;
+mod review;
