@@ -163,6 +163,7 @@ async fn steps(walk: &mut Walk, state: &renkei_server::AppState) -> anyhow::Resu
     step_optout(walk, state, &logins)
         .await
         .context("step optout")?;
+    step_review(walk, &logins).await.context("step review")?;
     step_audit(walk, state, &logins)
         .await
         .context("step audit")?;
@@ -902,6 +903,210 @@ async fn step_optout(
     walk.record("optout_excluded_any_study", ordinary["excluded"].clone());
     walk.record("optout_excluded_every_purpose", wide["excluded"].clone());
     walk.record("optout_register_version", register["version"].clone());
+    Ok(())
+}
+
+/// POSTs (or PUTs) JSON as `token` and insists on `status`.
+async fn send(
+    walk: &Walk,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Value,
+    status: u16,
+) -> anyhow::Result<Value> {
+    let resp = walk
+        .http
+        .request(method.clone(), format!("{}{path}", walk.base))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .with_context(|| format!("{method} {path}"))?;
+    let got = resp.status().as_u16();
+    let text = resp.text().await?;
+    ensure!(got == status, "{method} {path} answered {got}: {text}");
+    Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Three applications go through review: academic research on
+/// pseudonymized data, a company's anonymized dataset, and statistics for
+/// a foreign organization, which the committee rejects with its reasons.
+async fn step_review(walk: &mut Walk, logins: &[Login]) -> anyhow::Result<()> {
+    use reqwest::Method as M;
+    let login = |role: Role| {
+        logins
+            .iter()
+            .find(|l| l.role == role)
+            .with_context(|| format!("no {} login", role.as_str()))
+    };
+    let (applicant, reviewer, operator) = (
+        login(Role::Applicant)?,
+        login(Role::Reviewer)?,
+        login(Role::Operator)?,
+    );
+    let form = |title: &str,
+                org: &str,
+                country: &str,
+                kind: &str,
+                commercial: bool,
+                delivery: &str| {
+        json!({
+            "title": title,
+            "organization": {"name": org, "country": country, "kind": kind},
+            "users": [{"username": applicant.username, "training_completed_on": "2026-04-01",
+                       "conflict_of_interest": "none"}],
+            "purpose": "2型糖尿病の初回処方後のHbA1c推移の比較",
+            "public_interest": "標準治療の改善",
+            "commercial": commercial,
+            "processing_abroad": country != "JP",
+            "requested": {
+                "tables": [{"table": "condition", "columns": ["icd10", "onset_date"]},
+                           {"table": "observation", "columns": ["code", "value_number", "effective_at"]}],
+                "cohort_criteria": "ICD-10 E11 (2020–2024 に診断)",
+                "period_from": "2020-01-01", "period_to": "2024-12-31"
+            },
+            "delivery": delivery,
+            "planned_outputs": "論文・集計表", "security_measures": "ISMS認証、解析環境内のみで処理",
+            "funding": "自己資金"
+        })
+    };
+    let cases = [
+        (
+            form(
+                "糖尿病治療の経過研究",
+                "京都大学",
+                "JP",
+                "academic",
+                false,
+                "pseudonymized_in_environment",
+            ),
+            "approve",
+            vec!["集計値のみを公表すること"],
+            "公益性が高く、安全管理措置が十分",
+        ),
+        (
+            form(
+                "処方実態の匿名データセット",
+                "株式会社メディカルデータ",
+                "JP",
+                "company",
+                true,
+                "anonymized_dataset",
+            ),
+            "approve",
+            vec![],
+            "匿名加工の基準を満たす計画",
+        ),
+        (
+            form(
+                "国際比較統計",
+                "Global Health Analytics Inc.",
+                "US",
+                "company",
+                true,
+                "statistics_only",
+            ),
+            "reject",
+            vec![],
+            "国外での処理に対する安全管理措置の説明が不十分",
+        ),
+    ];
+    let (mut permits, mut rejected) = (0u64, 0u64);
+    for (form, decision, conditions, reason) in cases {
+        let created = send(
+            walk,
+            M::POST,
+            "/api/v1/applications",
+            &applicant.token,
+            json!({"form": form}),
+            201,
+        )
+        .await?;
+        let id = created["id"].as_str().context("application id")?.to_owned();
+        send(
+            walk,
+            M::POST,
+            &format!("/api/v1/applications/{id}/submit"),
+            &applicant.token,
+            json!({}),
+            200,
+        )
+        .await?;
+        let steps = format!("/api/v1/applications/{id}/steps");
+        send(
+            walk,
+            M::POST,
+            &steps,
+            &operator.token,
+            json!({"step": "start_screening"}),
+            200,
+        )
+        .await?;
+        send(walk, M::POST, &steps, &operator.token,
+             json!({"step": "send_to_review", "committee": "第一審査委員会", "reason": "書類に不備なし"}), 200).await?;
+        send(
+            walk,
+            M::POST,
+            &format!("/api/v1/applications/{id}/assignments"),
+            &operator.token,
+            json!({"reviewer": reviewer.username}),
+            204,
+        )
+        .await?;
+        let vote = if decision == "reject" {
+            "reject"
+        } else if conditions.is_empty() {
+            "approve"
+        } else {
+            "approve_with_conditions"
+        };
+        send(
+            walk,
+            M::POST,
+            &format!("/api/v1/applications/{id}/votes"),
+            &reviewer.token,
+            json!({"vote": vote, "comment": reason}),
+            204,
+        )
+        .await?;
+        send(
+            walk,
+            M::POST,
+            &steps,
+            &operator.token,
+            json!({"step": decision, "reason": reason, "conditions": conditions}),
+            200,
+        )
+        .await?;
+        if decision == "approve" {
+            send(walk, M::POST, &format!("/api/v1/applications/{id}/permit"), &operator.token,
+                 json!({"expires_at": "2029-03-31T15:00:00Z",
+                        "fee_class": if form["commercial"] == true { "commercial" } else { "academic" },
+                        "resources": {"cpus": 4, "memory_gib": 16, "storage_gib": 100}}), 201).await?;
+            permits += 1;
+        } else {
+            rejected += 1;
+        }
+    }
+    let (status, register) = walk.get_json("/api/v1/register", None).await?;
+    ensure!(status == 200, "register answered {status}");
+    let entries = register["entries"].as_array().context("register entries")?;
+    let active = entries
+        .iter()
+        .filter(|e| e["status"] == "permit_active")
+        .count();
+    ensure!(
+        active as u64 == permits,
+        "the register shows {active} active permits, not {permits}"
+    );
+    walk.record("applications", entries.len());
+    walk.record("permits_active", active);
+    walk.record("rejected", rejected);
+    walk.record(
+        "review_median_days",
+        register["decision_times"][0]["median_days"].clone(),
+    );
     Ok(())
 }
 

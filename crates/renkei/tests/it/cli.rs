@@ -67,6 +67,10 @@ fn demo_exit_walks_every_step_and_ends_with_a_json_summary() {
         n("optouts") - n("optout_withdrawals") - n("optouts_effective_later")
     );
     assert!(n("optout_excluded_any_study") < n("optout_excluded_every_purpose"));
+    // Three applications decided: two permits, one rejection, all public.
+    assert_eq!(n("applications"), 3);
+    assert_eq!(n("permits_active"), 2);
+    assert_eq!(n("rejected"), 1);
     assert!(
         summary["url"]
             .as_str()
