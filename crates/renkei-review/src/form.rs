@@ -67,6 +67,10 @@ pub struct RequestedData {
     pub tables: Vec<TableRequest>,
     /// The cohort, in words and codes (`ICD-10 E11 diagnosed 2020–2024`).
     pub cohort_criteria: String,
+    /// The cohort as ICD-10 code prefixes (`E11`), when it is defined by
+    /// diagnoses: what lets the platform estimate its size from the lake.
+    #[serde(default)]
+    pub cohort_icd10: Vec<String>,
     /// First day of the period (`YYYY-MM-DD`).
     pub period_from: String,
     /// Last day of the period (`YYYY-MM-DD`).

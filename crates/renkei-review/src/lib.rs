@@ -25,6 +25,7 @@ mod ids;
 pub mod permit;
 mod register;
 mod review;
+pub mod risk;
 pub mod workflow;
 
 pub use error::{Error, Result};
@@ -33,4 +34,5 @@ pub use ids::{ApplicationId, PermitId};
 pub use permit::{Permit, PermitStatus, PermitTerms};
 pub use register::{DecisionTimes, RegisterEntry};
 pub use review::{Acting, Application, Review, Transition, Vote, VoteKind};
+pub use risk::RiskSignals;
 pub use workflow::{Stage, Step};

@@ -45,7 +45,7 @@ pub struct Config {
 }
 
 /// Review (審査).
-#[derive(Clone, Debug, Default, Deserialize, serde::Serialize)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewConfig {
     /// What flags an application for more scrutiny (foreign organizations
@@ -53,6 +53,23 @@ pub struct ReviewConfig {
     /// special data categories).
     #[serde(default)]
     pub scrutiny: renkei_review::ScrutinyRules,
+    /// The smallest group of persons thought safe in the risk signals
+    /// (values shared by fewer are "rare").
+    #[serde(default = "default_risk_k")]
+    pub risk_k: u64,
+}
+
+fn default_risk_k() -> u64 {
+    10
+}
+
+impl Default for ReviewConfig {
+    fn default() -> Self {
+        Self {
+            scrutiny: renkei_review::ScrutinyRules::default(),
+            risk_k: default_risk_k(),
+        }
+    }
 }
 
 /// Opt-out management (オプトアウト管理) and the patient portal.

@@ -42,6 +42,9 @@ pub const APPLICANTS: &[Role] = &[Role::Applicant];
 /// Who reads applications (an applicant only their own, checked by
 /// review): applicants, reviewers, operators.
 pub const APPLICATION_READERS: &[Role] = &[Role::Applicant, Role::Reviewer, Role::Operator];
+/// Who reads an application's risk signals: reviewers and the
+/// secretariat.
+pub const RISK_READERS: &[Role] = &[Role::Reviewer, Role::Operator];
 /// Who votes and declares conflicts: reviewers.
 pub const REVIEWERS: &[Role] = &[Role::Reviewer];
 /// The review secretariat (事務局): screening, committees, assignments,
@@ -370,6 +373,12 @@ pub fn table() -> Vec<RouteSpec> {
             "/api/v1/applications/{id}",
             Roles(APPLICANTS),
             put(api::review::update),
+        ),
+        api(
+            M::GET,
+            "/api/v1/applications/{id}/risk",
+            Roles(RISK_READERS),
+            get(api::review::risk),
         ),
         api(
             M::POST,

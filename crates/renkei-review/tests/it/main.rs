@@ -100,6 +100,7 @@ fn form(org: &str, country: &str, commercial: bool) -> ApplicationForm {
             genomic: false,
             imaging: false,
             data_categories: Vec::new(),
+            cohort_icd10: vec!["E11".to_owned()],
         },
         delivery: DeliveryType::PseudonymizedInEnvironment,
         planned_outputs: "papers".to_owned(),

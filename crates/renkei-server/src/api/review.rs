@@ -165,6 +165,22 @@ pub async fn show(
     Ok(ApiJson(view(&state, app, role).await?))
 }
 
+/// The risk signals of an application, computed from the lake now:
+/// cohort size, rare values of the requested quasi-identifiers, the share
+/// of the cohort they single out, special categories requested.
+#[utoipa::path(get, path = "/api/v1/applications/{id}/risk", tag = "review",
+    security(("bearer" = [])), params(("id" = String, Path, description = "Application id")),
+    responses((status = 200, description = "The risk signals", body = Object)))]
+pub async fn risk(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<ApiJson<renkei_review::RiskSignals>> {
+    let id = application_id(&id)?;
+    let lake = state.stores().lake()?;
+    let k = state.config().review.risk_k;
+    Ok(ApiJson(state.review().risk_signals(&lake, &id, k).await?))
+}
+
 /// A replacement form.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -191,3 +191,51 @@ app_test!(
         app.stop().await;
     }
 );
+
+app_test!(
+    async fn risk_signals_come_from_the_lake(app) {
+        use reqwest::Method as M;
+        // Twelve diabetic patients at one hospital, eleven born the same
+        // day and one born decades earlier: a rare birth date.
+        let (token, _) = crate::collect::hospital_account(&app).await;
+        let mut lines = Vec::new();
+        for i in 0..13 {
+            let birth = if i == 0 { "1931-02-03" } else { "1970-01-01" };
+            lines.push(json!({
+                "resourceType": "Patient", "id": format!("p{i}"),
+                "identifier": [{"system": format!("urn:oid:1.2.392.100495.20.3.51.1{}", crate::collect::CODE), "value": format!("L-{i}")}],
+                "name": [{"family": "山田", "given": ["太郎"]}], "gender": "male", "birthDate": birth
+            }).to_string());
+            // Twelve with type 2 diabetes; the thirteenth only hypertension.
+            let code = if i == 12 { "I10" } else { "E11.9" };
+            lines.push(json!({
+                "resourceType": "Condition", "id": format!("c{i}"),
+                "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
+                "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": code}]},
+                "subject": {"reference": format!("Patient/p{i}")}, "recordedDate": "2024-05-01"
+            }).to_string());
+        }
+        let resp = app.http.post(app.url("/api/v1/submissions")).bearer_auth(&token).body(lines.join("\n") + "\n").send().await.expect("submit");
+        assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap_or_default());
+
+        let mut f = form(&app, "京都大学", "JP", false);
+        f["requested"]["tables"] = json!([{"table": "person", "columns": ["sex", "birth_date"]}, {"table": "condition", "columns": ["icd10"]}]);
+        f["requested"]["cohort_icd10"] = json!(["E11"]);
+        f["requested"]["data_categories"] = json!(["mental_health"]);
+        let created = ok(call(&app, Role::Applicant, M::POST, "/api/v1/applications", Some(json!({"form": f}))).await, 201).await;
+        let id = created["id"].as_str().expect("id");
+        let risk = ok(call(&app, Role::Reviewer, M::GET, &format!("/api/v1/applications/{id}/risk"), None).await, 200).await;
+        assert_eq!(risk["cohort_estimate"], 12, "{risk}");
+        assert_eq!(risk["cohort_from_codes"], true);
+        assert_eq!(risk["quasi_identifiers"], json!(["sex", "birth_date"]));
+        let rare = risk["rare_values"].as_array().expect("rare values");
+        assert_eq!(rare.len(), 1, "{risk}");
+        assert_eq!(rare[0]["column"], "birth_date");
+        assert_eq!(rare[0]["smallest_group"], 1);
+        // One of twelve is unique on sex and birth date together.
+        assert_eq!(risk["uniqueness"], 0.0833);
+        assert_eq!(risk["special"], json!(["category:mental_health"]));
+        problem(call(&app, Role::Applicant, M::GET, &format!("/api/v1/applications/{id}/risk"), None).await, 403).await;
+        app.stop().await;
+    }
+);
