@@ -444,6 +444,37 @@ pub fn table() -> Vec<RouteSpec> {
         // Pages.
         page(M::GET, "/", Public, get(pages::home::home)),
         page(M::GET, "/register", Public, get(pages::register::decisions)),
+        // Review: applicants and reviewers (審査).
+        page(
+            M::GET,
+            "/applications",
+            Roles(APPLICATION_READERS),
+            get(pages::review::list),
+        ),
+        page(
+            M::GET,
+            "/applications/new",
+            Roles(APPLICANTS),
+            get(pages::review::new),
+        ),
+        page(
+            M::POST,
+            "/applications",
+            Roles(APPLICANTS),
+            post(pages::review::create),
+        ),
+        page(
+            M::GET,
+            "/applications/{id}",
+            Roles(APPLICATION_READERS),
+            get(pages::review::show),
+        ),
+        page(
+            M::POST,
+            "/applications/{id}/votes",
+            Roles(REVIEWERS),
+            post(pages::review::vote),
+        ),
         page(
             M::GET,
             "/register/feed.atom",

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::access::cookie;
 use crate::accounts::User;
-use crate::routes::{COMPLIANCE_READERS, IDENTITY_CURATORS, QUALITY_READERS};
+use crate::routes::{APPLICATION_READERS, COMPLIANCE_READERS, IDENTITY_CURATORS, QUALITY_READERS};
 
 /// The page language. Japanese is the default: the platform's users are
 /// Japanese patients and staff; English serves researchers and reviewers
@@ -140,11 +140,16 @@ pub fn page(lang: PageLang, title: &str, user: Option<&User>, body: Markup) -> P
                                 @if COMPLIANCE_READERS.contains(&u.role) {
                                     li { a href="/collect/compliance" { (l.pick("提出状況", "Compliance")) } }
                                 }
+                                @if APPLICATION_READERS.contains(&u.role) {
+                                    li { a href="/applications" { (l.pick("利用申請", "Applications")) } }
+                                }
                                 @if IDENTITY_CURATORS.contains(&u.role) {
                                     li { a href="/identity/review" { (l.pick("名寄せ確認", "Clerical review")) } }
                                 }
                                 li { a href="/account" { (u.display_name) " (" (l.pick(u.role.label_ja(), u.role.as_str())) ")" } }
                             } @else {
+                                li { a href="/register" { (l.pick("公開登録簿", "Register")) } }
+                                li { a href="/patient" { (l.pick("オプトアウト", "Opt out")) } }
                                 li { a href="/login" { (l.pick("ログイン", "Sign in")) } }
                             }
                             li {

@@ -10,3 +10,4 @@ pub mod layout;
 pub mod login;
 pub mod patient;
 pub mod register;
+pub mod review;

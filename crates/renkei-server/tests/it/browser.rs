@@ -345,3 +345,114 @@ async fn a_patient_opts_out_and_withdraws_on_a_phone_sized_browser() {
     c.close().await.expect("close browser");
     app.stop().await;
 }
+
+async fn sign_in(c: &Client, app: &crate::helpers::TestApp, role: Role, next: &str) {
+    c.goto(&app.url(&format!("/login?next={next}")))
+        .await
+        .expect("goto");
+    type_into(c, "username", &app.creds(role).username).await;
+    type_into(c, "password", PASSWORD).await;
+    click(c, "form[action='/login'] button[type=submit]").await;
+    settle(c, Locator::Css("main h1")).await;
+}
+
+async fn set_date(c: &Client, id: &str, value: &str) {
+    c.execute(
+        &format!("document.getElementById('{id}').value = '{value}';"),
+        vec![],
+    )
+    .await
+    .expect("set a date");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_applicant_submits_and_a_reviewer_votes_in_the_browser() {
+    let app = spawn_app(TestBackend::Sqlite).await;
+    let driver = start_driver();
+    let c = browser(&driver).await;
+
+    // The applicant writes and submits an application.
+    sign_in(&c, &app, Role::Applicant, "/applications/new").await;
+    assert_eq!(
+        c.current_url().await.expect("url").path(),
+        "/applications/new"
+    );
+    type_into(&c, "title", "糖尿病治療の経過研究").await;
+    type_into(&c, "org_name", "京都大学").await;
+    set_date(&c, "training", "2026-04-01").await;
+    type_into(&c, "purpose", "HbA1cの推移の比較").await;
+    type_into(&c, "public_interest", "標準治療の改善").await;
+    type_into(&c, "tables", "condition: icd10, onset_date").await;
+    type_into(&c, "cohort", "2型糖尿病").await;
+    type_into(&c, "cohort_icd10", "E11").await;
+    set_date(&c, "period_from", "2020-01-01").await;
+    set_date(&c, "period_to", "2024-12-31").await;
+    type_into(&c, "outputs", "論文").await;
+    type_into(&c, "security", "ISMS").await;
+    type_into(&c, "funding", "科研費").await;
+    click(&c, "form[action='/applications'] button[type=submit]").await;
+    let state = settle(&c, Locator::Id("state")).await;
+    assert_eq!(state.text().await.expect("text"), "申請済み");
+    let id = c
+        .current_url()
+        .await
+        .expect("url")
+        .path()
+        .trim_start_matches("/applications/")
+        .to_owned();
+    let id = renkei_review::ApplicationId::parse(&id).expect("application id in the URL");
+
+    // The secretariat screens it and assigns the reviewer (API steps).
+    let operator = renkei_review::Acting {
+        actor: renkei_core::Actor::System {
+            component: "test".to_owned(),
+        },
+        username: "secretariat".to_owned(),
+    };
+    let review = app.state.review();
+    review
+        .step(&operator, &id, renkei_review::Step::StartScreening, "")
+        .await
+        .expect("screen");
+    review
+        .step(
+            &operator,
+            &id,
+            renkei_review::Step::SendToReview {
+                committee: "第一".to_owned(),
+            },
+            "complete",
+        )
+        .await
+        .expect("to review");
+    review
+        .assign(&operator, &id, &app.creds(Role::Reviewer).username)
+        .await
+        .expect("assign");
+
+    // The reviewer finds it in their queue, sees the risk signals, votes.
+    c.delete_all_cookies()
+        .await
+        .expect("sign out by forgetting cookies");
+    sign_in(&c, &app, Role::Reviewer, "/applications").await;
+    let link = settle(&c, Locator::LinkText("糖尿病治療の経過研究")).await;
+    link.click().await.expect("open");
+    settle(&c, Locator::Id("risk")).await;
+    click(&c, "input[name=vote][value=reject]").await;
+    type_into(&c, "comment", "対象者の条件が曖昧").await;
+    click(&c, "form[action$='/votes'] button[type=submit]").await;
+    let votes = settle(&c, Locator::Id("votes")).await;
+    assert!(
+        votes
+            .text()
+            .await
+            .expect("text")
+            .contains("対象者の条件が曖昧")
+    );
+    let recorded = review.votes(&id).await.expect("votes");
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].vote, renkei_review::VoteKind::Reject);
+
+    c.close().await.expect("close browser");
+    app.stop().await;
+}
