@@ -4,6 +4,7 @@
 mod audit;
 mod ingest;
 mod link;
+mod optout;
 
 use clap::Subcommand;
 
@@ -24,6 +25,11 @@ pub enum BenchCommand {
     /// ground truth (precision, recall, F1, pairs/s) for each mode, against
     /// Splink on the same CSV (scripts/bench/splink_link.py).
     Link(link::LinkBenchArgs),
+    /// Exclusion sets at --optouts opt-outs (fill, withdrawals, cold open,
+    /// then `Registry::exclusion` for three uses) against the same set by
+    /// SQL on the registry's SQLite database; then opt-out writes per second
+    /// through the API on loopback, --concurrency clients against one.
+    Optout(optout::OptOutBenchArgs),
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -31,5 +37,6 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Audit(args) => audit::run(args).await,
         BenchCommand::Ingest(args) => ingest::run(args).await,
         BenchCommand::Link(args) => link::run(args).await,
+        BenchCommand::Optout(args) => optout::run(args).await,
     }
 }
