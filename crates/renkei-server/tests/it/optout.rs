@@ -214,3 +214,32 @@ async fn the_policy_can_refuse_bereaved_family() {
     );
     app.stop().await;
 }
+
+app_test!(
+    async fn bereaved_family_act_only_for_a_person_whose_death_is_on_record(app) {
+        let (token, _) = hospital_account(&app).await;
+        let oid = format!("urn:oid:1.2.392.100495.20.3.51.1{CODE}");
+        let body = [
+            json!({"resourceType": "Patient", "id": "dead", "identifier": [{"system": oid, "value": "L-dead"}],
+                   "name": [{"family": "山田", "given": ["一郎"]}], "gender": "male", "birthDate": "1930-01-01",
+                   "deceasedDateTime": "2026-10-01"}).to_string(),
+            json!({"resourceType": "Patient", "id": "alive", "identifier": [{"system": oid, "value": "L-alive"}],
+                   "name": [{"family": "山田", "given": ["二郎"]}], "gender": "male", "birthDate": "1960-01-01"}).to_string(),
+        ].join("\n") + "\n";
+        let resp = app.http.post(app.url("/api/v1/submissions")).bearer_auth(&token).body(body).send().await.expect("submit");
+        assert_eq!(resp.status(), 201);
+        let provider = ProviderCode::parse(CODE).expect("code");
+        let keys = app.state.identity().find_local(&provider, &["L-dead".to_owned(), "L-alive".to_owned()]).await.expect("keys");
+        let (dead, alive) = (keys[0].expect("dead"), keys[1].expect("alive"));
+        let family = json!({"kind": "bereaved_family", "relation": "配偶者"});
+        let operator = app.creds(Role::Operator).token.clone();
+        let resp = app.http.post(app.url("/api/v1/optouts")).bearer_auth(&operator)
+            .json(&json!({"person_key": alive.to_string(), "scope": "all", "submitter": family})).send().await.expect("send");
+        let refused = problem(resp, 409).await;
+        assert!(refused["detail"].as_str().unwrap_or("").contains("no death is on record"), "{refused}");
+        let resp = app.http.post(app.url("/api/v1/optouts")).bearer_auth(&operator)
+            .json(&json!({"person_key": dead.to_string(), "scope": "all", "submitter": family})).send().await.expect("send");
+        assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap_or_default());
+        app.stop().await;
+    }
+);
