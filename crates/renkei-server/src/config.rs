@@ -424,6 +424,29 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_spells_out_the_default_optout_and_review_sections() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../renkei.example.toml");
+        let text = std::fs::read_to_string(&path).expect("renkei.example.toml at the repo root");
+        let config: Config = toml::from_str(&text).expect("the example parses");
+        let defaults = OptOutConfig::default();
+        assert_eq!(
+            config.optout.policy().expect("policy"),
+            defaults.policy().expect("default policy")
+        );
+        assert_eq!(config.optout.suppress_below, defaults.suppress_below);
+        assert_eq!(
+            config.optout.patient_session_minutes,
+            defaults.patient_session_minutes
+        );
+        assert_eq!(
+            config.review.scrutiny,
+            renkei_review::ScrutinyRules::default()
+        );
+        assert_eq!(config.review.risk_k, ReviewConfig::default().risk_k);
+    }
+
+    #[test]
     fn a_compliance_section_replaces_the_defaults() {
         let config: Config = toml::from_str(
             "[[collect.compliance.rules]]\n\
