@@ -321,7 +321,7 @@ impl Accounts {
     /// The account an API token belongs to, if the token is valid.
     pub async fn user_by_token(&self, token: &ApiToken) -> Result<Option<User>> {
         let row = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS}, t.id AS token_id FROM api_tokens t JOIN users u ON u.id = t.user_id \
+            "SELECT {USER_COLUMNS}, t.id AS token_id, t.last_used_us FROM api_tokens t JOIN users u ON u.id = t.user_id \
              WHERE t.token_hash = $1 AND t.revoked_us IS NULL AND u.disabled_us IS NULL"
         ))
         .bind(token.digest().to_vec())
@@ -329,11 +329,18 @@ impl Accounts {
         .await?;
         let Some(row) = row else { return Ok(None) };
         let token_id: String = row.try_get("token_id")?;
-        sqlx::query("UPDATE api_tokens SET last_used_us = $1 WHERE id = $2")
-            .bind(self.clock.now().unix_micros())
-            .bind(token_id)
-            .execute(self.db.pool())
-            .await?;
+        // "Last used" is for people judging whether a token is still in
+        // use, so a minute's precision is plenty; writing it on every
+        // request put a durable commit in front of every API call.
+        let now = self.clock.now().unix_micros();
+        let last: Option<i64> = row.try_get("last_used_us")?;
+        if last.is_none_or(|t| t < now - LAST_USED_PRECISION_US) {
+            sqlx::query("UPDATE api_tokens SET last_used_us = $1 WHERE id = $2")
+                .bind(now)
+                .bind(token_id)
+                .execute(self.db.pool())
+                .await?;
+        }
         user_from_row(&row).map(Some)
     }
 
@@ -381,6 +388,9 @@ impl Accounts {
         Ok(())
     }
 }
+
+/// How stale a token's "last used" time may be.
+const LAST_USED_PRECISION_US: i64 = 60_000_000;
 
 /// A live patient session: who the patient proved to be.
 #[derive(Clone, Debug)]

@@ -53,3 +53,15 @@ app_test!(
         app.stop().await;
     }
 );
+
+app_test!(
+    async fn a_token_records_when_it_was_last_used(app) {
+        let token = app.creds(renkei_core::Role::Auditor).token.clone();
+        let tokens: serde_json::Value = app.http.get(app.url("/api/v1/tokens")).bearer_auth(&token).send().await.expect("send").json().await.expect("json");
+        let used = tokens[0]["last_used_at"].as_str().expect("set by this very request").to_owned();
+        // Within the minute it is not rewritten on every request.
+        let again: serde_json::Value = app.http.get(app.url("/api/v1/tokens")).bearer_auth(&token).send().await.expect("send").json().await.expect("json");
+        assert_eq!(again[0]["last_used_at"], used.as_str());
+        app.stop().await;
+    }
+);
