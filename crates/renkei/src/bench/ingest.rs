@@ -485,10 +485,9 @@ fn duckdb_once(
 struct Phases {
     read: Duration,
     sha256: Duration,
-    prescan: Duration,
     parse: Duration,
     validate: Duration,
-    hash_copy: Duration,
+    hash: Duration,
     flatten: Duration,
     identity: Duration,
     arrow: Duration,
@@ -496,14 +495,13 @@ struct Phases {
 }
 
 impl Phases {
-    fn list(&self) -> [(&'static str, Duration); 10] {
+    fn list(&self) -> [(&'static str, Duration); 9] {
         [
             ("read lines", self.read),
             ("SHA-256 of the body", self.sha256),
-            ("pre-scan (IgnoredAny)", self.prescan),
             ("parse to serde_json::Value", self.parse),
             ("validate", self.validate),
-            ("content hash + copy", self.hash_copy),
+            ("content hash", self.hash),
             ("flatten", self.flatten),
             ("identity (PersonIndex)", self.identity),
             ("arrow rows", self.arrow),
@@ -557,16 +555,11 @@ async fn breakdown(input: &Input, data: &Path) -> anyhow::Result<Phases> {
                 if line.last() == Some(&b'\n') {
                     line.pop();
                 }
-                timed(&mut t.prescan, || {
-                    serde_json::from_slice::<serde::de::IgnoredAny>(&line).map(|_| ())
-                })?;
                 let value: serde_json::Value =
                     timed(&mut t.parse, || serde_json::from_slice(&line))?;
                 let outcome = timed(&mut t.validate, || renkei_fhir::validate(&value));
                 ensure!(outcome.is_accepted(), "a synthetic resource is refused");
-                std::hint::black_box(timed(&mut t.hash_copy, || {
-                    (sha2::Sha256::digest(&line), line.clone())
-                }));
+                std::hint::black_box(timed(&mut t.hash, || sha2::Sha256::digest(&line)));
                 let flat = timed(&mut t.flatten, || {
                     renkei_fhir::flatten::flatten(&value, &lineage)
                 })?;
