@@ -125,9 +125,12 @@ impl Source {
             if trimmed.is_empty() {
                 continue;
             }
-            let complete = serde_json::from_slice::<serde::de::IgnoredAny>(trimmed).is_ok();
+            // Whether the line is complete JSON matters only for the first
+            // line (NDJSON or one document?) and an unterminated last one;
+            // other lines are parsed once, by `process`.
+            let complete = || serde_json::from_slice::<serde::de::IgnoredAny>(trimmed).is_ok();
             if self.mode == Mode::Undecided {
-                if complete {
+                if complete() {
                     self.mode = Mode::Ndjson;
                 } else {
                     // Not one resource per line: the body is one document
@@ -136,7 +139,7 @@ impl Source {
                     return self.read_document(bytes).await.map(Some);
                 }
             }
-            if !terminated && !complete {
+            if !terminated && !complete() {
                 return Err(Error::Incomplete {
                     at: format!("line {line}"),
                     reason: "the last line has no newline and is not complete JSON: the stream was cut off".to_owned(),

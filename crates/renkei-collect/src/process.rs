@@ -57,8 +57,8 @@ pub(crate) fn chunk(items: Vec<Item>, lineage: &Lineage) -> Vec<Processed> {
     let mut out = Vec::with_capacity(items.len());
     for item in items {
         match item {
-            Item::Line { line, bytes } => one(&bytes, Some(line), lineage, &mut out),
-            Item::Document(bytes) => one(&bytes, None, lineage, &mut out),
+            Item::Line { line, bytes } => one(bytes, Some(line), lineage, &mut out),
+            Item::Document(bytes) => one(bytes, None, lineage, &mut out),
         }
     }
     out
@@ -71,9 +71,9 @@ pub(crate) fn reflatten(json: &[u8], lineage: &Lineage) -> Option<Flattened> {
     flatten::flatten(&value, lineage).ok()
 }
 
-fn one(bytes: &[u8], line: Option<u64>, lineage: &Lineage, out: &mut Vec<Processed>) {
+fn one(bytes: Vec<u8>, line: Option<u64>, lineage: &Lineage, out: &mut Vec<Processed>) {
     let location = Location { line, entry: None };
-    let value: Value = match serde_json::from_slice(bytes) {
+    let value: Value = match serde_json::from_slice(&bytes) {
         Ok(v) => v,
         Err(e) => {
             out.push(rejected_plain(
@@ -107,14 +107,14 @@ fn one(bytes: &[u8], line: Option<u64>, lineage: &Lineage, out: &mut Vec<Process
         return;
     }
     let outcome = renkei_fhir::validate(&value);
-    let hash = hash16(bytes);
+    let hash = hash16(&bytes);
     out.push(checked(
         value,
         resource_type,
         location,
         outcome,
         hash,
-        bytes.to_vec(),
+        bytes,
         lineage,
     ));
 }

@@ -150,8 +150,12 @@ pub(crate) async fn known_subjects(
     Ok(out)
 }
 
+/// Stages a chunk's bookkeeping rows, invisible until [`finish_commit`]
+/// moves them. The three `stage_*` functions run in one transaction per
+/// chunk (the caller's): with `synchronous=FULL` every autocommitted
+/// statement was a WAL fsync of its own, about a hundred per chunk.
 pub(crate) async fn stage_versions(
-    db: &Db,
+    conn: &mut sqlx::AnyConnection,
     id: &SubmissionId,
     provider: &ProviderCode,
     rows: &[VersionRow],
@@ -174,13 +178,13 @@ pub(crate) async fn stage_versions(
                 .bind(r.hash.to_vec())
                 .bind(i64::from(r.deleted));
         }
-        q.execute(db.pool()).await?;
+        q.execute(&mut *conn).await?;
     }
     Ok(())
 }
 
 pub(crate) async fn stage_subjects(
-    db: &Db,
+    conn: &mut sqlx::AnyConnection,
     id: &SubmissionId,
     provider: &ProviderCode,
     rows: &[(String, PersonKey)],
@@ -200,13 +204,13 @@ pub(crate) async fn stage_subjects(
                 .bind(patient.as_str())
                 .bind(person.to_string());
         }
-        q.execute(db.pool()).await?;
+        q.execute(&mut *conn).await?;
     }
     Ok(())
 }
 
 pub(crate) async fn stage_pending(
-    db: &Db,
+    conn: &mut sqlx::AnyConnection,
     id: &SubmissionId,
     provider: &ProviderCode,
     received_us: i64,
@@ -233,7 +237,7 @@ pub(crate) async fn stage_pending(
                 .bind(r.location.as_str())
                 .bind(r.resource.as_slice());
         }
-        q.execute(db.pool()).await?;
+        q.execute(&mut *conn).await?;
     }
     Ok(())
 }

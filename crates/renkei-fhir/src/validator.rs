@@ -20,14 +20,53 @@ use crate::resource_type::is_resource_type;
 /// it bounds the walk on hostile input.
 const MAX_DEPTH: usize = 64;
 
+/// Where the walker is. Built on the stack as it descends and written out
+/// as a [`Path`] only when an issue is reported: most elements have none,
+/// and building a `String` per element was a fifth of validation's time.
+#[derive(Clone, Copy)]
+enum Loc<'a> {
+    /// A root resource, named by its type.
+    Root(&'a str),
+    /// A location given from outside.
+    At(&'a Path),
+    Field(&'a Loc<'a>, &'a str),
+    Index(&'a Loc<'a>, usize),
+}
+
+impl<'a> Loc<'a> {
+    fn field(&'a self, name: &'a str) -> Loc<'a> {
+        Loc::Field(self, name)
+    }
+
+    fn index(&'a self, i: usize) -> Loc<'a> {
+        Loc::Index(self, i)
+    }
+
+    fn path(&self) -> Path {
+        match self {
+            Loc::Root(t) => Path::root(t),
+            Loc::At(p) => (*p).clone(),
+            Loc::Field(parent, name) => parent.path().field(name),
+            Loc::Index(parent, i) => parent.path().index(*i),
+        }
+    }
+}
+
 /// Validate `v` as a resource located at `at` (the type name for a root
 /// resource, `Bundle.entry[i].resource` for an entry).
 pub(crate) fn resource(v: &Value, at: Option<&Path>, out: &mut Outcome, depth: usize) {
-    let fallback = Path::root("Resource");
+    match at {
+        Some(p) => resource_at(v, Some(&Loc::At(p)), out, depth),
+        None => resource_at(v, None, out, depth),
+    }
+}
+
+fn resource_at(v: &Value, at: Option<&Loc<'_>>, out: &mut Outcome, depth: usize) {
+    let fallback = Loc::Root("Resource");
     let Some(obj) = v.as_object() else {
         out.error(
             IssueType::Structure,
-            at.unwrap_or(&fallback),
+            &at.unwrap_or(&fallback).path(),
             "a resource must be a JSON object".to_owned(),
         );
         return;
@@ -36,17 +75,18 @@ pub(crate) fn resource(v: &Value, at: Option<&Path>, out: &mut Outcome, depth: u
         let p = at.unwrap_or(&fallback);
         out.error(
             IssueType::Required,
-            p,
+            &p.path(),
             "missing resourceType (FHIR R4 §2.6.2)".to_owned(),
         );
         return;
     };
-    let path = at.cloned().unwrap_or_else(|| Path::root(rt));
+    let root = Loc::Root(rt);
+    let path = at.unwrap_or(&root);
     if !is_resource_type(rt) {
         out.push(
             Severity::Error,
             IssueType::NotSupported,
-            &path.field("resourceType"),
+            &path.field("resourceType").path(),
             format!("{rt:?} is not a FHIR R4 resource type"),
         );
         return;
@@ -54,7 +94,7 @@ pub(crate) fn resource(v: &Value, at: Option<&Path>, out: &mut Outcome, depth: u
     if depth > MAX_DEPTH {
         out.error(
             IssueType::Structure,
-            &path,
+            &path.path(),
             "resources nested too deeply".to_owned(),
         );
         return;
@@ -67,10 +107,10 @@ pub(crate) fn resource(v: &Value, at: Option<&Path>, out: &mut Outcome, depth: u
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    let mut known: Vec<&ElementDef> = RESOURCE_BASE.iter().collect();
-    if let Some(p) = prof {
-        known.extend(p.elements.iter());
-    }
+    let known: &[&[ElementDef]] = match prof {
+        Some(p) => &[RESOURCE_BASE, p.elements],
+        None => &[RESOURCE_BASE],
+    };
     // A table lists every R4 element of its type, so anything else is a
     // typo or foreign content: "unknown elements … are an error" (FHIR R4
     // §2.6.2). Types without a table are walked generically.
@@ -79,13 +119,13 @@ pub(crate) fn resource(v: &Value, at: Option<&Path>, out: &mut Outcome, depth: u
     } else {
         Closed::No
     };
-    w.elements(obj, &known, &path, closed, &["resourceType"]);
+    w.elements(obj, known, path, closed, &["resourceType"]);
     if rt == "Bundle" {
-        crate::bundle::check(obj, &path, w.out);
+        crate::bundle::check(obj, &path.path(), w.out);
     }
     if let Some(p) = prof {
         for variant in p.claimed(&claims) {
-            w.variant(obj, p.elements, variant, &path);
+            w.variant(obj, p.elements, variant, path);
         }
     }
 }
@@ -96,29 +136,105 @@ enum Closed {
     No,
 }
 
+/// The members of the object being checked, in the map's order, each
+/// marked once a definition claims it. Looked up by a scan that compares
+/// lengths before bytes: objects are small, and `BTreeMap` lookups (one
+/// `memcmp` per probe, per definition) were the walk's largest cost.
+struct Members<'v> {
+    inline: [Member<'v>; 16],
+    len: usize,
+    spill: Vec<Member<'v>>,
+}
+
+#[derive(Clone, Copy)]
+struct Member<'v> {
+    key: &'v str,
+    value: &'v Value,
+    claimed: bool,
+}
+
+static NULL: Value = Value::Null;
+
+impl<'v> Members<'v> {
+    fn of(obj: &'v Map<String, Value>) -> Self {
+        let empty = Member {
+            key: "",
+            value: &NULL,
+            claimed: false,
+        };
+        let mut m = Self {
+            inline: [empty; 16],
+            len: 0,
+            spill: Vec::new(),
+        };
+        for (key, value) in obj {
+            let member = Member {
+                key,
+                value,
+                claimed: false,
+            };
+            if m.len < m.inline.len() {
+                m.inline[m.len] = member;
+                m.len += 1;
+            } else {
+                m.spill.push(member);
+            }
+        }
+        m
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Member<'v>> {
+        self.inline[..self.len]
+            .iter_mut()
+            .chain(self.spill.iter_mut())
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Member<'v>> {
+        self.inline[..self.len].iter().chain(self.spill.iter())
+    }
+}
+
+/// `a == b`, rejecting on length and first byte before comparing bytes.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b
+}
+
+/// What [`Walker::find`] found for one definition: how many keys hold it,
+/// and the first.
+struct Found<'v> {
+    count: usize,
+    first: Option<(&'v str, &'v Value)>,
+}
+
 struct Walker<'o> {
     out: &'o mut Outcome,
     depth: usize,
 }
 
 impl Walker<'_> {
-    /// Check `obj` against `defs`; keys in `skip` are handled by the caller.
+    fn push(&mut self, severity: Severity, code: IssueType, at: &Loc<'_>, msg: String) {
+        self.out.push(severity, code, &at.path(), msg);
+    }
+
+    fn error(&mut self, code: IssueType, at: &Loc<'_>, msg: String) {
+        self.push(Severity::Error, code, at, msg);
+    }
+
+    /// Check `obj` against the definitions in `defs` (a list of tables,
+    /// in order); keys in `skip` are handled by the caller.
     fn elements(
         &mut self,
         obj: &Map<String, Value>,
-        defs: &[&ElementDef],
-        path: &Path,
+        defs: &[&[ElementDef]],
+        path: &Loc<'_>,
         closed: Closed,
         skip: &[&str],
     ) {
-        let mut claimed: Vec<&str> = Vec::new();
-        for def in defs {
-            let found = self.find(obj, def, path);
-            for (key, _) in &found {
-                claimed.push(key);
-            }
-            match found.as_slice() {
-                [] if def.min > 0 => self.out.error(
+        let mut members = Members::of(obj);
+        for def in defs.iter().flat_map(|t| t.iter()) {
+            let found = self.find(&mut members, def, path);
+            match (found.count, found.first) {
+                (0, _) if def.min > 0 => self.error(
                     IssueType::Required,
                     &path.field(def.name.trim_end_matches("[x]")),
                     format!(
@@ -128,13 +244,17 @@ impl Walker<'_> {
                         max_text(def.max)
                     ),
                 ),
-                [] => {}
-                [(key, value)] => self.element(key, value, def, path),
+                (1, Some((key, value))) => self.element(key, value, def, path),
                 _ => {}
             }
         }
-        for (key, value) in obj {
-            if claimed.contains(&key.as_str()) || skip.contains(&key.as_str()) {
+        for &Member {
+            key,
+            value,
+            claimed,
+        } in members.iter()
+        {
+            if claimed || skip.contains(&key) {
                 continue;
             }
             let p = path.field(key);
@@ -144,48 +264,62 @@ impl Walker<'_> {
             } else if key == "extension" || key == "modifierExtension" {
                 self.element(key, value, &EXTENSION_DEF, path);
             } else if closed == Closed::Yes {
-                self.out
-                    .error(IssueType::Structure, &p, format!("unknown element {key:?}"));
+                self.error(IssueType::Structure, &p, format!("unknown element {key:?}"));
             } else {
                 self.generic(value, &p);
             }
         }
     }
 
-    /// The keys of `obj` that hold `def` (several only when a choice
-    /// element is given twice, which is itself reported).
-    fn find<'a>(
+    /// The members that hold `def` (several only when a choice element is
+    /// given twice, which is itself reported), each marked claimed.
+    fn find<'v>(
         &mut self,
-        obj: &'a Map<String, Value>,
+        members: &mut Members<'v>,
         def: &ElementDef,
-        path: &Path,
-    ) -> Vec<(&'a str, &'a Value)> {
-        let Some(prefix) = def.choice_prefix() else {
-            return obj
-                .get_key_value(def.name)
-                .map(|(k, v)| (k.as_str(), v))
-                .into_iter()
-                .collect();
+        path: &Loc<'_>,
+    ) -> Found<'v> {
+        let mut found = Found {
+            count: 0,
+            first: None,
         };
-        let found: Vec<(&str, &Value)> = obj
-            .iter()
-            .filter(|(k, _)| {
-                k.strip_prefix(prefix)
-                    .is_some_and(|s| s.starts_with(|c: char| c.is_ascii_uppercase()))
-            })
-            .map(|(k, v)| (k.as_str(), v))
-            .collect();
-        if found.len() > 1 {
-            self.out.error(
+        let Some(prefix) = def.choice_prefix() else {
+            if let Some(m) = members.iter_mut().find(|m| same(m.key, def.name)) {
+                m.claimed = true;
+                found.count = 1;
+                found.first = Some((m.key, m.value));
+            }
+            return found;
+        };
+        let mut second = None;
+        for m in members.iter_mut() {
+            let k = m.key;
+            if !(k.len() > prefix.len()
+                && k.as_bytes().first() == prefix.as_bytes().first()
+                && k.as_bytes()[prefix.len()].is_ascii_uppercase()
+                && k.starts_with(prefix))
+            {
+                continue;
+            }
+            m.claimed = true;
+            found.count += 1;
+            if found.count == 1 {
+                found.first = Some((k, m.value));
+            } else if found.count == 2 {
+                second = Some(k);
+            }
+        }
+        if let Some(k) = second {
+            self.error(
                 IssueType::Structure,
-                &path.field(found[1].0),
+                &path.field(k),
                 format!("choice element {:?} given more than once", def.name),
             );
         }
         found
     }
 
-    fn element(&mut self, key: &str, value: &Value, def: &ElementDef, path: &Path) {
+    fn element(&mut self, key: &str, value: &Value, def: &ElementDef, path: &Loc<'_>) {
         let p = path.field(key);
         let ty = match def.choice_prefix() {
             None => def.types.first().copied(),
@@ -202,7 +336,7 @@ impl Walker<'_> {
                         .iter()
                         .map(|t| format!("{prefix}{}", t.choice_suffix()))
                         .collect();
-                    self.out.error(
+                    self.error(
                         IssueType::Structure,
                         &p,
                         format!(
@@ -219,14 +353,14 @@ impl Walker<'_> {
         match (def.max, value) {
             (Max::Many, Value::Array(items)) => {
                 if items.is_empty() {
-                    self.out.error(
+                    self.error(
                         IssueType::Structure,
                         &p,
                         "arrays must not be empty (FHIR R4 §2.6.2)".to_owned(),
                     );
                 }
                 if (items.len() as u64) < u64::from(def.min) {
-                    self.out.error(
+                    self.error(
                         IssueType::Required,
                         &p,
                         format!(
@@ -242,7 +376,7 @@ impl Walker<'_> {
                 }
             }
             (Max::Many, _) => {
-                self.out.error(
+                self.error(
                     IssueType::Structure,
                     &p,
                     format!(
@@ -252,7 +386,7 @@ impl Walker<'_> {
                 );
             }
             (Max::One, Value::Array(_)) => {
-                self.out.error(
+                self.error(
                     IssueType::Structure,
                     &p,
                     format!(
@@ -265,26 +399,22 @@ impl Walker<'_> {
         }
     }
 
-    fn value(&mut self, ty: DataType, v: &Value, def: &ElementDef, p: &Path) {
+    fn value(&mut self, ty: DataType, v: &Value, def: &ElementDef, p: &Loc<'_>) {
         match ty {
             DataType::Complex(c) => self.complex(c, v, def.binding, p),
             DataType::Backbone => match v.as_object() {
                 Some(obj) => {
-                    let defs: Vec<&ElementDef> = def.children.iter().collect();
-                    self.nested(|w| w.elements(obj, &defs, p, Closed::No, &[]));
+                    self.nested(|w| w.elements(obj, &[def.children], p, Closed::No, &[]));
                 }
-                None => {
-                    self.out
-                        .error(IssueType::Structure, p, "expected a JSON object".to_owned())
-                }
+                None => self.error(IssueType::Structure, p, "expected a JSON object".to_owned()),
             },
             DataType::Resource => {
                 let depth = self.depth + 1;
-                resource(v, Some(p), self.out, depth);
+                resource_at(v, Some(p), self.out, depth);
             }
             prim => {
                 if let Some(problem) = primitive::check(prim, v) {
-                    self.out.error(IssueType::Value, p, problem);
+                    self.error(IssueType::Value, p, problem);
                 } else if let (Some(b), Some(code)) = (def.binding, v.as_str()) {
                     self.code_binding(b, code, p);
                 }
@@ -292,10 +422,10 @@ impl Walker<'_> {
         }
     }
 
-    fn code_binding(&mut self, b: &Binding, code: &str, p: &Path) {
+    fn code_binding(&mut self, b: &Binding, code: &str, p: &Loc<'_>) {
         if !b.codes.is_empty() && !b.codes.contains(&code) {
             let sev = severity(b.strength);
-            self.out.push(
+            self.push(
                 sev,
                 IssueType::CodeInvalid,
                 p,
@@ -308,16 +438,14 @@ impl Walker<'_> {
         }
     }
 
-    fn complex(&mut self, c: Complex, v: &Value, binding: Option<&Binding>, p: &Path) {
+    fn complex(&mut self, c: Complex, v: &Value, binding: Option<&Binding>, p: &Loc<'_>) {
         let Some(obj) = v.as_object() else {
-            self.out
-                .error(IssueType::Structure, p, "expected a JSON object".to_owned());
+            self.error(IssueType::Structure, p, "expected a JSON object".to_owned());
             return;
         };
         let (table, closed) = complex::table(c);
-        let defs: Vec<&ElementDef> = table.iter().collect();
         let closed = if closed { Closed::Yes } else { Closed::No };
-        self.nested(|w| w.elements(obj, &defs, p, closed, &[]));
+        self.nested(|w| w.elements(obj, &[table], p, closed, &[]));
         match c {
             Complex::Coding => self.coding(obj, p),
             Complex::Reference => self.reference(obj, p),
@@ -331,17 +459,18 @@ impl Walker<'_> {
 
     /// A required binding to a code system: at least one coding must be
     /// from it (FHIR R4 §4.1.0.2 on CodeableConcept bindings).
-    fn system_binding(&mut self, c: Complex, obj: &Map<String, Value>, b: &Binding, p: &Path) {
+    fn system_binding(&mut self, c: Complex, obj: &Map<String, Value>, b: &Binding, p: &Loc<'_>) {
         let Some(system) = b.system else { return };
-        let codings: Vec<(Path, &Map<String, Value>)> = match c {
-            Complex::Coding => vec![(p.clone(), obj)],
+        // The codings, by their index in `coding` (`None`: `obj` is one).
+        let codings: Vec<(Option<usize>, &Map<String, Value>)> = match c {
+            Complex::Coding => vec![(None, obj)],
             _ => obj
                 .get("coding")
                 .and_then(Value::as_array)
                 .map(|a| {
                     a.iter()
                         .enumerate()
-                        .filter_map(|(i, c)| c.as_object().map(|o| (p.field("coding").index(i), o)))
+                        .filter_map(|(i, c)| c.as_object().map(|o| (Some(i), o)))
                         .collect()
                 })
                 .unwrap_or_default(),
@@ -355,19 +484,25 @@ impl Walker<'_> {
         {
             let (first, o) = &codings[0];
             let found = o.get("system").and_then(Value::as_str).unwrap_or("(none)");
-            self.out.push(
+            let msg = format!(
+                "binding to {} requires a coding from {system}, found {found:?}",
+                b.value_set
+            );
+            let coding = p.field("coding");
+            let at = match first {
+                None => *p,
+                Some(i) => coding.index(*i),
+            };
+            self.push(
                 severity(b.strength),
                 IssueType::CodeInvalid,
-                &first.field("system"),
-                format!(
-                    "binding to {} requires a coding from {system}, found {found:?}",
-                    b.value_set
-                ),
+                &at.field("system"),
+                msg,
             );
         }
     }
 
-    fn coding(&mut self, obj: &Map<String, Value>, p: &Path) {
+    fn coding(&mut self, obj: &Map<String, Value>, p: &Loc<'_>) {
         let (Some(system), Some(code)) = (
             obj.get("system").and_then(Value::as_str),
             obj.get("code").and_then(Value::as_str),
@@ -378,19 +513,19 @@ impl Walker<'_> {
             && let Some(msg) = codesystem::check_code(cs, code)
         {
             self.out
-                .warning(IssueType::CodeInvalid, &p.field("code"), msg);
+                .warning(IssueType::CodeInvalid, &p.field("code").path(), msg);
         }
     }
 
-    fn reference(&mut self, obj: &Map<String, Value>, p: &Path) {
+    fn reference(&mut self, obj: &Map<String, Value>, p: &Loc<'_>) {
         if let Some(r) = obj.get("reference").and_then(Value::as_str)
             && let Some(msg) = reference::check(r)
         {
-            self.out.error(IssueType::Value, &p.field("reference"), msg);
+            self.error(IssueType::Value, &p.field("reference"), msg);
         }
     }
 
-    fn identifier(&mut self, obj: &Map<String, Value>, p: &Path) {
+    fn identifier(&mut self, obj: &Map<String, Value>, p: &Loc<'_>) {
         let Some(system) = obj.get("system").and_then(Value::as_str) else {
             return;
         };
@@ -400,7 +535,7 @@ impl Walker<'_> {
                 codesystem::identifier::Finding::Error => Severity::Error,
                 codesystem::identifier::Finding::Warning => Severity::Warning,
             };
-            self.out.push(sev, IssueType::Value, p, msg);
+            self.push(sev, IssueType::Value, p, msg);
         }
     }
 
@@ -410,14 +545,14 @@ impl Walker<'_> {
         obj: &Map<String, Value>,
         defs: &[ElementDef],
         v: &profile::Variant,
-        path: &Path,
+        path: &Loc<'_>,
     ) {
         for name in v.required {
             let Some(def) = defs.iter().find(|d| d.name == *name) else {
                 continue;
             };
-            if self.find(obj, def, path).is_empty() {
-                self.out.error(
+            if self.find(&mut Members::of(obj), def, path).count == 0 {
+                self.error(
                     IssueType::Required,
                     &path.field(name.trim_end_matches("[x]")),
                     format!("missing element {name:?}, required by profile {}", v.url),
@@ -435,7 +570,7 @@ impl Walker<'_> {
             .unwrap_or_default();
         for (slice, system) in v.identifiers {
             if !ids.contains(system) {
-                self.out.error(
+                self.error(
                     IssueType::Required,
                     &path.field("identifier"),
                     format!("profile {} requires an identifier with system {system} (slice {slice}), found systems {ids:?}", v.url),
@@ -446,7 +581,7 @@ impl Walker<'_> {
 
     /// Walk an element no table describes, checking what can be recognised:
     /// nested resources, references and codings of known systems.
-    fn generic(&mut self, v: &Value, p: &Path) {
+    fn generic(&mut self, v: &Value, p: &Loc<'_>) {
         match v {
             Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
@@ -456,7 +591,7 @@ impl Walker<'_> {
             Value::Object(obj) => {
                 if obj.contains_key("resourceType") {
                     let depth = self.depth + 1;
-                    resource(v, Some(p), self.out, depth);
+                    resource_at(v, Some(p), self.out, depth);
                     return;
                 }
                 if obj.get("reference").is_some_and(Value::is_string) {

@@ -73,6 +73,8 @@ pub struct TableBuilder {
     schema: SchemaRef,
     columns: Vec<Column>,
     rows: usize,
+    /// Scratch of [`TableBuilder::append`]: the cell of each column.
+    slots: Vec<Option<usize>>,
 }
 
 impl std::fmt::Debug for TableBuilder {
@@ -107,6 +109,7 @@ impl TableBuilder {
             schema,
             columns,
             rows: 0,
+            slots: Vec::new(),
         }
     }
 
@@ -123,13 +126,27 @@ impl TableBuilder {
     /// Appends `row`, refusing it whole (nothing appended) if a cell has the
     /// wrong type, names no column, or a required column is missing.
     pub fn append(&mut self, row: &Row) -> Result<(), FlattenError> {
-        for (name, cell) in &row.cells {
-            let Some((i, field)) = self.schema.column_with_name(name) else {
-                return Err(FlattenError::Internal(format!(
-                    "{} has no column {name}",
-                    self.table.name()
-                )));
+        // Which cell fills each column: found once per cell, trying the
+        // column after the previous one first (flattening sets most cells
+        // in schema order), instead of a search by name per column.
+        self.slots.clear();
+        self.slots.resize(self.columns.len(), None);
+        let fields = self.schema.fields();
+        let mut hint = 0;
+        for (at, (name, cell)) in row.cells.iter().enumerate() {
+            let i = match fields.get(hint) {
+                Some(f) if f.name() == name => hint,
+                _ => match self.schema.column_with_name(name) {
+                    Some((i, _)) => i,
+                    None => {
+                        return Err(FlattenError::Internal(format!(
+                            "{} has no column {name}",
+                            self.table.name()
+                        )));
+                    }
+                },
             };
+            hint = i + 1;
             let fits = matches!(
                 (&self.columns[i], cell),
                 (Column::Text(_), Cell::Text(_))
@@ -143,20 +160,21 @@ impl TableBuilder {
                     "{}.{} is {:?}, not {cell:?}",
                     self.table.name(),
                     name,
-                    field.data_type()
+                    fields[i].data_type()
                 )));
             }
+            self.slots[i] = Some(at);
         }
-        for field in self.schema.fields() {
-            if !field.is_nullable() && row.get(field.name()).is_none() {
+        for (field, slot) in fields.iter().zip(&self.slots) {
+            if !field.is_nullable() && slot.is_none() {
                 return Err(FlattenError::Missing {
                     table: self.table.name(),
                     column: field.name().clone(),
                 });
             }
         }
-        for (field, column) in self.schema.fields().iter().zip(&mut self.columns) {
-            let cell = row.get(field.name());
+        for (column, slot) in self.columns.iter_mut().zip(&self.slots) {
+            let cell = slot.map(|at| &row.cells[at].1);
             match (column, cell) {
                 (Column::Text(b), Some(Cell::Text(v))) => b.append_value(v),
                 (Column::Text(b), _) => b.append_null(),

@@ -87,15 +87,21 @@ impl AsyncFileReader for DataFileReader {
     }
 }
 
-/// `batches` as the bytes of one Parquet file, compressed with zstd.
+/// How the lake writes Parquet: zstd at its default level, parquet's
+/// defaults otherwise. Public so that a benchmark writing Parquet outside
+/// the lake writes it the same way.
+pub fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .build()
+}
+
+/// `batches` as the bytes of one Parquet file, with [`writer_properties`].
 pub(super) fn encode_parquet(
     schema: SchemaRef,
     batches: &[RecordBatch],
 ) -> parquet::errors::Result<Vec<u8>> {
-    let properties = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .build();
-    let mut writer = ArrowWriter::try_new(Vec::new(), schema, Some(properties))?;
+    let mut writer = ArrowWriter::try_new(Vec::new(), schema, Some(writer_properties()))?;
     for batch in batches {
         writer.write(batch)?;
     }

@@ -190,6 +190,8 @@ use url::Url;
 use crate::{Error, Result};
 use data_file::open_data_file;
 
+pub use data_file::writer_properties;
+
 pub use lake_snapshot::{LakeChange, LakeSnapshot, LakeVersion};
 pub use object_store::ObjectStore;
 pub use object_store::path::Path as ObjectPath;

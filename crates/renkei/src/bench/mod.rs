@@ -16,8 +16,9 @@ pub enum BenchCommand {
     /// commit, against one transaction per append; then inclusion proofs per
     /// second at --entries entries.
     Audit(audit::AuditBenchArgs),
-    /// Resources per second through the intake (parse, validate, split,
-    /// identity, Parquet, commit) of a synthetic nation, against DuckDB
+    /// Resources per second of a synthetic nation through the pipeline
+    /// (parse, validate, split, Parquet; one thread) and through the whole
+    /// intake (also identity, versions, receipts, commits), against DuckDB
     /// writing the same NDJSON to Parquet (scripts/bench/duckdb_ingest.py).
     /// For one core: `taskset -c 0 renkei bench ingest`.
     Ingest(ingest::IngestBenchArgs),
