@@ -1,14 +1,29 @@
 //! Processing (加工): turning the lake into exactly what one permit allows.
 //!
-//! **Owns:** the permit extract builder (opt-out exclusion, projection,
-//! per-permit pseudonyms, date shifting), extract manifests, generalization
-//! hierarchies and the privacy models (k-anonymity, l-diversity, t-closeness),
-//! and DICOM and genomic de-identification. Only this crate makes a
-//! `Pseudonym`.
+//! **Owns:** the permit extract builder (`Processing::build`: projection,
+//! period and cohort, opt-out exclusion, per-permit pseudonyms, date
+//! shifting; atomic and restartable), extract manifests with the bitmap of
+//! included persons, permit keys (sealed at rest, destroyed when a permit
+//! ends), and anonymization (generalization hierarchies, k-anonymity,
+//! l-diversity, t-closeness, lattice search, risk report). Only this crate
+//! makes a [`Pseudonym`].
 //!
-//! **Never:** writes a person_key into an extract, or makes an extract
-//! visible before it is complete.
-//!
-//! **Status:** filled by the processing issue; this crate holds only its
-//! contract until then.
+//! **Never:** writes a person_key into an extract, makes an extract visible
+//! before it is complete and audited, or builds one for a permit the
+//! [`PermitGuard`] says is not in force. It reads permits and opt-outs only
+//! as the plain data the platform hands it ([`ExtractSpec`], [`Exclusion`]).
 #![warn(missing_docs)]
+
+mod error;
+pub mod extract;
+mod keys;
+mod processing;
+pub mod pseudonym;
+pub mod spec;
+pub mod tables;
+
+pub use error::{Error, Result};
+pub use extract::{ExtractTable, Manifest, RareValue};
+pub use processing::{EXTRACTS_URL, ExtractSummary, Options, PermitEnded, PermitGuard, Processing};
+pub use pseudonym::{PermitKey, Pseudonym, Pseudonymizer};
+pub use spec::{AnonymizedTerms, Delivery, Exclusion, ExtractSpec, TableSelection};

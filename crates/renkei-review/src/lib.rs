@@ -31,7 +31,7 @@ pub mod workflow;
 pub use error::{Error, Result};
 pub use form::{ApplicationForm, ScrutinyRules};
 pub use ids::{ApplicationId, PermitId};
-pub use permit::{Permit, PermitStatus, PermitTerms};
+pub use permit::{Permit, PermitStatus, PermitTerms, PrivacyTerms, RowScope};
 pub use register::{DecisionTimes, RegisterEntry};
 pub use review::{Acting, Application, Review, Transition, Vote, VoteKind};
 pub use risk::RiskSignals;

@@ -32,6 +32,33 @@ pub struct WorkspaceResources {
     pub storage_gib: u32,
 }
 
+/// The privacy model an anonymized dataset must meet (匿名加工の基準).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacyTerms {
+    /// k of k-anonymity over the quasi-identifiers.
+    pub k: u32,
+    /// l of l-diversity of the sensitive value, if required.
+    #[serde(default)]
+    pub l: Option<u32>,
+    /// t of t-closeness of the sensitive value, if required.
+    #[serde(default)]
+    pub t: Option<f64>,
+    /// The largest share of records that may be suppressed.
+    pub max_suppression: f64,
+}
+
+impl Default for PrivacyTerms {
+    fn default() -> Self {
+        Self {
+            k: 5,
+            l: None,
+            t: None,
+            max_suppression: 0.05,
+        }
+    }
+}
+
 /// Which rows: the cohort and the period.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowScope {
@@ -41,10 +68,13 @@ pub struct RowScope {
     pub period_from: String,
     /// Last day (`YYYY-MM-DD`).
     pub period_to: String,
+    /// The cohort's ICD-10 codes or prefixes; empty means everyone.
+    #[serde(default)]
+    pub cohort_icd10: Vec<String>,
 }
 
 /// A permit, machine-readable.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Permit {
     /// Its id.
     pub id: PermitId,
@@ -76,6 +106,13 @@ pub struct Permit {
     pub conditions: Vec<String>,
     /// Fee class.
     pub fee_class: FeeClass,
+    /// Dates in extracts are shifted per person by up to this many days
+    /// either way (0: not shifted).
+    #[serde(default)]
+    pub date_shift_days: u16,
+    /// For an anonymized dataset, the privacy model it must meet.
+    #[serde(default)]
+    pub privacy: Option<PrivacyTerms>,
     /// Issued.
     pub issued_at: Timestamp,
     /// Ends.
@@ -83,7 +120,7 @@ pub struct Permit {
 }
 
 /// What the operator decides when issuing a permit.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PermitTerms {
     /// When it ends.
@@ -92,6 +129,13 @@ pub struct PermitTerms {
     pub fee_class: FeeClass,
     /// Workspace.
     pub resources: WorkspaceResources,
+    /// Per-person date shift in extracts, in days (0: none).
+    #[serde(default)]
+    pub date_shift_days: u16,
+    /// The privacy model of an anonymized dataset; the platform's default
+    /// (k = 5, up to 5% suppressed) when absent.
+    #[serde(default)]
+    pub privacy: Option<PrivacyTerms>,
 }
 
 /// Where a permit stands.

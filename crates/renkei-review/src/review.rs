@@ -682,11 +682,19 @@ impl Review {
                 cohort_criteria: app.form.requested.cohort_criteria.clone(),
                 period_from: app.form.requested.period_from.clone(),
                 period_to: app.form.requested.period_to.clone(),
+                cohort_icd10: app.form.requested.cohort_icd10.clone(),
             },
             users: app.form.users.iter().map(|u| u.username.clone()).collect(),
             resources: terms.resources,
             conditions,
             fee_class: terms.fee_class,
+            date_shift_days: terms.date_shift_days,
+            privacy: match app.form.delivery {
+                crate::form::DeliveryType::AnonymizedDataset => {
+                    Some(terms.privacy.clone().unwrap_or_default())
+                }
+                _ => None,
+            },
             issued_at: now,
             expires_at: terms.expires_at,
         };

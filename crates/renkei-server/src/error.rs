@@ -108,6 +108,18 @@ impl From<renkei_review::Error> for Error {
     }
 }
 
+impl From<renkei_deid::Error> for Error {
+    fn from(e: renkei_deid::Error) -> Self {
+        use renkei_deid::Error as D;
+        match e {
+            D::Invalid(_) => Error::BadRequest(e.to_string()),
+            D::NotFound(what) => Error::NotFound(what),
+            D::KeyDestroyed(_) | D::NotInForce { .. } => Error::Conflict(e.to_string()),
+            other => Error::Internal(format!("processing: {other}")),
+        }
+    }
+}
+
 impl From<renkei_optout::Error> for Error {
     fn from(e: renkei_optout::Error) -> Self {
         use renkei_optout::Error as O;

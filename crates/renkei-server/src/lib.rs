@@ -33,6 +33,7 @@ pub mod metrics;
 pub mod pages;
 pub mod person_map;
 pub mod policy;
+pub mod processing;
 pub mod routes;
 mod state;
 

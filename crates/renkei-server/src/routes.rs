@@ -428,6 +428,25 @@ pub fn table() -> Vec<RouteSpec> {
             Roles(APPLICATION_READERS),
             get(api::review::permit),
         ),
+        // Processing (加工): extracts of permits in force.
+        api(
+            M::POST,
+            "/api/v1/permits/{id}/extracts",
+            Roles(&[Role::Operator]),
+            post(api::processing::build),
+        ),
+        api(
+            M::GET,
+            "/api/v1/permits/{id}/extracts",
+            Roles(&[Role::Operator, Role::Auditor]),
+            get(api::processing::list),
+        ),
+        api(
+            M::GET,
+            "/api/v1/extracts/{id}",
+            Roles(&[Role::Operator, Role::Auditor]),
+            get(api::processing::manifest),
+        ),
         // The public register (公開登録簿).
         api(
             M::GET,

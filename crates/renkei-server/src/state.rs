@@ -6,6 +6,7 @@ use std::sync::Arc;
 use renkei_audit::AuditLog;
 use renkei_collect::{Intake, IntakeConfig};
 use renkei_core::Clock;
+use renkei_deid::{Options as ProcessingOptions, Processing};
 use renkei_identity::PersonIndex;
 use renkei_optout::{ByAttributes, PatientIdentification, Registry};
 use renkei_review::Review;
@@ -36,6 +37,7 @@ struct Inner {
     optout: Registry,
     identification: Arc<dyn PatientIdentification>,
     review: Review,
+    processing: Processing,
 }
 
 impl std::fmt::Debug for Inner {
@@ -90,6 +92,14 @@ impl AppState {
             config.review.scrutiny.clone(),
         )
         .await?;
+        let processing = Processing::open(
+            &stores,
+            stores.lake()?,
+            clock.clone(),
+            Arc::new(audit.clone()),
+            ProcessingOptions::default(),
+        )
+        .await?;
         // The log records when the platform started and stopped, so a gap
         // in service shows in the log itself.
         audit
@@ -110,6 +120,7 @@ impl AppState {
                 optout,
                 identification,
                 review,
+                processing,
             }),
         })
     }
@@ -157,6 +168,10 @@ impl AppState {
     /// Review: applications, decisions, permits.
     pub fn review(&self) -> &Review {
         &self.inner.review
+    }
+    /// Processing: extracts and their manifests.
+    pub fn processing(&self) -> &Processing {
+        &self.inner.processing
     }
     /// How patients identify themselves to the portal.
     pub fn identification(&self) -> &Arc<dyn PatientIdentification> {

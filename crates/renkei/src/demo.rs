@@ -13,6 +13,9 @@ use serde_json::{Map, Value, json};
 
 use crate::config::{self, CommonFlags};
 
+mod extract;
+use extract::step_extract;
+
 /// Flags of `renkei demo`.
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
@@ -163,7 +166,10 @@ async fn steps(walk: &mut Walk, state: &renkei_server::AppState) -> anyhow::Resu
     step_optout(walk, state, &logins)
         .await
         .context("step optout")?;
-    step_review(walk, &logins).await.context("step review")?;
+    let permits = step_review(walk, &logins).await.context("step review")?;
+    step_extract(walk, state, &logins, &permits)
+        .await
+        .context("step extract")?;
     step_audit(walk, state, &logins)
         .await
         .context("step audit")?;
@@ -932,7 +938,7 @@ async fn send(
 /// Three applications go through review: academic research on
 /// pseudonymized data, a company's anonymized dataset, and statistics for
 /// a foreign organization, which the committee rejects with its reasons.
-async fn step_review(walk: &mut Walk, logins: &[Login]) -> anyhow::Result<()> {
+async fn step_review(walk: &mut Walk, logins: &[Login]) -> anyhow::Result<Vec<String>> {
     use reqwest::Method as M;
     let login = |role: Role| {
         logins
@@ -950,7 +956,8 @@ async fn step_review(walk: &mut Walk, logins: &[Login]) -> anyhow::Result<()> {
                 country: &str,
                 kind: &str,
                 commercial: bool,
-                delivery: &str| {
+                delivery: &str,
+                tables: Value| {
         json!({
             "title": title,
             "organization": {"name": org, "country": country, "kind": kind},
@@ -961,9 +968,9 @@ async fn step_review(walk: &mut Walk, logins: &[Login]) -> anyhow::Result<()> {
             "commercial": commercial,
             "processing_abroad": country != "JP",
             "requested": {
-                "tables": [{"table": "condition", "columns": ["icd10", "onset_date"]},
-                           {"table": "observation", "columns": ["code", "value_number", "effective_at"]}],
+                "tables": tables,
                 "cohort_criteria": "ICD-10 E11 (2020–2024 に診断)",
+                "cohort_icd10": ["E11"],
                 "period_from": "2020-01-01", "period_to": "2024-12-31"
             },
             "delivery": delivery,
@@ -980,6 +987,10 @@ async fn step_review(walk: &mut Walk, logins: &[Login]) -> anyhow::Result<()> {
                 "academic",
                 false,
                 "pseudonymized_in_environment",
+                json!([{"table": "person", "columns": ["sex", "birth_date", "prefecture_code"]},
+                       {"table": "condition", "columns": ["icd10", "onset_date", "recorded_date"]},
+                       {"table": "observation", "columns": ["code", "value_number", "value_unit", "effective_at"]},
+                       {"table": "medication_request", "columns": ["code", "authored_at"]}]),
             ),
             "approve",
             vec!["集計値のみを公表すること"],
@@ -993,6 +1004,8 @@ async fn step_review(walk: &mut Walk, logins: &[Login]) -> anyhow::Result<()> {
                 "company",
                 true,
                 "anonymized_dataset",
+                json!([{"table": "person", "columns": ["sex", "birth_date", "municipality_code"]},
+                       {"table": "condition", "columns": ["icd10"]}]),
             ),
             "approve",
             vec![],
@@ -1006,6 +1019,7 @@ async fn step_review(walk: &mut Walk, logins: &[Login]) -> anyhow::Result<()> {
                 "company",
                 true,
                 "statistics_only",
+                json!([{"table": "condition", "columns": ["icd10", "onset_date"]}]),
             ),
             "reject",
             vec![],
@@ -1013,6 +1027,7 @@ async fn step_review(walk: &mut Walk, logins: &[Login]) -> anyhow::Result<()> {
         ),
     ];
     let (mut permits, mut rejected) = (0u64, 0u64);
+    let mut permit_ids = Vec::new();
     for (form, decision, conditions, reason) in cases {
         let created = send(
             walk,
@@ -1080,10 +1095,16 @@ async fn step_review(walk: &mut Walk, logins: &[Login]) -> anyhow::Result<()> {
         )
         .await?;
         if decision == "approve" {
-            send(walk, M::POST, &format!("/api/v1/applications/{id}/permit"), &operator.token,
+            // Pseudonymized research data gets its dates shifted by up to
+            // a month per person; the anonymized dataset must meet k = 5.
+            let commercial = form["commercial"] == true;
+            let permit = send(walk, M::POST, &format!("/api/v1/applications/{id}/permit"), &operator.token,
                  json!({"expires_at": "2029-03-31T15:00:00Z",
-                        "fee_class": if form["commercial"] == true { "commercial" } else { "academic" },
-                        "resources": {"cpus": 4, "memory_gib": 16, "storage_gib": 100}}), 201).await?;
+                        "fee_class": if commercial { "commercial" } else { "academic" },
+                        "resources": {"cpus": 4, "memory_gib": 16, "storage_gib": 100},
+                        "date_shift_days": if commercial { 0 } else { 30 },
+                        "privacy": if commercial { json!({"k": 5, "max_suppression": 0.05}) } else { Value::Null }}), 201).await?;
+            permit_ids.push(permit["id"].as_str().context("permit id")?.to_owned());
             permits += 1;
         } else {
             rejected += 1;
@@ -1107,7 +1128,7 @@ async fn step_review(walk: &mut Walk, logins: &[Login]) -> anyhow::Result<()> {
         "review_median_days",
         register["decision_times"][0]["median_days"].clone(),
     );
-    Ok(())
+    Ok(permit_ids)
 }
 
 async fn step_audit(

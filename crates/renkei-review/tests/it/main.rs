@@ -118,6 +118,8 @@ fn terms(f: &Fixture) -> PermitTerms {
             memory_gib: 16,
             storage_gib: 100,
         },
+        date_shift_days: 0,
+        privacy: None,
     }
 }
 

@@ -9,6 +9,7 @@ pub mod identity;
 pub mod json;
 pub mod openapi;
 pub mod optout;
+pub mod processing;
 pub mod register;
 pub mod reports;
 pub mod review;

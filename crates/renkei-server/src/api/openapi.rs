@@ -8,7 +8,9 @@ use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, collect, health, identity, optout, register, reports, review, tokens, users};
+use super::{
+    audit, collect, health, identity, optout, processing, register, reports, review, tokens, users,
+};
 
 /// The platform's API description.
 #[derive(Debug, OpenApi)]
@@ -34,6 +36,7 @@ use super::{audit, collect, health, identity, optout, register, reports, review,
         review::create, review::list, review::show, review::risk, review::update, review::submit, review::step,
         review::assign, review::vote, review::issue_permit, review::declare_conflict,
         review::queue, review::permit, review::register, register::catalogue,
+        processing::build, processing::list, processing::manifest,
     ),
     components(schemas(crate::Problem)),
     modifiers(&BearerAuth),
@@ -44,6 +47,7 @@ use super::{audit, collect, health, identity, optout, register, reports, review,
         (name = "identity", description = "患者の識別子: the clerical-review queue, merges and splits of persons, and attributes read for a stated reason (operators only, audited)"),
         (name = "opt-out", description = "オプトアウト管理: patients identify themselves (`Bearer rkp_…` sessions) and record or withdraw their opt-outs; operators enter paper forms and compute exclusion sets; the register's statistics are public"),
         (name = "review", description = "審査: applications, the workflow (draft → submitted → screening → in review → decided → permit), reviewers' votes and conflicts of interest, permits"),
+        (name = "processing", description = "加工: permit extracts (opt-out exclusion, per-permit pseudonyms, date shifts), their manifests (operators and auditors)"),
         (name = "register", description = "公開登録簿: every decision and permit, decision times, the dataset catalogue (no login)"),
         (name = "audit", description = "The verifiable audit log (RFC 9162 Merkle tree, Ed25519 signed tree heads)"),
     )

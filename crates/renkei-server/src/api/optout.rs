@@ -217,11 +217,9 @@ pub struct PatientView {
     /// Every change, oldest first.
     #[schema(value_type = Vec<Object>)]
     pub history: Vec<Change>,
-    /// Permits whose extracts included this person, from the extracts'
-    /// manifests. Extracts are made by processing (加工); until it records
-    /// manifests this list is empty.
-    #[schema(value_type = Vec<Object>)]
-    pub used_by: Vec<serde_json::Value>,
+    /// Projects whose extracts included this person, read from the
+    /// extracts' manifests (one line per permit, its latest extract).
+    pub used_by: Vec<crate::processing::UsedBy>,
 }
 
 pub(crate) async fn patient_view(state: &AppState, person: &PersonKey) -> Result<PatientView> {
@@ -230,7 +228,7 @@ pub(crate) async fn patient_view(state: &AppState, person: &PersonKey) -> Result
         registry_version: registry.version().await?,
         standing: registry.status(person, state.clock().now()).await?,
         history: registry.history(person).await?,
-        used_by: Vec::new(),
+        used_by: crate::processing::used_by(state, person).await?,
     })
 }
 

@@ -323,6 +323,12 @@ pub async fn step(
         Ok(app) => app,
         Err(e) => return Ok(AuditDetail::attach(detail, Error::from(e))),
     };
+    // A permit ended for good takes its key and extracts with it, at once.
+    if let renkei_review::Stage::Revoked(renkei_review::workflow::Revoked { permit })
+    | renkei_review::Stage::Expired(renkei_review::workflow::Expired { permit }) = &app.stage
+    {
+        crate::processing::end_if_over(&state, permit, who.actor.clone()).await?;
+    }
     let v = view(&state, app, Role::Operator).await?;
     Ok(AuditDetail::attach(detail, ApiJson(v)))
 }
@@ -450,6 +456,14 @@ pub struct PermitBody {
     /// The workspace.
     #[schema(value_type = Object)]
     pub resources: WorkspaceResources,
+    /// Per-person date shift in extracts, in days either way (0: none).
+    #[serde(default)]
+    pub date_shift_days: u16,
+    /// For an anonymized dataset: `{"k": 5, "l": 2, "t": 0.3,
+    /// "max_suppression": 0.05}`; k = 5 and 5% by default.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub privacy: Option<renkei_review::PrivacyTerms>,
 }
 
 /// Issues the permit of an approved application.
@@ -477,6 +491,8 @@ pub async fn issue_permit(
                 expires_at,
                 fee_class: body.fee_class,
                 resources: body.resources,
+                date_shift_days: body.date_shift_days,
+                privacy: body.privacy,
             },
         )
         .await?;

@@ -305,7 +305,29 @@ pub async fn status(
             p { (l.pick(
                 "あなたのデータを含む抽出の記録はありません。許可されたプロジェクトは公開の登録簿で確認できます。",
                 "No extract on record includes your data. Permitted projects are listed on the public register."
-            )) " " a href="/register/optouts" { (l.pick("公開登録簿", "Public register")) } }
+            )) " " a href="/register" { (l.pick("公開登録簿", "Public register")) } }
+        } @else {
+            div class="wide" {
+                table id="used-by" {
+                    caption { (l.pick("あなたのデータを含む抽出が作られたプロジェクト", "Projects given an extract that includes your data")) }
+                    thead { tr {
+                        th scope="col" { (l.pick("プロジェクト", "Project")) }
+                        th scope="col" { (l.pick("利用者", "Holder")) }
+                        th scope="col" { (l.pick("目的", "Purpose")) }
+                        th scope="col" { (l.pick("抽出日時", "Extracted")) }
+                    } }
+                    tbody {
+                        @for u in &view.used_by {
+                            tr {
+                                td { (u.title) }
+                                td { (u.holder) }
+                                td { (u.purpose) }
+                                td { (jst(u.extracted_at)) }
+                            }
+                        }
+                    }
+                }
+            }
         }
         h2 { (l.pick("履歴", "History")) }
         @if view.history.is_empty() {

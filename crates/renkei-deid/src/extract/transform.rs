@@ -1,0 +1,221 @@
+//! The per-batch stage of an extract: decide each row's person once, drop
+//! the persons who are out, put the pseudonym where the person_key was and
+//! shift the dates.
+//!
+//! Decisions are cached per lake key, so the HMAC, the key map and the
+//! set lookups run once per person, not once per row; a batch then costs a
+//! hash lookup per row and Arrow's filter and array kernels.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Date32Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
+};
+use arrow::compute::filter;
+use arrow::datatypes::{
+    DataType, Date32Type, Field, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType,
+};
+use renkei_core::PersonKey;
+
+use crate::pseudonym::Pseudonymizer;
+use crate::{Error, Result};
+
+const OUT: u32 = u32::MAX;
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// A person in the extract.
+#[derive(Debug)]
+pub(crate) struct Included {
+    pub key: PersonKey,
+    pub pseudonym: String,
+    pub offset_days: i32,
+}
+
+/// Who is in and who is out, decided once per lake key.
+#[derive(Debug)]
+pub(crate) struct Persons {
+    pseudonymizer: Pseudonymizer,
+    date_shift_days: u16,
+    /// Retired lake keys → the person they now belong to (merges).
+    key_map: HashMap<PersonKey, PersonKey>,
+    /// Persons out, as opted out and as the merges map them.
+    excluded: HashSet<PersonKey>,
+    cohort: Option<HashSet<PersonKey>>,
+    slots: HashMap<Box<str>, u32>,
+    by_key: HashMap<PersonKey, u32>,
+    pub included: Vec<Included>,
+    /// Lake keys seen that were left out because they opted out.
+    pub excluded_seen: HashSet<PersonKey>,
+}
+
+impl Persons {
+    pub(crate) fn new(
+        pseudonymizer: Pseudonymizer,
+        date_shift_days: u16,
+        key_map: HashMap<PersonKey, PersonKey>,
+        opted_out: &HashSet<PersonKey>,
+        cohort: Option<HashSet<PersonKey>>,
+    ) -> Self {
+        // An opt-out made under a key later merged away covers the
+        // surviving person, and one made under the survivor covers rows
+        // still keyed by a retired key: both directions end at the
+        // current person.
+        let mut excluded: HashSet<PersonKey> = opted_out.clone();
+        excluded.extend(opted_out.iter().map(|k| current(&key_map, *k)));
+        Self {
+            pseudonymizer,
+            date_shift_days,
+            key_map,
+            excluded,
+            cohort,
+            slots: HashMap::new(),
+            by_key: HashMap::new(),
+            included: Vec::new(),
+            excluded_seen: HashSet::new(),
+        }
+    }
+
+    /// The current person of a lake key.
+    pub(crate) fn current(&self, key: PersonKey) -> PersonKey {
+        current(&self.key_map, key)
+    }
+
+    fn slot(&mut self, raw: &str) -> Result<u32> {
+        if let Some(slot) = self.slots.get(raw) {
+            return Ok(*slot);
+        }
+        let key = PersonKey::parse(raw)
+            .map_err(|e| Error::Corrupt(format!("lake row with person_key {raw:?}: {e}")))?;
+        let now = self.current(key);
+        let slot = if self.excluded.contains(&key) || self.excluded.contains(&now) {
+            self.excluded_seen.insert(now);
+            OUT
+        } else if self.cohort.as_ref().is_some_and(|c| !c.contains(&now)) {
+            OUT
+        } else if let Some(i) = self.by_key.get(&now) {
+            *i
+        } else {
+            let i = u32::try_from(self.included.len())
+                .map_err(|_| Error::Invalid("more than 4 billion persons in one extract".into()))?;
+            self.included.push(Included {
+                key: now,
+                pseudonym: self.pseudonymizer.pseudonym(&now).as_str().to_owned(),
+                offset_days: self
+                    .pseudonymizer
+                    .date_offset_days(&now, self.date_shift_days),
+            });
+            self.by_key.insert(now, i);
+            i
+        };
+        self.slots.insert(raw.into(), slot);
+        Ok(slot)
+    }
+}
+
+fn current(map: &HashMap<PersonKey, PersonKey>, key: PersonKey) -> PersonKey {
+    map.get(&key).copied().unwrap_or(key)
+}
+
+/// The schema of an extract table: `pseudonym` in place of `person_key`,
+/// then the selected columns as the lake types them.
+pub(crate) fn output_schema(input: &SchemaRef) -> SchemaRef {
+    let mut fields = vec![Field::new("pseudonym", DataType::Utf8, true)];
+    fields.extend(input.fields().iter().skip(1).map(|f| f.as_ref().clone()));
+    Arc::new(Schema::new(fields))
+}
+
+/// Transforms one batch whose first column is `person_key`; the persons in
+/// it of the batch's rows that stay, in row order, are pushed on `kept`.
+pub(crate) fn transform(
+    persons: &mut Persons,
+    batch: &RecordBatch,
+    schema: &SchemaRef,
+    shift_dates: bool,
+    kept: &mut Vec<u32>,
+) -> Result<Option<RecordBatch>> {
+    let keys = batch
+        .column(0)
+        .as_string_opt::<i32>()
+        .ok_or_else(|| Error::Corrupt("person_key of a lake table is not text".to_owned()))?;
+    let start = kept.len();
+    let mut mask = Vec::with_capacity(batch.num_rows());
+    let mut all = true;
+    for i in 0..keys.len() {
+        if keys.is_null(i) {
+            // Resources about no patient (raw_resource): nobody to exclude.
+            mask.push(true);
+            kept.push(OUT);
+            continue;
+        }
+        let slot = persons.slot(keys.value(i))?;
+        let keep = slot != OUT;
+        all &= keep;
+        mask.push(keep);
+        if keep {
+            kept.push(slot);
+        }
+    }
+    let slots = &kept[start..];
+    if slots.is_empty() {
+        return Ok(None);
+    }
+    let mask = BooleanArray::from(mask);
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(batch.num_columns());
+    let pseudonyms: StringArray = slots
+        .iter()
+        .map(|s| {
+            persons
+                .included
+                .get(*s as usize)
+                .map(|p| p.pseudonym.as_str())
+        })
+        .collect();
+    columns.push(Arc::new(pseudonyms));
+    for column in batch.columns().iter().skip(1) {
+        let column = if all {
+            column.clone()
+        } else {
+            filter(column, &mask)?
+        };
+        let column = if shift_dates {
+            shift(&column, slots, persons)?
+        } else {
+            column
+        };
+        columns.push(column);
+    }
+    Ok(Some(RecordBatch::try_new(schema.clone(), columns)?))
+}
+
+fn offset(persons: &Persons, slot: u32) -> i32 {
+    persons
+        .included
+        .get(slot as usize)
+        .map_or(0, |p| p.offset_days)
+}
+
+fn shift(column: &ArrayRef, slots: &[u32], persons: &Persons) -> Result<ArrayRef> {
+    Ok(match column.data_type() {
+        DataType::Date32 => {
+            let days = column.as_primitive::<Date32Type>();
+            let shifted: Date32Array = days
+                .iter()
+                .zip(slots)
+                .map(|(d, s)| d.map(|d| d + offset(persons, *s)))
+                .collect();
+            Arc::new(shifted)
+        }
+        DataType::Timestamp(TimeUnit::Microsecond, tz) => {
+            let micros = column.as_primitive::<TimestampMicrosecondType>();
+            let shifted: TimestampMicrosecondArray = micros
+                .iter()
+                .zip(slots)
+                .map(|(t, s)| t.map(|t| t + i64::from(offset(persons, *s)) * MICROS_PER_DAY))
+                .collect();
+            Arc::new(shifted.with_timezone_opt(tz.clone()))
+        }
+        _ => column.clone(),
+    })
+}

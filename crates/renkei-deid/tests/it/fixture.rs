@@ -1,0 +1,358 @@
+//! A lake with known persons and rows, processing over it, and readers of
+//! what an extract wrote.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray, new_null_array,
+};
+use arrow::datatypes::{Date32Type, SchemaRef};
+use futures::future::BoxFuture;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use renkei_core::{
+    Actor, AuditEvent, AuditReceipt, AuditSink, FixedClock, LakeTable, PersonKey, Timestamp,
+};
+use renkei_deid::{Manifest, Options, PermitGuard, Processing};
+use renkei_store::lake::{Lake, TableName};
+use renkei_store::testing::TestStores;
+
+const T0: i64 = 1_800_000_000_000_000;
+
+/// Keeps every audit entry, or refuses every one.
+#[derive(Default)]
+pub struct Audit {
+    events: Mutex<Vec<AuditEvent>>,
+    refuse: bool,
+}
+
+impl Audit {
+    pub fn actions(&self) -> Vec<String> {
+        self.events
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|e| e.action.clone())
+            .collect()
+    }
+}
+
+impl AuditSink for Audit {
+    fn append(&self, event: AuditEvent) -> BoxFuture<'_, Result<AuditReceipt, renkei_core::Error>> {
+        Box::pin(async move {
+            if self.refuse {
+                return Err(renkei_core::Error::Service {
+                    function: "audit",
+                    message: "the test log refuses".to_owned(),
+                });
+            }
+            let mut events = self.events.lock().expect("lock");
+            events.push(event);
+            Ok(AuditReceipt {
+                index: events.len() as u64 - 1,
+            })
+        })
+    }
+}
+
+/// A permit always in force.
+pub struct Allow;
+
+impl PermitGuard for Allow {
+    fn in_force<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+pub fn actor() -> Actor {
+    Actor::System {
+        component: "test".to_owned(),
+    }
+}
+
+/// Days since 1970-01-01 of a `YYYY-MM-DD` day.
+pub fn day(text: &str) -> i32 {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let d = time::Date::parse(text, &format).expect("a day");
+    d.to_julian_day() - 2_440_588
+}
+
+pub struct Fixture {
+    pub processing: Processing,
+    pub lake: Lake,
+    pub audit: Arc<Audit>,
+    dir: PathBuf,
+    rows: std::sync::atomic::AtomicUsize,
+}
+
+impl Fixture {
+    pub async fn new(t: &TestStores) -> Self {
+        Self::open(t, false).await
+    }
+
+    pub async fn refusing_audit(t: &TestStores) -> Self {
+        Self::open(t, true).await
+    }
+
+    async fn open(t: &TestStores, refuse: bool) -> Self {
+        let clock = Arc::new(FixedClock::new(Timestamp::from_unix_micros(T0)));
+        let audit = Arc::new(Audit {
+            refuse,
+            ..Audit::default()
+        });
+        let lake = t.stores.lake().expect("lake");
+        let processing = Processing::open(
+            &t.stores,
+            lake.clone(),
+            clock,
+            audit.clone(),
+            Options::default(),
+        )
+        .await
+        .expect("processing opens");
+        Self {
+            processing,
+            lake,
+            audit,
+            dir: t.dir.path().join("extracts"),
+            rows: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// A batch of `table` with `own` columns given and the rest null, and
+    /// lineage filled in.
+    fn batch(&self, table: LakeTable, n: usize, own: Vec<(&str, ArrayRef)>) -> RecordBatch {
+        let schema: SchemaRef = table.schema();
+        let start = self.rows.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+        let ids: Vec<String> = (start..start + n).map(|i| format!("src-{i}")).collect();
+        let columns = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                if let Some((_, a)) = own.iter().find(|(name, _)| name == f.name()) {
+                    return a.clone();
+                }
+                let text = |v: &str| Arc::new(StringArray::from(vec![v; n])) as ArrayRef;
+                match f.name().as_str() {
+                    "provider_code" => text("1311234567"),
+                    "source_type" => text(table.name()),
+                    "source_id" => Arc::new(StringArray::from(ids.clone())) as ArrayRef,
+                    "submission_id" => text("sub-1"),
+                    "status" | "code_system" => text("x"),
+                    "ingested_at" => {
+                        Arc::new(TimestampMicrosecondArray::from(vec![T0; n]).with_timezone("UTC"))
+                            as ArrayRef
+                    }
+                    _ => new_null_array(f.data_type(), n),
+                }
+            })
+            .collect();
+        RecordBatch::try_new(schema, columns).expect("a lake batch")
+    }
+
+    async fn append(&self, table: &str, batch: RecordBatch) {
+        self.lake
+            .append(&TableName::parse(table).expect("name"), &[batch])
+            .await
+            .expect("lake append");
+    }
+
+    /// `n` persons, each with one person row.
+    pub async fn people(&self, n: usize) -> Vec<PersonKey> {
+        let keys: Vec<PersonKey> = (0..n).map(|_| PersonKey::generate()).collect();
+        let text = |v: Vec<String>| Arc::new(StringArray::from(v)) as ArrayRef;
+        let batch = self.batch(
+            LakeTable::Person,
+            n,
+            vec![
+                (
+                    "person_key",
+                    text(keys.iter().map(|k| k.to_string()).collect()),
+                ),
+                (
+                    "sex",
+                    text(
+                        (0..n)
+                            .map(|i| if i % 2 == 0 { "female" } else { "male" }.to_owned())
+                            .collect(),
+                    ),
+                ),
+                (
+                    "birth_date",
+                    Arc::new(Date32Array::from(vec![day("1960-04-01"); n])),
+                ),
+                ("municipality_code", text(vec!["131016".to_owned(); n])),
+            ],
+        );
+        self.append("person", batch).await;
+        keys
+    }
+
+    pub async fn conditions(&self, rows: &[(PersonKey, &str, &str)]) {
+        let n = rows.len();
+        let batch = self.batch(
+            LakeTable::Condition,
+            n,
+            vec![
+                (
+                    "person_key",
+                    Arc::new(StringArray::from_iter_values(
+                        rows.iter().map(|r| r.0.to_string()),
+                    )),
+                ),
+                (
+                    "icd10",
+                    Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))),
+                ),
+                (
+                    "recorded_date",
+                    Arc::new(Date32Array::from_iter_values(rows.iter().map(|r| day(r.2)))),
+                ),
+            ],
+        );
+        self.append("condition", batch).await;
+    }
+
+    pub async fn observations(&self, rows: &[(PersonKey, &str, f64, &str)]) {
+        let n = rows.len();
+        let batch = self.batch(
+            LakeTable::Observation,
+            n,
+            vec![
+                (
+                    "person_key",
+                    Arc::new(StringArray::from_iter_values(
+                        rows.iter().map(|r| r.0.to_string()),
+                    )),
+                ),
+                (
+                    "code",
+                    Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))),
+                ),
+                (
+                    "value_number",
+                    Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.2))),
+                ),
+                (
+                    "value_text",
+                    Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.3))),
+                ),
+                (
+                    "effective_at",
+                    Arc::new(
+                        TimestampMicrosecondArray::from(vec![1_620_000_000_000_000; n])
+                            .with_timezone("UTC"),
+                    ),
+                ),
+            ],
+        );
+        self.append("observation", batch).await;
+    }
+
+    /// Records in the lake that `from` was merged into `to`.
+    pub async fn merge(&self, from: PersonKey, to: PersonKey, seq: i64) {
+        let batch = RecordBatch::try_new(
+            renkei_core::person_key_map_schema(),
+            vec![
+                Arc::new(StringArray::from(vec![from.to_string()])),
+                Arc::new(StringArray::from(vec![to.to_string()])),
+                Arc::new(Int64Array::from(vec![seq])),
+                Arc::new(StringArray::from(vec![format!("ev-{seq}")])),
+                Arc::new(TimestampMicrosecondArray::from(vec![T0]).with_timezone("UTC")),
+            ],
+        )
+        .expect("map batch");
+        self.append(renkei_core::PERSON_KEY_MAP_TABLE, batch).await;
+    }
+
+    fn read(&self, file: &str) -> Vec<RecordBatch> {
+        let f = std::fs::File::open(self.dir.join(file)).expect("extract file");
+        ParquetRecordBatchReaderBuilder::try_new(f)
+            .expect("parquet")
+            .build()
+            .expect("reader")
+            .map(|b| b.expect("batch"))
+            .collect()
+    }
+
+    /// Every pseudonym in every table of the extract.
+    pub fn pseudonyms_in(&self, m: &Manifest) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        for t in &m.tables {
+            for b in self.read(&t.file) {
+                let col = b.column_by_name("pseudonym").expect("pseudonym column");
+                let col = col.as_string::<i32>();
+                out.extend(col.iter().flatten().map(str::to_owned));
+            }
+        }
+        out
+    }
+
+    /// Every text value in the extract's files, joined.
+    pub fn file_text(&self, m: &Manifest) -> String {
+        let mut out = String::new();
+        for t in &m.tables {
+            for b in self.read(&t.file) {
+                for c in b.columns() {
+                    if let Some(s) = c.as_string_opt::<i32>() {
+                        for v in s.iter().flatten() {
+                            out.push_str(v);
+                            out.push('\n');
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The days of `column` per pseudonym, sorted.
+    pub fn dates_by_pseudonym(
+        &self,
+        m: &Manifest,
+        table: &str,
+        column: &str,
+    ) -> BTreeMap<String, Vec<i32>> {
+        let t = m.tables.iter().find(|t| t.table == table).expect("table");
+        let mut out: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+        for b in self.read(&t.file) {
+            let p = b.column_by_name("pseudonym").expect("pseudonym");
+            let p = p.as_string::<i32>();
+            let d = b.column_by_name(column).expect("column");
+            let d = d.as_primitive::<Date32Type>();
+            for i in 0..b.num_rows() {
+                if d.is_valid(i) {
+                    out.entry(p.value(i).to_owned())
+                        .or_default()
+                        .push(d.value(i));
+                }
+            }
+        }
+        out.values_mut().for_each(|v| v.sort_unstable());
+        out
+    }
+
+    /// The files under a permit's extract directory and when each was last
+    /// written.
+    pub fn file_mtimes(&self, permit: &str) -> HashMap<String, SystemTime> {
+        fn walk(dir: &std::path::Path, out: &mut HashMap<String, SystemTime>) {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return;
+            };
+            for e in entries.flatten() {
+                let path = e.path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if let Ok(meta) = e.metadata() {
+                    out.insert(path.display().to_string(), meta.modified().expect("mtime"));
+                }
+            }
+        }
+        let mut out = HashMap::new();
+        walk(&self.dir.join(permit), &mut out);
+        out
+    }
+}

@@ -1,0 +1,244 @@
+//! Integration tests of the extract builder, each on SQLite and PostgreSQL,
+//! against a real lake: who is in, under which pseudonym, which rows and
+//! columns, what the manifest says, and what a stopped build leaves.
+
+mod fixture;
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use fixture::*;
+use renkei_core::PersonKey;
+use renkei_deid::{Delivery, Error, Exclusion, ExtractSpec, Processing, TableSelection};
+use renkei_store::test_on_both_backends;
+
+fn spec(permit: &str, tables: &[(&str, &[&str])]) -> ExtractSpec {
+    ExtractSpec {
+        permit: permit.to_owned(),
+        delivery: Delivery::Pseudonymized,
+        tables: tables
+            .iter()
+            .map(|(t, cols)| TableSelection {
+                table: (*t).to_owned(),
+                columns: cols.iter().map(|c| (*c).to_owned()).collect(),
+            })
+            .collect(),
+        cohort_icd10: Vec::new(),
+        period_from: "2020-01-01".to_owned(),
+        period_to: "2024-12-31".to_owned(),
+        date_shift_days: 0,
+        opt_out_purposes: vec!["commercial".to_owned()],
+    }
+}
+
+const PERSON: (&str, &[&str]) = ("person", &["sex", "birth_date", "municipality_code"]);
+const CONDITION: (&str, &[&str]) = ("condition", &["icd10", "recorded_date"]);
+
+fn exclusion(persons: &[PersonKey], version: u64) -> Exclusion {
+    Exclusion {
+        registry_version: version,
+        persons: persons.iter().copied().collect(),
+    }
+}
+
+test_on_both_backends! {
+    async fn an_opted_out_person_is_absent_and_the_bitmap_lists_exactly_those_present(t) {
+        let f = Fixture::new(t).await;
+        let people = f.people(20).await;
+        let out = &people[..3];
+        let m = f
+            .processing
+            .build(&spec("permit-a", &[PERSON, CONDITION]), &exclusion(out, 7), &Allow, actor())
+            .await
+            .expect("extract builds");
+        assert_eq!(m.registry_version, 7);
+        assert_eq!(m.persons, 17);
+        assert_eq!(m.opted_out_persons_left_out, 3);
+        let p = f.processing.pseudonymizer("permit-a").await.expect("key alive");
+        let seen = f.pseudonyms_in(&m);
+        for person in out {
+            assert!(!seen.contains(p.pseudonym(person).as_str()), "an opted-out person is in the extract");
+        }
+        let expected: BTreeSet<String> = people[3..].iter().map(|k| p.pseudonym(k).to_string()).collect();
+        assert_eq!(seen, expected, "everyone else is there, under their pseudonym");
+        let bitmap = Processing::persons_of(&m).expect("bitmap decodes");
+        let present = f.processing.ordinals_of(&people[3..]).await.expect("ordinals");
+        assert_eq!(bitmap, present, "the bitmap lists exactly the persons present");
+        let absent = f.processing.ordinals_of(out).await.expect("ordinals");
+        assert!(absent.is_empty() || (&bitmap & &absent).is_empty());
+        // The portal's question.
+        let used = f.processing.permits_including(&people[5]).await.expect("lookup");
+        assert_eq!(used.len(), 1);
+        assert_eq!(used[0].0, "permit-a");
+        assert!(f.processing.permits_including(&people[0]).await.expect("lookup").is_empty());
+        // No person_key, source id or submission id anywhere in the files.
+        let text = f.file_text(&m);
+        for person in &people {
+            assert!(!text.contains(&person.to_string()), "a person_key leaked");
+        }
+        assert!(f.audit.actions().contains(&"processing.extract".to_owned()));
+    }
+}
+
+test_on_both_backends! {
+    async fn one_person_has_different_pseudonyms_in_two_permits(t) {
+        let f = Fixture::new(t).await;
+        let people = f.people(5).await;
+        let a = f.processing.build(&spec("permit-a", &[PERSON]), &Exclusion::default(), &Allow, actor()).await.expect("a");
+        let b = f.processing.build(&spec("permit-b", &[PERSON]), &Exclusion::default(), &Allow, actor()).await.expect("b");
+        let (sa, sb) = (f.pseudonyms_in(&a), f.pseudonyms_in(&b));
+        assert_eq!(sa.len(), 5);
+        assert_eq!(sb.len(), 5);
+        assert!(sa.is_disjoint(&sb), "pseudonyms link across permits");
+        let pa = f.processing.pseudonymizer("permit-a").await.expect("key");
+        assert!(sa.contains(pa.pseudonym(&people[0]).as_str()));
+    }
+}
+
+test_on_both_backends! {
+    async fn rows_columns_period_and_cohort_follow_the_permit(t) {
+        let f = Fixture::new(t).await;
+        let people = f.people(6).await;
+        // people[0..2] have E11 in the period, people[2] only before it.
+        f.conditions(&[
+            (people[0], "E11.9", "2021-03-01"),
+            (people[1], "E119", "2022-07-15"),
+            (people[2], "E11.9", "2018-01-01"),
+            (people[3], "I10", "2021-01-01"),
+        ])
+        .await;
+        f.observations(&[(people[0], "3D010000001926101", 6.5, "free text about 山田さん")]).await;
+        let mut s = spec("permit-c", &[PERSON, CONDITION, ("observation", &["code", "value_number", "value_text"])]);
+        s.cohort_icd10 = vec!["E11".to_owned()];
+        let m = f.processing.build(&s, &Exclusion::default(), &Allow, actor()).await.expect("extract");
+        assert_eq!(m.persons, 2, "the cohort: E11 diagnosed in the period");
+        let condition = m.tables.iter().find(|t| t.table == "condition").expect("condition");
+        assert_eq!(condition.rows, 2, "only the cohort's rows in the period");
+        assert_eq!(condition.columns, ["pseudonym", "icd10", "recorded_date"]);
+        let observation = m.tables.iter().find(|t| t.table == "observation").expect("observation");
+        assert_eq!(observation.held_back, ["value_text"]);
+        assert!(!observation.columns.contains(&"value_text".to_owned()));
+        assert!(!f.file_text(&m).contains("山田"), "free text left the lake");
+        // A column pointing back at the provider's record is refused, by name.
+        let bad = spec("permit-c", &[("condition", &["icd10", "source_id"])]);
+        let err = f.processing.build(&bad, &Exclusion::default(), &Allow, actor()).await.expect_err("refused");
+        assert!(err.to_string().contains("tables[0].columns[1]: source_id"), "{err}");
+    }
+}
+
+test_on_both_backends! {
+    async fn dates_move_by_one_offset_per_person(t) {
+        let f = Fixture::new(t).await;
+        let people = f.people(30).await;
+        let rows: Vec<_> = people.iter().flat_map(|p| [(*p, "J45", "2021-05-01"), (*p, "J45", "2021-05-11")]).collect();
+        f.conditions(&rows).await;
+        let mut s = spec("permit-d", &[CONDITION]);
+        s.date_shift_days = 30;
+        let m = f.processing.build(&s, &Exclusion::default(), &Allow, actor()).await.expect("extract");
+        let dates = f.dates_by_pseudonym(&m, "condition", "recorded_date");
+        assert_eq!(dates.len(), 30);
+        let original = day("2021-05-01");
+        let mut offsets = HashSet::new();
+        for (_, days) in dates {
+            assert_eq!(days.len(), 2);
+            assert_eq!(days[1] - days[0], 10, "intervals within a person survive");
+            let offset = days[0] - original;
+            assert!(offset != 0 && offset.abs() <= 30, "offset {offset}");
+            offsets.insert(offset);
+        }
+        assert!(offsets.len() > 5, "offsets differ between persons: {offsets:?}");
+    }
+}
+
+test_on_both_backends! {
+    async fn merged_keys_are_one_person_and_an_opt_out_follows_the_merge(t) {
+        let f = Fixture::new(t).await;
+        let people = f.people(4).await;
+        // people[1] was merged into people[0]; people[3] into people[2].
+        f.merge(people[1], people[0], 1).await;
+        f.merge(people[3], people[2], 2).await;
+        // The opt-out was made under the retired key.
+        let m = f.processing.build(&spec("permit-e", &[PERSON]), &exclusion(&[people[3]], 1), &Allow, actor()).await.expect("extract");
+        assert_eq!(m.persons, 1, "two merged persons left, one opted out");
+        let p = f.processing.pseudonymizer("permit-e").await.expect("key");
+        let seen = f.pseudonyms_in(&m);
+        assert_eq!(seen, BTreeSet::from([p.pseudonym(&people[0]).to_string()]));
+        assert_eq!(m.tables[0].rows, 2, "both source rows of the survivor, under one pseudonym");
+    }
+}
+
+/// Allows the first `n` checks, then says the permit was revoked.
+struct RevokedAfter(usize, AtomicUsize);
+
+impl renkei_deid::PermitGuard for RevokedAfter {
+    fn in_force<'a>(&'a self, _: &'a str) -> futures::future::BoxFuture<'a, Result<(), String>> {
+        let n = self.1.fetch_add(1, Ordering::SeqCst);
+        let ok = n < self.0;
+        Box::pin(async move {
+            if ok {
+                Ok(())
+            } else {
+                Err("revoked".to_owned())
+            }
+        })
+    }
+}
+
+test_on_both_backends! {
+    async fn a_build_stopped_midway_leaves_nothing_visible_and_a_rerun_finishes_it(t) {
+        let f = Fixture::new(t).await;
+        let people = f.people(10).await;
+        f.conditions(&[(people[0], "E11", "2021-01-01")]).await;
+        let s = spec("permit-f", &[PERSON, CONDITION]);
+        // Allowed at the start and after the first table, refused after
+        // the second: both tables' files are written, nothing is visible.
+        let err = f.processing.build(&s, &Exclusion::default(), &RevokedAfter(2, AtomicUsize::new(0)), actor()).await.expect_err("stopped");
+        assert!(matches!(err, Error::NotInForce { .. }), "{err}");
+        assert!(f.processing.extracts("permit-f").await.expect("list").is_empty());
+        assert!(f.processing.latest("permit-f").await.expect("latest").is_none());
+        assert!(f.processing.permits_including(&people[1]).await.expect("lookup").is_empty());
+        assert!(!f.audit.actions().contains(&"processing.extract".to_owned()), "audited before visible");
+        let written = f.file_mtimes("permit-f");
+        assert!(!written.is_empty(), "the first run wrote files");
+        let m = f.processing.build(&s, &Exclusion::default(), &Allow, actor()).await.expect("rerun finishes");
+        assert_eq!(m.persons, 10);
+        assert_eq!(f.processing.extracts("permit-f").await.expect("list").len(), 1);
+        for (file, mtime) in written.iter().filter(|(f, _)| f.ends_with(".parquet")) {
+            assert_eq!(f.file_mtimes("permit-f").get(file), Some(mtime), "{file} was kept, not rewritten");
+        }
+        // The same inputs again: the same extract, not a second one.
+        let again = f.processing.build(&s, &Exclusion::default(), &Allow, actor()).await.expect("idempotent");
+        assert_eq!(again.extract, m.extract);
+    }
+}
+
+test_on_both_backends! {
+    async fn an_ended_permit_has_no_key_and_no_extract(t) {
+        let f = Fixture::new(t).await;
+        f.people(3).await;
+        let s = spec("permit-g", &[PERSON]);
+        let m = f.processing.build(&s, &Exclusion::default(), &Allow, actor()).await.expect("extract");
+        let refused = f.processing.build(&spec("permit-g2", &[PERSON]), &Exclusion::default(), &RevokedAfter(0, AtomicUsize::new(0)), actor()).await.expect_err("not in force");
+        assert!(matches!(refused, Error::NotInForce { .. }));
+        let ended = f.processing.end_permit("permit-g", actor()).await.expect("ended");
+        assert!(ended.key_destroyed);
+        assert_eq!(ended.extracts_closed, 1);
+        assert!(f.processing.latest("permit-g").await.expect("latest").is_none());
+        assert!(f.file_mtimes("permit-g").keys().all(|k| !k.ends_with(".parquet")), "files deleted");
+        assert!(f.processing.extracts("permit-g").await.expect("list")[0].closed_at.is_some());
+        let err = f.processing.build(&s, &Exclusion::default(), &Allow, actor()).await.expect_err("key destroyed");
+        assert!(matches!(err, Error::KeyDestroyed(_)), "{err}");
+        assert!(f.processing.pseudonymizer("permit-g").await.is_err());
+        let _ = m;
+    }
+}
+
+test_on_both_backends! {
+    async fn an_extract_the_audit_log_refuses_is_not_made(t) {
+        let f = Fixture::refusing_audit(t).await;
+        f.people(3).await;
+        let err = f.processing.build(&spec("permit-h", &[PERSON]), &Exclusion::default(), &Allow, actor()).await.expect_err("refused");
+        assert!(matches!(err, Error::Audit(_)), "{err}");
+        assert!(f.processing.extracts("permit-h").await.expect("list").is_empty());
+    }
+}
