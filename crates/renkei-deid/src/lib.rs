@@ -12,3 +12,4 @@
 //! **Status:** filled by the processing issue; this crate holds only its
 //! contract until then.
 #![warn(missing_docs)]
+pub mod anonymize;
