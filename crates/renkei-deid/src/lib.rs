@@ -14,6 +14,7 @@
 //! as the plain data the platform hands it ([`ExtractSpec`], [`Exclusion`]).
 #![warn(missing_docs)]
 
+pub mod anonymize;
 mod error;
 pub mod extract;
 mod keys;

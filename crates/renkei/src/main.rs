@@ -4,6 +4,7 @@
 //! reaching the operator carries the step it happened in.
 
 mod admin;
+mod anonymize;
 mod bench;
 mod config;
 mod demo;
@@ -58,6 +59,10 @@ enum Command {
     /// (Fellegi–Sunter with EM); chooses comparisons and blocking from the
     /// columns unless --config says otherwise.
     Link(link::LinkArgs),
+    /// Anonymize a CSV file: generalize the quasi-identifiers and suppress
+    /// records until k-anonymity (and l-diversity, t-closeness) holds at
+    /// the least information loss; prints the risk and utility report.
+    Anonymize(anonymize::AnonymizeArgs),
     /// Write a deterministic synthetic population and its FHIR records
     /// (NDJSON per provider) with the ground truth in truth.csv.
     Synth(synth::SynthArgs),
@@ -109,6 +114,7 @@ async fn main() -> std::process::ExitCode {
             | Command::Synth(_)
             | Command::Ingest(_)
             | Command::Link(_)
+            | Command::Anonymize(_)
             | Command::Identity(_)
     );
     init_tracing(if quiet { "warn" } else { "info,sqlx=warn" });
@@ -134,6 +140,11 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             tokio::task::spawn_blocking(move || link::run(args))
                 .await
                 .context("the linkage thread")??;
+        }
+        Command::Anonymize(args) => {
+            tokio::task::spawn_blocking(move || anonymize::run(args))
+                .await
+                .context("the anonymization thread")??;
         }
         Command::Admin(cmd) => {
             let config = config::load(&cli.common)?;

@@ -1,6 +1,7 @@
 //! Integration tests of the binary: the architecture rules over the whole
 //! workspace, and the commands as an operator runs them.
 
+mod anonymize;
 mod architecture;
 mod cli;
 mod licenses;
