@@ -10,6 +10,7 @@
 //! exclusion), each finished table is recorded, and a build with the same
 //! inputs keeps the finished tables and goes on with the rest.
 
+mod anonymized;
 mod manifest;
 mod plan;
 mod transform;
@@ -34,7 +35,7 @@ pub use manifest::{ExtractTable, Manifest, RareValue};
 
 use crate::processing::{LAKE_URL, PermitGuard, Processing};
 use crate::pseudonym::Pseudonymizer;
-use crate::spec::{Exclusion, ExtractSpec, Selected, parse_day};
+use crate::spec::{AnonymizedTerms, Delivery, Exclusion, ExtractSpec, Selected, parse_day};
 use crate::tables::{register_files, register_store};
 use crate::{Error, Result, keys};
 use transform::{Persons, output_schema, transform};
@@ -105,7 +106,32 @@ impl Processing {
         let mut entries = Vec::new();
         let mut rare = Vec::new();
         let mut bitmap = RoaringBitmap::new();
-        for sel in &selected {
+        let mut anonymization = None;
+        if let Delivery::Anonymized(terms) = &spec.delivery {
+            let reference = (to.to_julian_day() - 2_440_588) as i32;
+            let (entry, numbers, report) = self
+                .write_anonymized(
+                    &ctx,
+                    &selected,
+                    &mut persons,
+                    terms,
+                    superseded,
+                    (&from, &to_exclusive),
+                    reference,
+                    &spec.permit,
+                    &id,
+                )
+                .await?;
+            entries.extend(entry);
+            bitmap = numbers;
+            anonymization = Some(report);
+        }
+        let tables = if anonymization.is_some() {
+            &[][..]
+        } else {
+            &selected[..]
+        };
+        for sel in tables {
             if let Some((entry, table_bitmap, table_rare)) = done.get(sel.table.name()) {
                 entries.push(entry.clone());
                 bitmap |= table_bitmap;
@@ -146,7 +172,7 @@ impl Processing {
             date_shift_days: spec.date_shift_days,
             tables: entries,
             rare_values: rare,
-            anonymization: None,
+            anonymization,
             persons_bitmap: base64::engine::general_purpose::STANDARD.encode(&bitmap_bytes),
             created_at: now.to_rfc3339(),
         };
@@ -327,6 +353,65 @@ impl Processing {
             held_back: sel.held_back.clone(),
         };
         Ok((entry, numbers, rare))
+    }
+
+    /// The anonymized table of an anonymized delivery, written; its
+    /// persons as processing's numbers; the report.
+    #[allow(clippy::too_many_arguments)]
+    async fn write_anonymized(
+        &self,
+        ctx: &SessionContext,
+        selected: &[Selected],
+        persons: &mut Persons,
+        terms: &AnonymizedTerms,
+        superseded: bool,
+        (from, to_exclusive): (&str, &str),
+        reference_day: i32,
+        permit: &str,
+        id: &str,
+    ) -> Result<(Option<ExtractTable>, RoaringBitmap, serde_json::Value)> {
+        let (batch, slots, report) = anonymized::build(
+            ctx,
+            selected,
+            persons,
+            terms,
+            superseded,
+            from,
+            to_exclusive,
+            reference_day,
+        )
+        .await?;
+        let Some(batch) = batch else {
+            return Ok((None, RoaringBitmap::new(), report));
+        };
+        let path = extract_dir(permit, id).join("anonymized.parquet");
+        let mut writer = AsyncArrowWriter::try_new(
+            BufWriter::new(self.extracts.clone(), path.clone()),
+            batch.schema(),
+            Some(renkei_store::lake::writer_properties()),
+        )?;
+        writer.write(&batch).await?;
+        writer.close().await?;
+        let bytes = self.extracts.head(&path).await?.size;
+        let keys: Vec<PersonKey> = slots
+            .iter()
+            .filter_map(|s| persons.included.get(*s as usize).map(|p| p.key))
+            .collect();
+        let numbers: RoaringBitmap = self.number(&keys).await?.into_iter().collect();
+        let entry = ExtractTable {
+            table: "anonymized".to_owned(),
+            file: path.to_string(),
+            columns: batch
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect(),
+            rows: batch.num_rows() as u64,
+            bytes,
+            held_back: Vec::new(),
+        };
+        Ok((Some(entry), numbers, report))
     }
 
     async fn progress(

@@ -82,6 +82,13 @@ impl Persons {
         current(&self.key_map, key)
     }
 
+    /// The slot of the person a lake key belongs to, or `None` when that
+    /// person is out (opted out, or outside the cohort).
+    pub(crate) fn decide(&mut self, raw: &str) -> Result<Option<u32>> {
+        let slot = self.slot(raw)?;
+        Ok((slot != OUT).then_some(slot))
+    }
+
     fn slot(&mut self, raw: &str) -> Result<u32> {
         if let Some(slot) = self.slots.get(raw) {
             return Ok(*slot);

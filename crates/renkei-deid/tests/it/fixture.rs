@@ -191,6 +191,84 @@ impl Fixture {
         keys
     }
 
+    /// `n` persons of different sexes, ages and municipalities in two
+    /// prefectures.
+    pub async fn varied_people(&self, n: usize) -> Vec<PersonKey> {
+        let keys: Vec<PersonKey> = (0..n).map(|_| PersonKey::generate()).collect();
+        let text = |v: Vec<String>| Arc::new(StringArray::from(v)) as ArrayRef;
+        let batch = self.batch(
+            LakeTable::Person,
+            n,
+            vec![
+                (
+                    "person_key",
+                    text(keys.iter().map(|k| k.to_string()).collect()),
+                ),
+                (
+                    "sex",
+                    text(
+                        (0..n)
+                            .map(|i| if i % 2 == 0 { "female" } else { "male" }.to_owned())
+                            .collect(),
+                    ),
+                ),
+                (
+                    "birth_date",
+                    Arc::new(Date32Array::from_iter_values(
+                        (0..n).map(|i| day("1950-01-01") + (i as i32 * 397) % 15000),
+                    )),
+                ),
+                (
+                    "municipality_code",
+                    text(
+                        (0..n)
+                            .map(|i| ["131016", "131024", "271004", "271306"][i % 4].to_owned())
+                            .collect(),
+                    ),
+                ),
+            ],
+        );
+        self.append("person", batch).await;
+        keys
+    }
+
+    /// The classes of a written table over `quasi`: size and the distinct
+    /// values of `sensitive`; and the number of rows.
+    pub fn classes_in(
+        &self,
+        file: &str,
+        quasi: &[&str],
+        sensitive: &str,
+    ) -> (BTreeMap<Vec<String>, (usize, BTreeSet<String>)>, usize) {
+        let mut classes: BTreeMap<Vec<String>, (usize, BTreeSet<String>)> = BTreeMap::new();
+        let mut rows = 0;
+        for b in self.read(file) {
+            rows += b.num_rows();
+            for i in 0..b.num_rows() {
+                let key: Vec<String> = quasi
+                    .iter()
+                    .map(|q| {
+                        b.column_by_name(q)
+                            .expect("quasi column")
+                            .as_string::<i32>()
+                            .value(i)
+                            .to_owned()
+                    })
+                    .collect();
+                let s = b
+                    .column_by_name(sensitive)
+                    .expect("sensitive")
+                    .as_string::<i32>()
+                    .value(i)
+                    .to_owned();
+                let e = classes.entry(key).or_default();
+                e.0 += 1;
+                e.1.insert(s);
+            }
+        }
+        (classes, rows)
+    }
+
     pub async fn conditions(&self, rows: &[(PersonKey, &str, &str)]) {
         let n = rows.len();
         let batch = self.batch(

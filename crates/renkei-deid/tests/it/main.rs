@@ -242,3 +242,46 @@ test_on_both_backends! {
         assert!(f.processing.extracts("permit-h").await.expect("list").is_empty());
     }
 }
+
+test_on_both_backends! {
+    async fn an_anonymized_delivery_meets_k_on_the_written_file_and_names_nobody(t) {
+        let f = Fixture::new(t).await;
+        let people = f.varied_people(60).await;
+        let rows: Vec<_> = people
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (*p, ["E11.9", "I10", "J45", "C50"][i % 4], "2022-02-02"))
+            .collect();
+        f.conditions(&rows).await;
+        let mut s = spec("permit-anon", &[
+            ("person", &["sex", "birth_date", "municipality_code"]),
+            ("condition", &["icd10"]),
+        ]);
+        s.delivery = Delivery::Anonymized(renkei_deid::AnonymizedTerms {
+            k: 5,
+            l: Some(2),
+            t: None,
+            max_suppression: 0.1,
+        });
+        let out = &people[..4];
+        let m = f.processing.build(&s, &exclusion(out, 3), &Allow, actor()).await.expect("anonymized extract");
+        assert_eq!(m.tables.len(), 1);
+        let t = &m.tables[0];
+        assert_eq!(t.table, "anonymized");
+        assert!(!t.columns.contains(&"pseudonym".to_owned()), "an anonymized dataset links to nothing");
+        // k and l counted here from the file, not taken from the report.
+        let (classes, rows) = f.classes_in(&t.file, &["age", "sex", "municipality_code"], "icd10");
+        assert!(rows > 0);
+        assert!(classes.values().all(|(n, _)| *n >= 5), "a class below k=5: {classes:?}");
+        assert!(classes.values().all(|(_, dx)| dx.len() >= 2), "a class below l=2");
+        let report = m.anonymization.as_ref().expect("a report");
+        assert!(report["k_achieved"].as_u64().expect("k") >= 5);
+        assert_eq!(report["records"].as_u64(), Some(rows as u64));
+        assert!(report["risk"]["prosecutor_highest"].as_f64().expect("risk") <= 0.2 + 1e-9);
+        // The bitmap holds the persons kept, none of the opted-out.
+        let bitmap = Processing::persons_of(&m).expect("bitmap");
+        assert_eq!(bitmap.len(), rows as u64);
+        let absent = f.processing.ordinals_of(out).await.expect("ordinals");
+        assert!((&bitmap & &absent).is_empty());
+    }
+}
