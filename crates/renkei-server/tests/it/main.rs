@@ -12,5 +12,6 @@ mod identity;
 mod operations;
 mod optout;
 mod pages;
+mod processing;
 mod reports;
 mod review;

@@ -2,6 +2,7 @@
 //! peer in the same run, each ending with one JSON line.
 
 mod audit;
+mod extract;
 mod ingest;
 mod link;
 mod optout;
@@ -16,6 +17,11 @@ pub enum BenchCommand {
     /// commit, against one transaction per append; then inclusion proofs per
     /// second at --entries entries.
     Audit(audit::AuditBenchArgs),
+    /// Rows per second of a permit extract (opt-out filter, per-permit
+    /// pseudonyms, Parquet) over a lake of --persons × --rows-per-person
+    /// observations, against DuckDB doing the same
+    /// (scripts/bench/duckdb_extract.py).
+    Extract(extract::ExtractBenchArgs),
     /// Resources per second of a synthetic nation through the pipeline
     /// (parse, validate, split, Parquet; one thread) and through the whole
     /// intake (also identity, versions, receipts, commits), against DuckDB
@@ -36,8 +42,39 @@ pub enum BenchCommand {
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Audit(args) => audit::run(args).await,
+        BenchCommand::Extract(args) => extract::run(args).await,
         BenchCommand::Ingest(args) => ingest::run(args).await,
         BenchCommand::Link(args) => link::run(args).await,
         BenchCommand::Optout(args) => optout::run(args).await,
     }
+}
+
+/// The median of `xs` (the upper one of an even count).
+pub(crate) fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+/// A peer's script under `scripts/bench/`: beside this crate's sources, or
+/// under the current directory.
+pub(crate) fn peer_script(name: &str) -> anyhow::Result<std::path::PathBuf> {
+    use anyhow::Context as _;
+    let relative = std::path::Path::new("scripts/bench").join(name);
+    let candidates = [
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(&relative),
+        relative.clone(),
+    ];
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .with_context(|| {
+            format!(
+                "the peer's script is neither at {} nor at ./{}: run from the repository",
+                candidates[0].display(),
+                relative.display()
+            )
+        })
 }

@@ -71,6 +71,14 @@ fn demo_exit_walks_every_step_and_ends_with_a_json_summary() {
     assert_eq!(n("applications"), 3);
     assert_eq!(n("permits_active"), 2);
     assert_eq!(n("rejected"), 1);
+    // Each permit got its extract; nobody who opted out is in one, though
+    // some of them would have been (the check is not vacuous).
+    assert_eq!(n("extracts"), 2);
+    assert!(n("extract_rows") > n("extract_persons"));
+    assert!(n("extract_persons") > 0);
+    assert_eq!(n("optout_violations"), 0);
+    assert!(n("extract_optouts_left_out") > 0);
+    assert!(n("k") >= 5, "the anonymized dataset meets k = 5");
     assert!(
         summary["url"]
             .as_str()

@@ -1,0 +1,99 @@
+//! Processing over HTTP: an operator builds a permit's extract from what a
+//! hospital sent; revocation stops extraction at once and closes the
+//! extract; the patient portal then lists the project.
+
+use renkei_core::Role;
+use serde_json::{Value, json};
+
+use crate::app_test;
+use crate::collect::{CODE, hospital_account, patient};
+use crate::helpers::TestApp;
+
+fn condition(id: &str, subject: &str, icd10: &str) -> String {
+    json!({
+        "resourceType": "Condition", "id": id,
+        "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
+        "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": icd10}], "text": "2型糖尿病"},
+        "subject": {"reference": format!("Patient/{subject}")},
+        "recordedDate": "2021-05-01"
+    })
+    .to_string()
+}
+
+async fn send(app: &TestApp, role: Role, method: reqwest::Method, path: &str, body: Value, status: u16) -> Value {
+    let resp = app
+        .http
+        .request(method.clone(), app.url(path))
+        .bearer_auth(&app.creds(role).token)
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    let got = resp.status().as_u16();
+    let text = resp.text().await.expect("body");
+    assert_eq!(got, status, "{method} {path}: {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// A permit in force over `condition`; its id and its application's.
+async fn permit(app: &TestApp) -> (String, String) {
+    use reqwest::Method as M;
+    let applicant = app.creds(Role::Applicant).username.clone();
+    let form = json!({
+        "title": "糖尿病の研究", "organization": {"name": "京都大学", "country": "JP", "kind": "academic"},
+        "users": [{"username": applicant, "training_completed_on": "2026-04-01", "conflict_of_interest": "none"}],
+        "purpose": "治療経過", "public_interest": "標準治療の改善", "commercial": false,
+        "requested": {"tables": [{"table": "condition", "columns": ["icd10", "recorded_date"]}],
+            "cohort_criteria": "E11", "cohort_icd10": ["E11"], "period_from": "2020-01-01", "period_to": "2024-12-31"},
+        "delivery": "pseudonymized_in_environment",
+        "planned_outputs": "論文", "security_measures": "ISMS", "funding": "科研費"
+    });
+    let created = send(app, Role::Applicant, M::POST, "/api/v1/applications", json!({"form": form}), 201).await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    send(app, Role::Applicant, M::POST, &format!("/api/v1/applications/{id}/submit"), json!({}), 200).await;
+    let steps = format!("/api/v1/applications/{id}/steps");
+    send(app, Role::Operator, M::POST, &steps, json!({"step": "start_screening"}), 200).await;
+    send(app, Role::Operator, M::POST, &steps, json!({"step": "send_to_review", "committee": "第一委員会", "reason": "不備なし"}), 200).await;
+    let reviewer = app.creds(Role::Reviewer).username.clone();
+    send(app, Role::Operator, M::POST, &format!("/api/v1/applications/{id}/assignments"), json!({"reviewer": reviewer}), 204).await;
+    send(app, Role::Reviewer, M::POST, &format!("/api/v1/applications/{id}/votes"), json!({"vote": "approve", "comment": "可"}), 204).await;
+    send(app, Role::Operator, M::POST, &steps, json!({"step": "approve", "reason": "適切"}), 200).await;
+    let permit = send(app, Role::Operator, M::POST, &format!("/api/v1/applications/{id}/permit"),
+        json!({"expires_at": "2030-03-31T00:00:00Z", "fee_class": "academic",
+               "resources": {"cpus": 2, "memory_gib": 8, "storage_gib": 10}, "date_shift_days": 14}), 201).await;
+    (permit["id"].as_str().expect("permit id").to_owned(), id)
+}
+
+app_test!(
+    async fn an_extract_follows_the_permit_and_revocation_stops_it_at_once(app) {
+        use reqwest::Method as M;
+        let (token, _) = hospital_account(&app).await;
+        let body = [
+            patient("a"), patient("b"), patient("c"),
+            condition("c1", "a", "E11.9"), condition("c2", "b", "E11.9"), condition("c3", "c", "I10"),
+        ]
+        .join("\n");
+        let resp = app.http.post(app.url(&format!("/api/v1/submissions?provider={CODE}"))).bearer_auth(&token).body(body).send().await.expect("submit");
+        assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap_or_default());
+        let (permit, application) = permit(&app).await;
+
+        // Researchers never reach extracts through the API.
+        send(&app, Role::Applicant, M::POST, &format!("/api/v1/permits/{permit}/extracts"), Value::Null, 403).await;
+        let m = send(&app, Role::Operator, M::POST, &format!("/api/v1/permits/{permit}/extracts"), Value::Null, 201).await;
+        assert_eq!(m["persons"], 2, "the E11 cohort: {m}");
+        assert_eq!(m["tables"][0]["rows"], 2);
+        assert_eq!(m["date_shift_days"], 14);
+        let listed = send(&app, Role::Auditor, M::GET, &format!("/api/v1/permits/{permit}/extracts"), Value::Null, 200).await;
+        assert_eq!(listed.as_array().map(Vec::len), Some(1));
+        assert!(listed[0]["closed_at"].is_null());
+
+        // Revoked: no more extraction, and the extract is closed.
+        send(&app, Role::Operator, M::POST, &format!("/api/v1/applications/{application}/steps"), json!({"step": "revoke", "reason": "条件違反"}), 200).await;
+        let refused = send(&app, Role::Operator, M::POST, &format!("/api/v1/permits/{permit}/extracts"), Value::Null, 409).await;
+        assert!(refused["detail"].as_str().unwrap_or_default().contains("revoked"), "{refused}");
+        let listed = send(&app, Role::Operator, M::GET, &format!("/api/v1/permits/{permit}/extracts"), Value::Null, 200).await;
+        assert!(!listed[0]["closed_at"].is_null(), "closed with the permit: {listed}");
+        assert!(app.state.processing().latest(&permit).await.expect("latest").is_none());
+        app.stop().await;
+    }
+);
