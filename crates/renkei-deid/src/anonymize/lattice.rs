@@ -131,6 +131,8 @@ pub struct SearchStats {
 pub(crate) struct Found {
     pub(crate) levels: Vec<u8>,
     pub(crate) check: Check,
+    /// The node's groups, to build the output from.
+    pub(crate) groups: Groups,
     pub(crate) stats: SearchStats,
 }
 
@@ -194,7 +196,7 @@ impl<'a> Search<'a> {
     }
 
     /// The groups of a node, rolled up from the smallest cached finer node.
-    pub(crate) fn groups(&mut self, levels: &[u8]) -> Groups {
+    fn groups(&mut self, levels: &[u8]) -> Groups {
         let (from, src) = self
             .cache
             .iter()
@@ -329,11 +331,14 @@ impl<'a> Search<'a> {
                 best = Some((check.loss, id));
             }
         }
-        self.stats.seconds = started.elapsed().as_secs_f64();
         let (_, id) = best?;
+        let levels = self.lattice.levels(id);
+        let groups = self.groups(&levels);
+        self.stats.seconds = started.elapsed().as_secs_f64();
         Some(Found {
-            levels: self.lattice.levels(id),
+            levels,
             check: self.checks[id].clone().expect("the best node was checked"),
+            groups,
             stats: self.stats,
         })
     }

@@ -68,7 +68,6 @@ pub use verify::{Verified, Violation};
 use classes::Encoded;
 use lattice::{Search, evaluate};
 use model::Models;
-use table::ColumnBuilder;
 
 /// What to anonymize and how much.
 #[derive(Debug, Clone)]
@@ -268,27 +267,22 @@ fn run(table: &Table, config: &Config, population: Option<&Table>) -> Result<Out
     let budget = verify::suppression_budget(config.max_suppression, table.rows());
     let base = enc.base_groups(table);
     let search = Search::new(&enc, &models, base, budget);
-    let Some(mut found) = search.run() else {
+    let Some(found) = search.run() else {
         return Err(Error::NoSolution {
             models: config.models(),
             budget,
             rows: table.rows(),
         });
     };
-    let started = std::time::Instant::now();
 
     // The chosen node's classes once more, to know which are suppressed
     // and how large the kept ones are.
-    let groups = {
-        let mut s = Search::new(&enc, &models, enc.base_groups(table), budget);
-        s.groups(&found.levels)
-    };
     let mut failing = HashSet::new();
     let mut kept: Vec<(u64, u64)> = Vec::new();
     evaluate(
         &enc,
         &models,
-        &groups,
+        &found.groups,
         &found.levels,
         |class, size, verdict| {
             if verdict.fails {
@@ -298,7 +292,6 @@ fn run(table: &Table, config: &Config, population: Option<&Table>) -> Result<Out
             }
         },
     );
-
     let output = build_output(table, config, &enc, &found.levels, &failing)?;
     let suppressed = table.rows() - output.rows();
     if suppressed != found.check.suppressed {
@@ -307,7 +300,6 @@ fn run(table: &Table, config: &Config, population: Option<&Table>) -> Result<Out
             found.check.suppressed
         )));
     }
-
     let input_sensitive = config
         .sensitive
         .as_deref()
@@ -326,7 +318,6 @@ fn run(table: &Table, config: &Config, population: Option<&Table>) -> Result<Out
         },
     )
     .map_err(Error::Verification)?;
-
     let population_sizes = population
         .map(|p| population_classes(p, config, &enc, &found.levels))
         .transpose()?;
@@ -358,9 +349,15 @@ fn run(table: &Table, config: &Config, population: Option<&Table>) -> Result<Out
                 .zip(&q.loss[l])
                 .map(|(v, &x)| (v.as_str(), x))
                 .collect();
-            let loss = col
+            let per_code: Vec<f64> = col
+                .dictionary()
                 .iter()
-                .map(|v| loss_of.get(v).copied().unwrap_or(1.0))
+                .map(|v| loss_of.get(v.as_str()).copied().unwrap_or(1.0))
+                .collect();
+            let loss = col
+                .codes()
+                .iter()
+                .map(|&c| per_code[c as usize])
                 .sum::<f64>()
                 / records.max(1) as f64;
             ColumnGeneralization {
@@ -374,7 +371,6 @@ fn run(table: &Table, config: &Config, population: Option<&Table>) -> Result<Out
         .collect();
     let discernibility = kept.iter().map(|&(_, s)| (s * s) as f64).sum::<f64>()
         + suppressed as f64 * table.rows() as f64;
-    found.stats.seconds += started.elapsed().as_secs_f64();
     let report = Report {
         input_records: table.rows(),
         records,
@@ -426,14 +422,20 @@ fn build_output(
                 ),
                 None => (col.dictionary(), None),
             };
-        // Re-intern so the output's dictionary holds only values it uses.
-        let mut b = ColumnBuilder::new(col.name());
+        // Renumber so the output's dictionary holds only the values it uses.
+        let mut renumber = vec![u32::MAX; dict.len()];
+        let mut values = Vec::new();
+        let mut codes = Vec::with_capacity(keep.len());
         for &r in &keep {
             let code = col.codes()[r];
-            let code = map.map_or(code, |m| m[code as usize]);
-            b.push(&dict[code as usize]);
+            let code = map.map_or(code, |m| m[code as usize]) as usize;
+            if renumber[code] == u32::MAX {
+                renumber[code] = values.len() as u32;
+                values.push(dict[code].clone());
+            }
+            codes.push(renumber[code]);
         }
-        columns.push(b.finish());
+        columns.push(Column::from_parts(col.name().to_owned(), values, codes));
     }
     Table::new(columns, "the anonymized table")
 }

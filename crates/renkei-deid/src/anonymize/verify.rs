@@ -2,7 +2,8 @@
 //! on every output by code independent of the code that produced it".
 //!
 //! Nothing here shares code with the engine's encoding, grouping or model
-//! checks: classes are rebuilt from the output's strings with a `BTreeMap`,
+//! checks: classes are rebuilt from the output table's columns (each value
+//! by its code in that column's own dictionary) with a `BTreeMap`,
 //! and k, distinct and entropy l, and t (both ground distances, from the
 //! definitions, O(m) per class) are recomputed from them. The only inputs
 //! are the output table, the column names, the requirements and, for t, the
@@ -10,7 +11,7 @@
 //! it on every output and refuses to return one that fails.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::model::{GroundDistance, LDiversity, LKind, TCloseness};
 use super::table::Table;
@@ -156,12 +157,31 @@ pub fn verify(output: &Table, req: &Requirements<'_>) -> Result<Verified, Violat
         return Err(Violation::Suppression { suppressed, budget });
     }
 
-    let mut classes: BTreeMap<Vec<&str>, BTreeMap<&str, u64>> = BTreeMap::new();
+    // Classes keyed by the output's own dictionary codes (one code per
+    // distinct string of a column): counted in a HashMap (one lookup per
+    // record), then ordered in a BTreeMap so that class numbers in a
+    // violation are stable.
+    let mut counted: HashMap<Vec<u32>, Vec<(u32, u64)>> = HashMap::new();
+    let mut key: Vec<u32> = Vec::with_capacity(quasi.len());
     for row in 0..output.rows() {
-        let key: Vec<&str> = quasi.iter().map(|c| c.get(row)).collect();
-        let s = sensitive.map_or("", |c| c.get(row));
-        *classes.entry(key).or_default().entry(s).or_default() += 1;
+        key.clear();
+        key.extend(quasi.iter().map(|c| c.codes()[row]));
+        let s = sensitive.map_or(0, |c| c.codes()[row]);
+        // Allocate a key only for a new class.
+        let values = match counted.get_mut(key.as_slice()) {
+            Some(v) => v,
+            None => counted.entry(key.clone()).or_default(),
+        };
+        match values.iter_mut().find(|(v, _)| *v == s) {
+            Some((_, c)) => *c += 1,
+            None => values.push((s, 1)),
+        }
     }
+    let text = |code: u32| sensitive.map_or("", |c| c.dictionary()[code as usize].as_str());
+    let classes: BTreeMap<Vec<u32>, BTreeMap<&str, u64>> = counted
+        .into_iter()
+        .map(|(k, values)| (k, values.into_iter().map(|(v, c)| (text(v), c)).collect()))
+        .collect();
 
     // The input distribution, in the ground distance's order.
     let overall: Vec<(&str, f64)> = match (req.t, req.input_sensitive) {
