@@ -1,6 +1,7 @@
 //! `renkei bench NAME`: end-to-end numbers, each compared side by side with a
 //! peer in the same run, each ending with one JSON line.
 
+mod anonymize;
 mod audit;
 mod extract;
 mod ingest;
@@ -12,6 +13,11 @@ use clap::Subcommand;
 /// The benchmarks.
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// Records per second of anonymization (k-anonymity, optionally l and
+    /// t, with suppression) on a synthetic admissions table, and the
+    /// information loss reached, against ANJANA on the same CSV and
+    /// hierarchies (scripts/bench/anjana_anonymize.py).
+    Anonymize(anonymize::AnonymizeBenchArgs),
     /// Durable audit appends per second (SQLite, and PostgreSQL when
     /// --database-url or RENKEI_BENCH_DATABASE_URL is given) with group
     /// commit, against one transaction per append; then inclusion proofs per
@@ -41,6 +47,7 @@ pub enum BenchCommand {
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
+        BenchCommand::Anonymize(args) => anonymize::run(args).await,
         BenchCommand::Audit(args) => audit::run(args).await,
         BenchCommand::Extract(args) => extract::run(args).await,
         BenchCommand::Ingest(args) => ingest::run(args).await,
