@@ -106,7 +106,9 @@ pub(crate) async fn get_or_create(
 /// The permit key of `permit` if one was made; an error if it was
 /// destroyed.
 pub(crate) async fn get(db: &Db, master: &MasterKey, permit: &str) -> Result<Option<PermitKey>> {
-    let row: Option<(Option<Vec<u8>>, Option<Vec<u8>>)> =
+    // (nonce, sealed key), both null once destroyed.
+    type Sealed = (Option<Vec<u8>>, Option<Vec<u8>>);
+    let row: Option<Sealed> =
         sqlx::query_as("SELECT nonce, sealed FROM permit_keys WHERE permit_id = $1")
             .bind(permit)
             .fetch_optional(db.pool())

@@ -39,6 +39,7 @@ struct Record {
 
 /// The anonymized table, the persons (slots of `persons`) it holds and the
 /// report for the manifest.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn build(
     ctx: &SessionContext,
     selected: &[Selected],

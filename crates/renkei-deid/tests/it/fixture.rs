@@ -22,6 +22,9 @@ use renkei_store::testing::TestStores;
 
 const T0: i64 = 1_800_000_000_000_000;
 
+/// Equivalence classes: quasi values → (records, distinct sensitive values).
+pub type Classes = BTreeMap<Vec<String>, (usize, BTreeSet<String>)>;
+
 /// Keeps every audit entry, or refuses every one.
 #[derive(Default)]
 pub struct Audit {
@@ -234,13 +237,8 @@ impl Fixture {
 
     /// The classes of a written table over `quasi`: size and the distinct
     /// values of `sensitive`; and the number of rows.
-    pub fn classes_in(
-        &self,
-        file: &str,
-        quasi: &[&str],
-        sensitive: &str,
-    ) -> (BTreeMap<Vec<String>, (usize, BTreeSet<String>)>, usize) {
-        let mut classes: BTreeMap<Vec<String>, (usize, BTreeSet<String>)> = BTreeMap::new();
+    pub fn classes_in(&self, file: &str, quasi: &[&str], sensitive: &str) -> (Classes, usize) {
+        let mut classes: Classes = BTreeMap::new();
         let mut rows = 0;
         for b in self.read(file) {
             rows += b.num_rows();

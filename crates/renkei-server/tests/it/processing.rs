@@ -20,7 +20,14 @@ fn condition(id: &str, subject: &str, icd10: &str) -> String {
     .to_string()
 }
 
-async fn send(app: &TestApp, role: Role, method: reqwest::Method, path: &str, body: Value, status: u16) -> Value {
+async fn send(
+    app: &TestApp,
+    role: Role,
+    method: reqwest::Method,
+    path: &str,
+    body: Value,
+    status: u16,
+) -> Value {
     let resp = app
         .http
         .request(method.clone(), app.url(path))
@@ -48,16 +55,72 @@ async fn permit(app: &TestApp) -> (String, String) {
         "delivery": "pseudonymized_in_environment",
         "planned_outputs": "論文", "security_measures": "ISMS", "funding": "科研費"
     });
-    let created = send(app, Role::Applicant, M::POST, "/api/v1/applications", json!({"form": form}), 201).await;
+    let created = send(
+        app,
+        Role::Applicant,
+        M::POST,
+        "/api/v1/applications",
+        json!({"form": form}),
+        201,
+    )
+    .await;
     let id = created["id"].as_str().expect("id").to_owned();
-    send(app, Role::Applicant, M::POST, &format!("/api/v1/applications/{id}/submit"), json!({}), 200).await;
+    send(
+        app,
+        Role::Applicant,
+        M::POST,
+        &format!("/api/v1/applications/{id}/submit"),
+        json!({}),
+        200,
+    )
+    .await;
     let steps = format!("/api/v1/applications/{id}/steps");
-    send(app, Role::Operator, M::POST, &steps, json!({"step": "start_screening"}), 200).await;
-    send(app, Role::Operator, M::POST, &steps, json!({"step": "send_to_review", "committee": "第一委員会", "reason": "不備なし"}), 200).await;
+    send(
+        app,
+        Role::Operator,
+        M::POST,
+        &steps,
+        json!({"step": "start_screening"}),
+        200,
+    )
+    .await;
+    send(
+        app,
+        Role::Operator,
+        M::POST,
+        &steps,
+        json!({"step": "send_to_review", "committee": "第一委員会", "reason": "不備なし"}),
+        200,
+    )
+    .await;
     let reviewer = app.creds(Role::Reviewer).username.clone();
-    send(app, Role::Operator, M::POST, &format!("/api/v1/applications/{id}/assignments"), json!({"reviewer": reviewer}), 204).await;
-    send(app, Role::Reviewer, M::POST, &format!("/api/v1/applications/{id}/votes"), json!({"vote": "approve", "comment": "可"}), 204).await;
-    send(app, Role::Operator, M::POST, &steps, json!({"step": "approve", "reason": "適切"}), 200).await;
+    send(
+        app,
+        Role::Operator,
+        M::POST,
+        &format!("/api/v1/applications/{id}/assignments"),
+        json!({"reviewer": reviewer}),
+        204,
+    )
+    .await;
+    send(
+        app,
+        Role::Reviewer,
+        M::POST,
+        &format!("/api/v1/applications/{id}/votes"),
+        json!({"vote": "approve", "comment": "可"}),
+        204,
+    )
+    .await;
+    send(
+        app,
+        Role::Operator,
+        M::POST,
+        &steps,
+        json!({"step": "approve", "reason": "適切"}),
+        200,
+    )
+    .await;
     let permit = send(app, Role::Operator, M::POST, &format!("/api/v1/applications/{id}/permit"),
         json!({"expires_at": "2030-03-31T00:00:00Z", "fee_class": "academic",
                "resources": {"cpus": 2, "memory_gib": 8, "storage_gib": 10}, "date_shift_days": 14}), 201).await;
