@@ -125,7 +125,8 @@ pub(crate) async fn build(
             }
         }
     }
-    // A record without a birth date or sex has no place in the classes;
+    // A record without a birth date or sex has no place in the classes (an
+    // unknown municipality does: with it the place is only kept or hidden);
     // such persons are left out and counted.
     let mut slots: Vec<u32> = records.keys().copied().collect();
     slots.sort_unstable();
@@ -138,14 +139,11 @@ pub(crate) async fn build(
             incomplete += 1;
             continue;
         };
-        if area.is_some() && r.area.is_none() {
-            incomplete += 1;
-            continue;
-        }
         row.push(slot.to_string());
         age.push(((reference_day - b).max(0) / 365).min(120).to_string());
         sex.push(s.clone());
-        place.push(r.area.clone().unwrap_or_default());
+        // An unknown place is a value of its own, generalized with the rest.
+        place.push(r.area.clone().unwrap_or_else(|| "unknown".to_owned()));
         let main = r
             .diagnoses
             .iter()
@@ -194,7 +192,9 @@ pub(crate) async fn build(
         let values = values.iter().map(String::as_str);
         let h = match *q {
             "age" => Hierarchy::age_bands(q, values),
-            "municipality_code" => Hierarchy::municipalities(q, values),
+            "municipality_code" if !place.iter().any(|p| p == "unknown") => {
+                Hierarchy::municipalities(q, values)
+            }
             _ => Hierarchy::flat(q, values),
         }
         .map_err(anon)?;
