@@ -2,12 +2,18 @@
 //! query their extract, and from which only checked results leave.
 //!
 //! **Owns:** workspaces (an Apache DataFusion session holding one permit's
-//! extract tables), per-query limits, query history, statistical disclosure
+//! extract tables and nothing else: [`Workspace`]), per-query limits, query
+//! history and saved queries ([`Environment`]), statistical disclosure
 //! control of outputs, release requests.
 //!
-//! **Never:** depends on `renkei-identity`, reads anything but its permit's
-//! extract, or releases an unchecked output.
-//!
-//! **Status:** filled by the analysis-environment issue; this crate holds only
-//! its contract until then.
+//! **Never:** depends on `renkei-identity` (or any other function crate),
+//! reads anything but its permit's extract, or releases an unchecked output.
 #![warn(missing_docs)]
+
+mod environment;
+mod error;
+pub mod workspace;
+
+pub use environment::{Environment, HistoryEntry, SavedQuery};
+pub use error::{Error, Result};
+pub use workspace::{ExtractTable, Limits, QueryResult, Workspace};

@@ -21,7 +21,6 @@ mod keys;
 mod processing;
 pub mod pseudonym;
 pub mod spec;
-pub mod tables;
 
 pub use error::{Error, Result};
 pub use extract::{ExtractTable, Manifest, RareValue};

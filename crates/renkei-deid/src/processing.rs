@@ -153,7 +153,7 @@ impl Processing {
     }
 
     /// The URL under which a DataFusion session registers the extract
-    /// store ([`crate::tables::register_store`]).
+    /// store ([`renkei_store::query::register_store`]).
     pub fn extract_store_url() -> Url {
         Url::parse(EXTRACTS_URL).expect("a constant URL")
     }

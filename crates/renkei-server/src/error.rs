@@ -108,6 +108,18 @@ impl From<renkei_review::Error> for Error {
     }
 }
 
+impl From<renkei_analysis::Error> for Error {
+    fn from(e: renkei_analysis::Error) -> Self {
+        use renkei_analysis::Error as A;
+        match e {
+            A::Query(message) => Error::BadRequest(message),
+            A::TimedOut { .. } => Error::Conflict(e.to_string()),
+            A::NotFound(what) => Error::NotFound(what),
+            other => Error::Internal(format!("analysis: {other}")),
+        }
+    }
+}
+
 impl From<renkei_deid::Error> for Error {
     fn from(e: renkei_deid::Error) -> Self {
         use renkei_deid::Error as D;

@@ -36,6 +36,7 @@ pub mod policy;
 pub mod processing;
 pub mod routes;
 mod state;
+pub mod workspaces;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -441,6 +441,31 @@ pub fn table() -> Vec<RouteSpec> {
             Roles(&[Role::Operator, Role::Auditor]),
             get(api::processing::list),
         ),
+        // The analysis environment (解析環境): named users of a permit.
+        api(
+            M::POST,
+            "/api/v1/workspaces/{permit}/queries",
+            Roles(APPLICANTS),
+            post(api::analysis::query),
+        ),
+        api(
+            M::GET,
+            "/api/v1/workspaces/{permit}/queries",
+            Roles(APPLICANTS),
+            get(api::analysis::history),
+        ),
+        api(
+            M::POST,
+            "/api/v1/workspaces/{permit}/saved",
+            Roles(APPLICANTS),
+            post(api::analysis::save),
+        ),
+        api(
+            M::GET,
+            "/api/v1/workspaces/{permit}/saved",
+            Roles(APPLICANTS),
+            get(api::analysis::saved),
+        ),
         api(
             M::GET,
             "/api/v1/extracts/{id}",

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use renkei_analysis::Environment;
 use renkei_audit::AuditLog;
 use renkei_collect::{Intake, IntakeConfig};
 use renkei_core::Clock;
@@ -38,6 +39,7 @@ struct Inner {
     identification: Arc<dyn PatientIdentification>,
     review: Review,
     processing: Processing,
+    analysis: Environment,
 }
 
 impl std::fmt::Debug for Inner {
@@ -100,6 +102,7 @@ impl AppState {
             ProcessingOptions::default(),
         )
         .await?;
+        let analysis = Environment::open(&stores, clock.clone(), Arc::new(audit.clone())).await?;
         // The log records when the platform started and stopped, so a gap
         // in service shows in the log itself.
         audit
@@ -121,6 +124,7 @@ impl AppState {
                 identification,
                 review,
                 processing,
+                analysis,
             }),
         })
     }
@@ -172,6 +176,10 @@ impl AppState {
     /// Processing: extracts and their manifests.
     pub fn processing(&self) -> &Processing {
         &self.inner.processing
+    }
+    /// The analysis environment: history and saved queries.
+    pub fn analysis(&self) -> &Environment {
+        &self.inner.analysis
     }
     /// How patients identify themselves to the portal.
     pub fn identification(&self) -> &Arc<dyn PatientIdentification> {

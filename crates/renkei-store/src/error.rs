@@ -8,6 +8,9 @@ pub enum Error {
     /// The configuration names something that cannot be used.
     #[error("invalid store configuration: {0}")]
     Config(String),
+    /// Registering files with the query engine failed.
+    #[error("query engine: {0}")]
+    Query(String),
     /// A database could not be opened.
     #[error("cannot open the {name} database at {location}")]
     Open {

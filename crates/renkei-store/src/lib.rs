@@ -24,6 +24,8 @@ mod db;
 mod error;
 pub mod keys;
 pub mod lake;
+#[cfg(feature = "query")]
+pub mod query;
 pub mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;

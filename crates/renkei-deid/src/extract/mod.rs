@@ -36,8 +36,8 @@ pub use manifest::{ExtractTable, Manifest, RareValue};
 use crate::processing::{LAKE_URL, PermitGuard, Processing};
 use crate::pseudonym::Pseudonymizer;
 use crate::spec::{AnonymizedTerms, Delivery, Exclusion, ExtractSpec, Selected, parse_day};
-use crate::tables::{register_files, register_store};
 use crate::{Error, Result, keys};
+use renkei_store::query::{register_files, register_store};
 use transform::{Persons, output_schema, transform};
 
 /// Quasi-identifying columns of `person` checked for rare values.

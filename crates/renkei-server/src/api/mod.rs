@@ -2,6 +2,7 @@
 //! parses, calls its function's service, and maps the result; access and
 //! audit happen in the access layer, errors become problems in one place.
 
+pub mod analysis;
 pub mod audit;
 pub mod collect;
 pub mod health;

@@ -9,7 +9,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    audit, collect, health, identity, optout, processing, register, reports, review, tokens, users,
+    analysis, audit, collect, health, identity, optout, processing, register, reports, review,
+    tokens, users,
 };
 
 /// The platform's API description.
@@ -37,6 +38,7 @@ use super::{
         review::assign, review::vote, review::issue_permit, review::declare_conflict,
         review::queue, review::permit, review::register, register::catalogue,
         processing::build, processing::list, processing::manifest,
+        analysis::query, analysis::history, analysis::save, analysis::saved,
     ),
     components(schemas(crate::Problem)),
     modifiers(&BearerAuth),
@@ -48,6 +50,7 @@ use super::{
         (name = "opt-out", description = "オプトアウト管理: patients identify themselves (`Bearer rkp_…` sessions) and record or withdraw their opt-outs; operators enter paper forms and compute exclusion sets; the register's statistics are public"),
         (name = "review", description = "審査: applications, the workflow (draft → submitted → screening → in review → decided → permit), reviewers' votes and conflicts of interest, permits"),
         (name = "processing", description = "加工: permit extracts (opt-out exclusion, per-permit pseudonyms, date shifts), their manifests (operators and auditors)"),
+        (name = "analysis", description = "解析環境: a permit's named users run SQL in its workspace (JSON or Arrow IPC), with history and saved queries"),
         (name = "register", description = "公開登録簿: every decision and permit, decision times, the dataset catalogue (no login)"),
         (name = "audit", description = "The verifiable audit log (RFC 9162 Merkle tree, Ed25519 signed tree heads)"),
     )

@@ -1,5 +1,7 @@
 //! Parquet files as DataFusion tables, for the extract builder (lake
-//! snapshots) and the analysis environment (an extract's files).
+//! snapshots) and the analysis environment (an extract's files). Behind
+//! the `query` feature, so that crates without a query engine do not build
+//! one.
 //!
 //! Only the files named are registered — never a directory, a glob or a
 //! URL the caller chose — so a query sees exactly the versions and the
@@ -19,6 +21,12 @@ use url::Url;
 
 use crate::{Error, Result};
 
+impl From<datafusion::error::DataFusionError> for Error {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        Error::Query(e.to_string())
+    }
+}
+
 /// Registers `store` in `ctx` under `scheme://name/`, so that
 /// [`register_files`] can name paths in it.
 pub fn register_store(ctx: &SessionContext, base: &Url, store: Arc<dyn ObjectStore>) {
@@ -37,15 +45,7 @@ pub fn register_files(
     let provider: Arc<dyn datafusion::catalog::TableProvider> = if paths.is_empty() {
         Arc::new(datafusion::datasource::empty::EmptyTable::new(schema))
     } else {
-        let urls = paths
-            .iter()
-            .map(|p| {
-                let url = base.join(p.as_ref()).map_err(|e| {
-                    Error::Corrupt(format!("file {p} cannot be named under {base}: {e}"))
-                })?;
-                Ok(ListingTableUrl::parse(url.as_str())?)
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let urls = urls(base, paths)?;
         let options =
             ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
         let config = ListingTableConfig::new_with_multi_paths(urls)
@@ -55,4 +55,37 @@ pub fn register_files(
     };
     ctx.register_table(name, provider)?;
     Ok(())
+}
+
+/// As [`register_files`], with the schema read from the files' footers.
+pub async fn register_files_inferring_schema(
+    ctx: &SessionContext,
+    base: &Url,
+    name: &str,
+    paths: &[ObjectPath],
+) -> Result<()> {
+    if paths.is_empty() {
+        return Err(Error::Query(format!("table {name} has no file")));
+    }
+    let urls = urls(base, paths)?;
+    let options =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let config = ListingTableConfig::new_with_multi_paths(urls)
+        .with_listing_options(options)
+        .infer_schema(&ctx.state())
+        .await?;
+    ctx.register_table(name, Arc::new(ListingTable::try_new(config)?))?;
+    Ok(())
+}
+
+fn urls(base: &Url, paths: &[ObjectPath]) -> Result<Vec<ListingTableUrl>> {
+    paths
+        .iter()
+        .map(|p| {
+            let url = base
+                .join(p.as_ref())
+                .map_err(|e| Error::Query(format!("file {p} cannot be named under {base}: {e}")))?;
+            Ok(ListingTableUrl::parse(url.as_str())?)
+        })
+        .collect()
 }

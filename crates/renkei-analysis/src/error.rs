@@ -1,0 +1,34 @@
+//! Errors of the analysis environment.
+
+/// What went wrong in the analysis environment.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A store failed.
+    #[error("analysis store error")]
+    Store(#[from] renkei_store::Error),
+    /// A query of the environment's own database failed.
+    #[error("analysis database error")]
+    Database(#[from] sqlx::Error),
+    /// The researcher's SQL was refused or failed; the message is the
+    /// engine's, about their query.
+    #[error("{0}")]
+    Query(String),
+    /// The query ran past the permit's time limit and was stopped.
+    #[error("the query ran longer than the workspace allows ({seconds} s) and was stopped")]
+    TimedOut {
+        /// The limit.
+        seconds: u64,
+    },
+    /// Arrow failed while encoding a result.
+    #[error("arrow error while encoding a result")]
+    Arrow(#[from] arrow::error::ArrowError),
+    /// The audit log refused the entry, so the query did not run.
+    #[error("the audit log cannot record the query")]
+    Audit(#[source] renkei_core::Error),
+    /// Something named does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+}
+
+/// The analysis environment's results.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,245 @@
+//! A workspace: one DataFusion session per permit, in which only that
+//! permit's extract tables exist.
+//!
+//! What a query can reach is decided here, not by trusting SQL: the session
+//! has exactly the extract's named Parquet files registered (no directory,
+//! no URL tables, no catalog but its own), statements other than queries
+//! are refused (no `CREATE EXTERNAL TABLE`, `COPY`, `SET`, DML), nothing
+//! spills to disk, and memory and time are capped per query from the
+//! permit's resources.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
+use futures::StreamExt;
+use object_store::ObjectStore;
+use object_store::path::Path as ObjectPath;
+use renkei_store::query::{register_files, register_files_inferring_schema, register_store};
+use url::Url;
+
+use crate::{Error, Result};
+
+/// Where the session finds the extract store.
+const EXTRACTS_URL: &str = "renkei-workspace://extract/";
+
+/// One table of the extract: its name in the workspace and its files.
+#[derive(Clone, Debug)]
+pub struct ExtractTable {
+    /// The name queries use (`condition`, `anonymized` …).
+    pub name: String,
+    /// Its Parquet files in the extract store.
+    pub files: Vec<ObjectPath>,
+    /// Its schema; read from the files' footers when not given.
+    pub schema: Option<SchemaRef>,
+}
+
+/// Per-query limits, from the permit's workspace resources.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Memory a query may hold, bytes.
+    pub memory_bytes: usize,
+    /// Wall time a query may take.
+    pub timeout: Duration,
+    /// Rows a result may carry back (more are cut, and the result says so).
+    pub max_rows: usize,
+    /// Threads of the engine.
+    pub cpus: usize,
+}
+
+impl Limits {
+    /// Limits from a permit's resources: memory in GiB, cores; 5 minutes
+    /// and 100,000 rows per query.
+    pub fn from_resources(memory_gib: u32, cpus: u32) -> Self {
+        Self {
+            memory_bytes: (memory_gib.max(1) as usize) << 30,
+            timeout: Duration::from_secs(300),
+            max_rows: 100_000,
+            cpus: cpus.clamp(1, 64) as usize,
+        }
+    }
+}
+
+/// What a query answered.
+#[derive(Clone, Debug)]
+pub struct QueryResult {
+    /// The result's schema.
+    pub schema: SchemaRef,
+    /// Its batches, at most `max_rows` rows in all.
+    pub batches: Vec<RecordBatch>,
+    /// Rows returned.
+    pub rows: usize,
+    /// Whether rows were cut at the limit.
+    pub truncated: bool,
+    /// How long it ran.
+    pub elapsed: Duration,
+}
+
+/// A permit's workspace.
+pub struct Workspace {
+    permit: String,
+    ctx: SessionContext,
+    limits: Limits,
+    tables: Vec<String>,
+}
+
+impl std::fmt::Debug for Workspace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Workspace")
+            .field("permit", &self.permit)
+            .field("limits", &self.limits)
+            .field("tables", &self.tables)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Workspace {
+    /// A workspace over `tables`, whose files are in `store`.
+    pub async fn open(
+        permit: &str,
+        store: Arc<dyn ObjectStore>,
+        tables: &[ExtractTable],
+        limits: Limits,
+    ) -> Result<Self> {
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_limit(limits.memory_bytes, 1.0)
+            .with_disk_manager_builder(
+                DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
+            )
+            .build_arc()
+            .map_err(|e| Error::Query(e.to_string()))?;
+        let config = SessionConfig::new()
+            .with_target_partitions(limits.cpus)
+            .with_information_schema(true)
+            .with_default_catalog_and_schema("workspace", "extract");
+        let ctx = SessionContext::new_with_config_rt(config, runtime);
+        let base = Url::parse(EXTRACTS_URL).expect("a constant URL");
+        register_store(&ctx, &base, store);
+        for t in tables {
+            match &t.schema {
+                Some(schema) => register_files(&ctx, &base, &t.name, schema.clone(), &t.files)?,
+                None => register_files_inferring_schema(&ctx, &base, &t.name, &t.files).await?,
+            }
+        }
+        Ok(Self {
+            permit: permit.to_owned(),
+            ctx,
+            limits,
+            tables: tables.iter().map(|t| t.name.clone()).collect(),
+        })
+    }
+
+    /// The permit.
+    pub fn permit(&self) -> &str {
+        &self.permit
+    }
+
+    /// The tables a query can read.
+    pub fn tables(&self) -> &[String] {
+        &self.tables
+    }
+
+    /// The limits.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Runs one read-only SQL query within the limits.
+    pub async fn query(&self, sql: &str) -> Result<QueryResult> {
+        let started = Instant::now();
+        let options = SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false);
+        // The query runs as its own task, so that the time limit holds even
+        // while the engine computes without yielding: the task is aborted
+        // (and its plan dropped) when the limit passes.
+        let ctx = self.ctx.clone();
+        let sql = sql.to_owned();
+        let max_rows = self.limits.max_rows;
+        let task = tokio::spawn(async move {
+            let df = ctx
+                .sql_with_options(&sql, options)
+                .await
+                .map_err(|e| Error::Query(e.to_string()))?;
+            let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+            let mut stream = df
+                .execute_stream()
+                .await
+                .map_err(|e| Error::Query(e.to_string()))?;
+            let (mut batches, mut rows, mut truncated) = (Vec::new(), 0usize, false);
+            while let Some(batch) = stream.next().await {
+                let batch = batch.map_err(|e| Error::Query(e.to_string()))?;
+                let room = max_rows - rows;
+                if batch.num_rows() > room {
+                    batches.push(batch.slice(0, room));
+                    rows += room;
+                    truncated = true;
+                    break;
+                }
+                rows += batch.num_rows();
+                batches.push(batch);
+            }
+            Ok::<_, Error>((schema, batches, rows, truncated))
+        });
+        let abort = task.abort_handle();
+        let (schema, batches, rows, truncated) =
+            match tokio::time::timeout(self.limits.timeout, task).await {
+                Ok(joined) => {
+                    joined.map_err(|e| Error::Query(format!("the query stopped: {e}")))??
+                }
+                Err(_) => {
+                    abort.abort();
+                    return Err(Error::TimedOut {
+                        seconds: self.limits.timeout.as_secs(),
+                    });
+                }
+            };
+        Ok(QueryResult {
+            schema,
+            batches,
+            rows,
+            truncated,
+            elapsed: started.elapsed(),
+        })
+    }
+}
+
+impl QueryResult {
+    /// The column names.
+    pub fn columns(&self) -> Vec<String> {
+        self.schema
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
+    }
+
+    /// The rows as JSON objects keyed by column.
+    pub fn to_json_rows(&self) -> Result<Vec<serde_json::Map<String, serde_json::Value>>> {
+        let mut writer = arrow::json::ArrayWriter::new(Vec::new());
+        for batch in &self.batches {
+            writer.write(batch)?;
+        }
+        writer.finish()?;
+        let bytes = writer.into_inner();
+        if bytes.is_empty() {
+            return Ok(Vec::new());
+        }
+        serde_json::from_slice(&bytes).map_err(|e| Error::Query(format!("result as JSON: {e}")))
+    }
+
+    /// The result as an Arrow IPC stream.
+    pub fn to_arrow_ipc(&self) -> Result<Vec<u8>> {
+        let mut writer = arrow::ipc::writer::StreamWriter::try_new(Vec::new(), &self.schema)?;
+        for batch in &self.batches {
+            writer.write(batch)?;
+        }
+        writer.finish()?;
+        Ok(writer.into_inner()?)
+    }
+}
