@@ -11,3 +11,5 @@
 //! **Status:** filled by the analysis-environment issue; this crate holds only
 //! its contract until then.
 #![warn(missing_docs)]
+
+pub mod disclosure;
