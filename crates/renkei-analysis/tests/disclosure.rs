@@ -7,7 +7,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use renkei_analysis::disclosure::{
     CellKey, CellTable, DataKind, EarlierRelease, Error, Key, Outcome, Published, Reason,
-    ReleaseId, ReleasedTable, Rules, SumStats, ZeroCells, audit, audit::Finding, check,
+    ReleaseId, ReleasedTable, Rules, SumStats, ZeroCells, audit,
+    audit::Finding,
+    check,
+    dp::{self, Accountant, Epsilon, SumBounds},
 };
 
 // ---------------------------------------------------------------- helpers
@@ -686,4 +689,129 @@ fn differencing_matches_a_margin_of_a_table_with_more_dimensions() {
     assert_eq!(differencing, ["F, *", "*, *"]);
     assert!(decision.audit().holds());
     assert!(subtraction_attack(decision.released()).is_empty());
+}
+
+// ---------------------------------------------------------------- DP
+
+#[test]
+fn discrete_laplace_noise_has_its_distribution() {
+    let mut rng = ChaCha20Rng::seed_from_u64(99);
+    // Scale 2 (t/s = 2/1): P(0) = (1 − e^{−1/2}) / (1 + e^{−1/2}),
+    // variance 2e^{−1/2} / (1 − e^{−1/2})².
+    let n = 50_000;
+    let samples: Vec<i64> = (0..n)
+        .map(|_| dp::discrete_laplace(&mut rng, 2, 1))
+        .collect();
+    let q = (-0.5f64).exp();
+    let p0 = (1.0 - q) / (1.0 + q);
+    let var = 2.0 * q / (1.0 - q).powi(2);
+    let mean = samples.iter().sum::<i64>() as f64 / n as f64;
+    let freq0 = samples.iter().filter(|&&x| x == 0).count() as f64 / n as f64;
+    let sample_var = samples
+        .iter()
+        .map(|&x| (x as f64 - mean).powi(2))
+        .sum::<f64>()
+        / n as f64;
+    assert!(mean.abs() < 5.0 * (var / n as f64).sqrt(), "mean {mean}");
+    assert!(
+        (freq0 - p0).abs() < 5.0 * (p0 * (1.0 - p0) / n as f64).sqrt(),
+        "P(0) {freq0} vs {p0}"
+    );
+    assert!(
+        (sample_var / var - 1.0).abs() < 0.05,
+        "variance {sample_var} vs {var}"
+    );
+    // Symmetric, and P(y) / P(y+1) = e^{1/2}.
+    let count = |y: i64| samples.iter().filter(|&&x| x == y).count() as f64;
+    assert!((count(1) / count(-1) - 1.0).abs() < 0.1);
+    assert!(((count(1) + count(-1)) / (count(2) + count(-2)) / q.recip() - 1.0).abs() < 0.1);
+}
+
+#[test]
+fn the_accountant_refuses_a_release_beyond_the_budget() {
+    let mut rng = ChaCha20Rng::seed_from_u64(1);
+    let eps = |s: &str| Epsilon::parse(s).expect("valid ε");
+    let mut accountant = Accountant::new(eps("1"));
+    dp::noisy_count(&mut rng, &mut accountant, 100, eps("0.4")).expect("within budget");
+    dp::noisy_count(&mut rng, &mut accountant, 100, eps("0.4")).expect("within budget");
+    assert_eq!(accountant.remaining(), eps("0.2"));
+    let err = dp::noisy_count(&mut rng, &mut accountant, 100, eps("0.4")).expect_err("over budget");
+    assert!(matches!(err, Error::BudgetExceeded { requested, remaining }
+        if requested == eps("0.4") && remaining == eps("0.2")));
+    assert_eq!(
+        err.to_string(),
+        "release needs ε = 0.4 but the permit's budget has only ε = 0.2 left"
+    );
+    // Nothing was spent by the refusal; the rest can still be spent exactly.
+    assert_eq!(accountant.spent(), eps("0.8"));
+    dp::noisy_count(&mut rng, &mut accountant, 100, eps("0.2")).expect("exactly the rest");
+    assert!(accountant.remaining().is_zero());
+    assert!(matches!(
+        accountant.charge(eps("0.000001")),
+        Err(Error::BudgetExceeded { .. })
+    ));
+    assert!(matches!(
+        Accountant::resume(eps("1"), eps("1.5")),
+        Err(Error::InvalidPrivacyParameter { .. })
+    ));
+}
+
+#[test]
+fn a_noisy_sum_clamps_each_contribution() {
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    let mut accountant = Accountant::new(Epsilon::parse("10000").expect("valid ε"));
+    let bounds = SumBounds {
+        lower: 0.0,
+        upper: 100.0,
+        step: 1.0,
+    };
+    // 1e9 is clamped to 100: the sum is about 105, with scale 100/1000.
+    let sum = dp::noisy_sum(
+        &mut rng,
+        &mut accountant,
+        [5.0, 1e9],
+        bounds,
+        Epsilon::parse("1000").expect("valid ε"),
+    )
+    .expect("within budget");
+    assert!((sum.value - 105.0).abs() <= 3.0, "{}", sum.value);
+    assert!((sum.scale - 0.1).abs() < 1e-12);
+    assert!(matches!(
+        dp::noisy_sum(
+            &mut rng,
+            &mut accountant,
+            [f64::NAN],
+            bounds,
+            Epsilon::parse("1").expect("valid ε")
+        ),
+        Err(Error::InvalidPrivacyParameter { .. })
+    ));
+    // The refused NaN cost nothing.
+    assert_eq!(accountant.spent(), Epsilon::parse("1000").expect("valid ε"));
+}
+
+#[test]
+fn a_noisy_table_adds_up_and_costs_one_epsilon() {
+    let mut rng = ChaCha20Rng::seed_from_u64(11);
+    let table = random_table(&mut rng, DataKind::General);
+    let mut accountant = Accountant::new(Epsilon::parse("1").expect("valid ε"));
+    let eps = Epsilon::parse("0.5").expect("valid ε");
+    let noisy = dp::noisy_table(&mut rng, &mut accountant, &table, eps).expect("within budget");
+    assert_eq!(accountant.spent(), eps);
+    for (total, parts) in equations(&noisy) {
+        let t = noisy.cells()[total].value.persons().expect("all released");
+        let s: u64 = parts
+            .iter()
+            .map(|&p| noisy.cells()[p].value.persons().expect("all released"))
+            .sum();
+        assert_eq!(t, s, "margin {}", noisy.cells()[total].key);
+    }
+    // Noise was added: with scale 2 over many cells, not all are exact.
+    let truth = persons_of(&table);
+    let exact = noisy
+        .cells()
+        .iter()
+        .filter(|c| truth.get(&c.key) == c.value.persons().as_ref())
+        .count();
+    assert!(exact < noisy.cells().len());
 }

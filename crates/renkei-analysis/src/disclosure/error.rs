@@ -1,8 +1,11 @@
 //! Errors of disclosure control.
 //!
 //! A table the workspace built wrongly (`Invalid…`) is a different variant
-//! from a bug of ours (`Internal`). Messages name the cell or line by its
+//! from a bug of ours (`Internal`), and from a release that the privacy
+//! budget refuses (`BudgetExceeded`). Messages name the cell or line by its
 //! key (`sex=F, age=*`) and never quote a count of a suppressed cell.
+
+use super::dp::Epsilon;
 
 /// What went wrong checking or releasing a proposed output.
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +81,20 @@ pub enum Error {
         release: String,
         /// What is wrong.
         detail: &'static str,
+    },
+    /// A privacy parameter is unusable (zero ε, bounds out of order…).
+    #[error("invalid privacy parameter: {detail}")]
+    InvalidPrivacyParameter {
+        /// Which parameter, and why.
+        detail: String,
+    },
+    /// The permit's privacy budget cannot pay for this release.
+    #[error("release needs ε = {requested} but the permit's budget has only ε = {remaining} left")]
+    BudgetExceeded {
+        /// ε this release would spend.
+        requested: Epsilon,
+        /// ε left in the budget.
+        remaining: Epsilon,
     },
     /// A bug of ours: an invariant of the engine does not hold.
     #[error("internal error in disclosure control: {detail}")]

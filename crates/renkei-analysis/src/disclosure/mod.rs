@@ -24,6 +24,9 @@
 //!    over the published cells and margins; if one can, more cells are
 //!    suppressed, and failing that the table is withheld.
 //!
+//! [`dp`] releases counts and sums with differential privacy instead, under
+//! a per-permit budget kept by an [`dp::Accountant`].
+//!
 //! ```
 //! use renkei_analysis::disclosure::{check, CellTable, DataKind, Key, Published, Rules};
 //!
@@ -48,6 +51,7 @@
 
 pub mod audit;
 mod differencing;
+pub mod dp;
 mod error;
 mod grid;
 mod primary;
