@@ -10,6 +10,7 @@
 //! reads anything but its permit's extract, or releases an unchecked output.
 #![warn(missing_docs)]
 
+pub mod disclosure;
 mod environment;
 mod error;
 pub mod workspace;
