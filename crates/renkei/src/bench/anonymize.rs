@@ -26,6 +26,7 @@
 //! `--peer-rows` runs it (and renkei again, for the side-by-side) on the
 //! first rows only, and the JSON line gives both sizes.
 
+use super::median;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -192,11 +193,6 @@ fn head(from: &Path, to: &Path, rows: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
-}
-
 fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
@@ -281,29 +277,6 @@ fn renkei_once(
             .collect::<Vec<_>>()
             .join(","),
     })
-}
-
-/// Where the peer's script is: beside this crate's sources, or under the
-/// current directory.
-fn peer_script() -> anyhow::Result<PathBuf> {
-    let relative = Path::new("scripts/bench/anjana_anonymize.py");
-    let candidates = [
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../..")
-            .join(relative),
-        relative.to_owned(),
-    ];
-    candidates
-        .iter()
-        .find(|p| p.is_file())
-        .cloned()
-        .with_context(|| {
-            format!(
-                "the ANJANA peer's script is neither at {} nor at ./{}: run from the repository",
-                candidates[0].display(),
-                relative.display()
-            )
-        })
 }
 
 /// One run of ANJANA, its output scored here.
@@ -534,7 +507,7 @@ fn run_blocking(args: &AnonymizeBenchArgs) -> anyhow::Result<()> {
     let mut peer: Option<(Run, serde_json::Value)> = None;
     let mut peer_error: Option<String> = None;
     if !args.skip_peer {
-        let script = peer_script()?;
+        let script = super::peer_script("anjana_anonymize.py")?;
         let mut runs = Vec::new();
         let mut report = serde_json::Value::Null;
         for i in 0..args.peer_runs.unwrap_or(args.runs).max(1) {

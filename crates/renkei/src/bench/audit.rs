@@ -8,6 +8,7 @@
 //! what group commit and the Merkle tree cost or save. Proofs: the log is
 //! filled to N entries, then random inclusion proofs are generated.
 
+use super::median;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -58,11 +59,6 @@ fn event(clock: &SystemClock, i: u64) -> AuditEvent {
 
 fn uuid_like(i: u64) -> String {
     format!("00000000-0000-7000-8000-{i:012x}")
-}
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
 }
 
 async fn fresh_stores(database_url: Option<&str>) -> anyhow::Result<(Stores, tempfile::TempDir)> {

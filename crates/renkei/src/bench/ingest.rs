@@ -33,6 +33,7 @@
 //! side to one core; the CPU seconds of each side and the CPUs the process
 //! may use are reported either way.
 
+use super::median;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -124,11 +125,6 @@ fn resource_types() -> Vec<&'static str> {
         .filter(|k| **k != renkei_synth::output::Kind::Bundle)
         .map(|k| k.resource_type())
         .collect()
-}
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
 }
 
 fn round2(x: f64) -> f64 {
@@ -396,29 +392,6 @@ async fn renkei_once(input: &Input, data: &Path) -> anyhow::Result<RenkeiRun> {
     Ok(run)
 }
 
-/// Where the peer's script is: beside this crate's sources, or under the
-/// current directory.
-fn peer_script() -> anyhow::Result<PathBuf> {
-    let relative = Path::new("scripts/bench/duckdb_ingest.py");
-    let candidates = [
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../..")
-            .join(relative),
-        relative.to_owned(),
-    ];
-    candidates
-        .iter()
-        .find(|p| p.is_file())
-        .cloned()
-        .with_context(|| {
-            format!(
-                "the DuckDB peer's script is neither at {} nor at ./{}: run from the repository",
-                candidates[0].display(),
-                relative.display()
-            )
-        })
-}
-
 /// One run of DuckDB over the whole input.
 fn duckdb_once(
     args: &IngestBenchArgs,
@@ -653,7 +626,7 @@ fn run_on_own_runtime(args: &IngestBenchArgs) -> anyhow::Result<()> {
         args.runs > 0 && args.threads > 0 && args.patients > 0 && args.providers > 0,
         "runs, threads, patients and providers must be positive"
     );
-    let script = peer_script()?;
+    let script = super::peer_script("duckdb_ingest.py")?;
     let temp;
     let work = match &args.work {
         Some(dir) => {

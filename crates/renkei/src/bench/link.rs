@@ -37,6 +37,7 @@
 //! and cluster. Its pairs come back as a CSV and are scored by the same
 //! code as renkei's. The speedup compares the probabilistic mode with it.
 
+use super::median;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -158,11 +159,6 @@ struct PeerRun {
     pairs_compared: u64,
     score: Score,
     report: serde_json::Value,
-}
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
 }
 
 fn round2(x: f64) -> f64 {
@@ -504,29 +500,6 @@ fn pprl(records: &Records, plan: &Plan) -> anyhow::Result<ModeRun> {
     })
 }
 
-/// Where the peer's script is: beside this crate's sources, or under the
-/// current directory.
-fn peer_script() -> anyhow::Result<PathBuf> {
-    let relative = Path::new("scripts/bench/splink_link.py");
-    let candidates = [
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../..")
-            .join(relative),
-        relative.to_owned(),
-    ];
-    candidates
-        .iter()
-        .find(|p| p.is_file())
-        .cloned()
-        .with_context(|| {
-            format!(
-                "the Splink peer's script is neither at {} nor at ./{}: run from the repository",
-                candidates[0].display(),
-                relative.display()
-            )
-        })
-}
-
 /// One run of Splink on the same CSV, its pairs scored here.
 fn splink_once(
     args: &LinkBenchArgs,
@@ -689,7 +662,7 @@ fn run_blocking(args: &LinkBenchArgs) -> anyhow::Result<()> {
     let script = if args.skip_peer {
         None
     } else {
-        Some(peer_script()?)
+        Some(super::peer_script("splink_link.py")?)
     };
     let temp;
     let work = match &args.work {

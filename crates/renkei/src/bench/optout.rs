@@ -23,6 +23,7 @@
 //! on record afterwards (`Registry::version`). The load generator runs in
 //! the server's process and runtime, so both share the machine's cores.
 
+use super::median;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -101,11 +102,6 @@ const SCOPES: [(u64, &str); 8] = [
 ];
 
 const MONTH_US: i64 = 30 * 86_400_000_000;
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[xs.len() / 2]
-}
 
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
