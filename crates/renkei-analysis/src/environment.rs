@@ -68,9 +68,9 @@ pub struct SavedQuery {
 
 /// The analysis environment.
 pub struct Environment {
-    db: Db,
-    clock: Arc<dyn Clock>,
-    audit: Arc<dyn AuditSink>,
+    pub(crate) db: Db,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) audit: Arc<dyn AuditSink>,
 }
 
 impl std::fmt::Debug for Environment {

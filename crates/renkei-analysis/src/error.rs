@@ -25,6 +25,15 @@ pub enum Error {
     /// The audit log refused the entry, so the query did not run.
     #[error("the audit log cannot record the query")]
     Audit(#[source] renkei_core::Error),
+    /// A request the environment cannot act on, with what is wrong.
+    #[error("{0}")]
+    Invalid(String),
+    /// The request conflicts with the state (an output decided already).
+    #[error("{0}")]
+    Conflict(String),
+    /// Stored data the environment cannot read back.
+    #[error("analysis store holds unreadable data: {0}")]
+    Corrupt(String),
     /// Something named does not exist.
     #[error("{0} not found")]
     NotFound(String),

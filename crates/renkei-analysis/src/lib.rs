@@ -4,7 +4,8 @@
 //! **Owns:** workspaces (an Apache DataFusion session holding one permit's
 //! extract tables and nothing else: [`Workspace`]), per-query limits, query
 //! history and saved queries ([`Environment`]), statistical disclosure
-//! control of outputs, release requests.
+//! control of outputs, and their release ([`release`]: request, automatic
+//! check, a reviewer's decision, the released table).
 //!
 //! **Never:** depends on `renkei-identity` (or any other function crate),
 //! reads anything but its permit's extract, or releases an unchecked output.
@@ -13,8 +14,10 @@
 pub mod disclosure;
 mod environment;
 mod error;
+pub mod release;
 pub mod workspace;
 
 pub use environment::{Environment, HistoryEntry, SavedQuery};
 pub use error::{Error, Result};
+pub use release::{Check, CheckedCell, Output, OutputId, OutputRequest, OutputStatus};
 pub use workspace::{ExtractTable, Limits, QueryResult, Workspace};

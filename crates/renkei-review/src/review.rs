@@ -755,6 +755,23 @@ impl Review {
         Ok((permit, status))
     }
 
+    /// The permits that name `username` as a user, with where each
+    /// stands, newest first: the researcher's list of workspaces.
+    pub async fn permits_naming(&self, username: &str) -> Result<Vec<(Permit, PermitStatus)>> {
+        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM permits ORDER BY id DESC")
+            .fetch_all(self.db.pool())
+            .await?;
+        let mut out = Vec::new();
+        for id in ids {
+            let id = PermitId::parse(&id).map_err(|e| corrupt("permit id", e))?;
+            let (permit, status) = self.permit(&id).await?;
+            if permit.users.iter().any(|u| u == username) {
+                out.push((permit, status));
+            }
+        }
+        Ok(out)
+    }
+
     /// The permit, if it is in force now; what processing and the analysis
     /// environment ask before every extract and every session. A suspended,
     /// revoked or expired permit is refused at once.

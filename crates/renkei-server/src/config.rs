@@ -42,6 +42,20 @@ pub struct Config {
     /// Review: what calls for more scrutiny.
     #[serde(default)]
     pub review: ReviewConfig,
+    /// The analysis environment: disclosure control of outputs.
+    #[serde(default)]
+    pub analysis: AnalysisConfig,
+}
+
+/// The analysis environment (解析環境).
+#[derive(Clone, Debug, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalysisConfig {
+    /// The rules every output proposed for release is checked under:
+    /// minimum count (default 10, as for NDB publications), the genomic
+    /// minimum (20), the dominance rule for sums, zeros.
+    #[serde(default)]
+    pub disclosure: renkei_analysis::disclosure::Rules,
 }
 
 /// Review (審査).
@@ -202,6 +216,7 @@ impl Default for Config {
             collect: CollectConfig::default(),
             optout: OptOutConfig::default(),
             review: ReviewConfig::default(),
+            analysis: AnalysisConfig::default(),
         }
     }
 }

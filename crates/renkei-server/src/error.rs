@@ -112,7 +112,8 @@ impl From<renkei_analysis::Error> for Error {
     fn from(e: renkei_analysis::Error) -> Self {
         use renkei_analysis::Error as A;
         match e {
-            A::Query(message) => Error::BadRequest(message),
+            A::Query(message) | A::Invalid(message) => Error::BadRequest(message),
+            A::Conflict(message) => Error::Conflict(message),
             A::TimedOut { .. } => Error::Conflict(e.to_string()),
             A::NotFound(what) => Error::NotFound(what),
             other => Error::Internal(format!("analysis: {other}")),

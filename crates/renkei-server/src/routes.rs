@@ -50,6 +50,12 @@ pub const REVIEWERS: &[Role] = &[Role::Reviewer];
 /// The review secretariat (事務局): screening, committees, assignments,
 /// decisions, permits.
 pub const REVIEW_SECRETARIAT: &[Role] = &[Role::Operator];
+/// Who releases or refuses outputs of the analysis environment:
+/// reviewers.
+pub const OUTPUT_REVIEWERS: &[Role] = &[Role::Reviewer];
+/// Who reads an output: its permit's named users (checked by the
+/// handler) and reviewers.
+pub const OUTPUT_READERS: &[Role] = &[Role::Applicant, Role::Reviewer];
 /// Who curates the person index (review queue, merges, splits) and may
 /// read a person's attributes for a stated reason: operators only.
 pub const IDENTITY_CURATORS: &[Role] = &[Role::Operator];
@@ -467,6 +473,42 @@ pub fn table() -> Vec<RouteSpec> {
             get(api::analysis::saved),
         ),
         api(
+            M::POST,
+            "/api/v1/workspaces/{permit}/outputs",
+            Roles(APPLICANTS),
+            post(api::analysis::propose),
+        ),
+        api(
+            M::GET,
+            "/api/v1/workspaces/{permit}/outputs",
+            Roles(APPLICANTS),
+            get(api::analysis::outputs),
+        ),
+        api(
+            M::GET,
+            "/api/v1/outputs",
+            Roles(OUTPUT_REVIEWERS),
+            get(api::analysis::pending),
+        ),
+        api(
+            M::GET,
+            "/api/v1/outputs/{id}",
+            Roles(OUTPUT_READERS),
+            get(api::analysis::output),
+        ),
+        api(
+            M::POST,
+            "/api/v1/outputs/{id}/decision",
+            Roles(OUTPUT_REVIEWERS),
+            post(api::analysis::decide),
+        ),
+        api(
+            M::GET,
+            "/api/v1/register/outputs",
+            Public,
+            get(api::analysis::released),
+        ),
+        api(
             M::GET,
             "/api/v1/extracts/{id}",
             Roles(&[Role::Operator, Role::Auditor]),
@@ -518,6 +560,61 @@ pub fn table() -> Vec<RouteSpec> {
             "/applications/{id}/votes",
             Roles(REVIEWERS),
             post(pages::review::vote),
+        ),
+        // The analysis environment (解析環境) and output review.
+        page(
+            M::GET,
+            "/workspaces",
+            Roles(APPLICANTS),
+            get(pages::workspace::list),
+        ),
+        page(
+            M::GET,
+            "/workspaces/{permit}",
+            Roles(APPLICANTS),
+            get(pages::workspace::show),
+        ),
+        page(
+            M::POST,
+            "/workspaces/{permit}",
+            Roles(APPLICANTS),
+            post(pages::workspace::run),
+        ),
+        page(
+            M::POST,
+            "/workspaces/{permit}/saved",
+            Roles(APPLICANTS),
+            post(pages::workspace::save),
+        ),
+        page(
+            M::POST,
+            "/workspaces/{permit}/outputs",
+            Roles(APPLICANTS),
+            post(pages::workspace::propose),
+        ),
+        page(
+            M::GET,
+            "/outputs",
+            Roles(OUTPUT_REVIEWERS),
+            get(pages::workspace::queue),
+        ),
+        page(
+            M::GET,
+            "/outputs/{id}",
+            Roles(OUTPUT_READERS),
+            get(pages::workspace::show_output),
+        ),
+        page(
+            M::POST,
+            "/outputs/{id}/decision",
+            Roles(OUTPUT_REVIEWERS),
+            post(pages::workspace::decide),
+        ),
+        page(
+            M::GET,
+            "/register/outputs/{id}/table.csv",
+            Public,
+            get(api::analysis::download),
         ),
         page(
             M::GET,

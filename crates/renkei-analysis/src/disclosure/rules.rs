@@ -36,6 +36,7 @@ pub enum ZeroCells {
 
 /// The rules of statistical disclosure control for one permit.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Rules {
     /// Minimum number of distinct persons in a released cell. The NDB's
     /// publication rule (最小集計単位の原則) is 10: counts 1–9 are never

@@ -83,7 +83,7 @@ impl fmt::Display for CellKey {
 }
 
 /// A sum over the persons of a cell, with its largest contributions.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SumStats {
     /// The sum of all persons' contributions (each person's total within
     /// the cell). Contributions must be non-negative: costs, days, doses.
@@ -95,7 +95,7 @@ pub struct SumStats {
 }
 
 /// One cell of a proposed output.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Cell {
     /// Where the cell sits.
     pub key: CellKey,
@@ -121,7 +121,7 @@ pub enum DataKind {
 /// row where nobody is. A dimension has a total when any cell has
 /// [`Key::Total`] in it; then every line of the table along that dimension
 /// must add up to its total.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CellTable {
     dimensions: Vec<String>,
     kind: DataKind,

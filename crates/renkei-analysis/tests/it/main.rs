@@ -238,3 +238,5 @@ test_on_both_backends! {
         assert!(env.saved("permit-b").await.expect("saved").is_empty());
     }
 }
+
+mod release;

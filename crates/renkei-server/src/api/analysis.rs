@@ -8,7 +8,9 @@ use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use renkei_analysis::{HistoryEntry, SavedQuery};
+use renkei_analysis::{HistoryEntry, Output, OutputId, OutputRequest, OutputStatus, SavedQuery};
+use renkei_core::Role;
+use renkei_review::PermitId;
 use serde::{Deserialize, Serialize};
 
 use super::ApiJson;
@@ -150,4 +152,233 @@ pub async fn saved(
     let who = acting(&principal)?;
     crate::workspaces::open(&state, &permit, &who.username).await?;
     Ok(ApiJson(state.analysis().saved(&permit).await?))
+}
+
+/// The rules of disclosure control the platform applies to every output.
+pub(crate) fn disclosure_rules(state: &AppState) -> renkei_analysis::disclosure::Rules {
+    state.config().analysis.disclosure.clone()
+}
+
+/// Proposes an output for release: the workspace computes its cells from
+/// the query and checks them at once; the answer shows every cell with
+/// its true value and, for each suppression, why. It waits for a reviewer.
+#[utoipa::path(post, path = "/api/v1/workspaces/{permit}/outputs", tag = "analysis",
+    security(("bearer" = [])), request_body = Object,
+    params(("permit" = String, Path, description = "Permit id")),
+    responses((status = 201, description = "Checked and pending", body = Object),
+              (status = 400, description = "The request cannot be made into a table", body = crate::Problem)))]
+pub async fn propose(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(permit): Path<String>,
+    ApiJson(body): ApiJson<OutputRequest>,
+) -> Result<Response> {
+    let who = acting(&principal)?;
+    let (_, ws) = crate::workspaces::open(&state, &permit, &who.username).await?;
+    let output = state
+        .analysis()
+        .propose(
+            &ws,
+            &who.username,
+            who.actor,
+            body,
+            &disclosure_rules(&state),
+        )
+        .await?;
+    let detail = format!("permit={permit} output={}", output.id);
+    Ok(AuditDetail::attach(
+        detail,
+        (StatusCode::CREATED, ApiJson(output)).into_response(),
+    ))
+}
+
+/// The workspace's outputs, newest first.
+#[utoipa::path(get, path = "/api/v1/workspaces/{permit}/outputs", tag = "analysis",
+    security(("bearer" = [])),
+    params(("permit" = String, Path, description = "Permit id")),
+    responses((status = 200, description = "Outputs", body = Vec<Object>)))]
+pub async fn outputs(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(permit): Path<String>,
+) -> Result<ApiJson<Vec<Output>>> {
+    let who = acting(&principal)?;
+    crate::workspaces::open(&state, &permit, &who.username).await?;
+    Ok(ApiJson(state.analysis().outputs(&permit).await?))
+}
+
+/// Outputs waiting for a reviewer, oldest first.
+#[utoipa::path(get, path = "/api/v1/outputs", tag = "analysis",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Pending outputs", body = Vec<Object>)))]
+pub async fn pending(State(state): State<AppState>) -> Result<ApiJson<Vec<Output>>> {
+    Ok(ApiJson(state.analysis().pending_outputs().await?))
+}
+
+/// One output: for reviewers, and for the named users of its permit.
+#[utoipa::path(get, path = "/api/v1/outputs/{id}", tag = "analysis",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Output number")),
+    responses((status = 200, description = "The output", body = Object)))]
+pub async fn output(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<ApiJson<Output>> {
+    Ok(ApiJson(readable_output(&state, &principal, &id).await?))
+}
+
+/// The output if `principal` may read it: a reviewer, or a named user of
+/// its permit (404 to anyone else, so numbers cannot be probed).
+pub(crate) async fn readable_output(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> Result<Output> {
+    let who = acting(principal)?;
+    let id = OutputId::parse(id)?;
+    let output = state.analysis().output(id).await?;
+    if matches!(&who.actor, renkei_core::Actor::User { role, .. } if *role == Role::Reviewer) {
+        return Ok(output);
+    }
+    let permit = PermitId::parse(&output.permit).map_err(|e| Error::Internal(e.to_string()))?;
+    let (permit, _) = state.review().permit(&permit).await?;
+    if permit.users.iter().any(|u| *u == who.username) {
+        Ok(output)
+    } else {
+        Err(Error::NotFound(format!("output {id}")))
+    }
+}
+
+/// A reviewer's decision on an output.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionBody {
+    /// Release (true) or refuse (false).
+    pub release: bool,
+    /// The reasons, always stated.
+    pub reason: String,
+}
+
+/// A reviewer releases or refuses a pending output. Release needs the
+/// permit in force, and checks the table again against the permit's
+/// releases so far.
+#[utoipa::path(post, path = "/api/v1/outputs/{id}/decision", tag = "analysis",
+    security(("bearer" = [])), request_body = DecisionBody,
+    params(("id" = String, Path, description = "Output number")),
+    responses((status = 200, description = "Decided", body = Object),
+              (status = 409, description = "Decided already, or the permit is not in force", body = crate::Problem)))]
+pub async fn decide(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<DecisionBody>,
+) -> Result<Response> {
+    let output = decide_output(&state, &principal, &id, body.release, &body.reason).await?;
+    let detail = format!("permit={} output={}", output.permit, output.id);
+    Ok(AuditDetail::attach(detail, ApiJson(output).into_response()))
+}
+
+/// Shared by the API and the reviewer's page.
+pub(crate) async fn decide_output(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    release: bool,
+    reason: &str,
+) -> Result<Output> {
+    let who = acting(principal)?;
+    let id = OutputId::parse(id)?;
+    let output = state.analysis().output(id).await?;
+    if release {
+        let permit = PermitId::parse(&output.permit).map_err(|e| Error::Internal(e.to_string()))?;
+        state.review().permit_in_force(&permit).await?;
+    }
+    Ok(state
+        .analysis()
+        .decide(
+            id,
+            &who.username,
+            who.actor,
+            release,
+            reason,
+            &disclosure_rules(state),
+        )
+        .await?)
+}
+
+/// A released output as the public register lists it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RegisterOutput {
+    /// Its number.
+    pub id: i64,
+    /// Its title.
+    pub title: String,
+    /// The permit it was made under.
+    pub permit: String,
+    /// The permit's holder.
+    pub holder: String,
+    /// When it was released.
+    pub released_at: String,
+    /// Cells in the table.
+    pub cells: usize,
+    /// Cells suppressed.
+    pub suppressed: usize,
+    /// Where to download it (CSV).
+    pub download: String,
+}
+
+/// The released outputs, newest first.
+pub(crate) async fn register_outputs(state: &AppState) -> Result<Vec<RegisterOutput>> {
+    let mut out = Vec::new();
+    for o in state.analysis().released_outputs().await? {
+        let holder = match PermitId::parse(&o.permit) {
+            Ok(p) => state
+                .review()
+                .permit(&p)
+                .await
+                .map(|(permit, _)| permit.holder.name)
+                .unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        out.push(RegisterOutput {
+            id: o.id.get(),
+            title: o.title.clone(),
+            permit: o.permit.clone(),
+            holder,
+            released_at: o.decided_at.map(|t| t.to_string()).unwrap_or_default(),
+            cells: o.check.cells.len(),
+            suppressed: o.check.suppressed,
+            download: format!("/register/outputs/{}/table.csv", o.id),
+        });
+    }
+    Ok(out)
+}
+
+/// Every released output, with its permit: public.
+#[utoipa::path(get, path = "/api/v1/register/outputs", tag = "register",
+    responses((status = 200, description = "Released outputs", body = Vec<RegisterOutput>)))]
+pub async fn released(State(state): State<AppState>) -> Result<ApiJson<Vec<RegisterOutput>>> {
+    Ok(ApiJson(register_outputs(&state).await?))
+}
+
+/// A released output's table as CSV: public once released, 404 before.
+pub async fn download(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response> {
+    let id = OutputId::parse(&id)?;
+    let output = state.analysis().output(id).await?;
+    let csv = output
+        .csv()
+        .filter(|_| output.status == OutputStatus::Released)
+        .ok_or_else(|| Error::NotFound(format!("released output {id}")))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"renkei-output-{id}.csv\""),
+            ),
+        ],
+        csv,
+    )
+        .into_response())
 }

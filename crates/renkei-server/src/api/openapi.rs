@@ -39,6 +39,8 @@ use super::{
         review::queue, review::permit, review::register, register::catalogue,
         processing::build, processing::list, processing::manifest,
         analysis::query, analysis::history, analysis::save, analysis::saved,
+        analysis::propose, analysis::outputs, analysis::pending, analysis::output, analysis::decide,
+        analysis::released,
     ),
     components(schemas(crate::Problem)),
     modifiers(&BearerAuth),
@@ -50,8 +52,8 @@ use super::{
         (name = "opt-out", description = "オプトアウト管理: patients identify themselves (`Bearer rkp_…` sessions) and record or withdraw their opt-outs; operators enter paper forms and compute exclusion sets; the register's statistics are public"),
         (name = "review", description = "審査: applications, the workflow (draft → submitted → screening → in review → decided → permit), reviewers' votes and conflicts of interest, permits"),
         (name = "processing", description = "加工: permit extracts (opt-out exclusion, per-permit pseudonyms, date shifts), their manifests (operators and auditors)"),
-        (name = "analysis", description = "解析環境: a permit's named users run SQL in its workspace (JSON or Arrow IPC), with history and saved queries"),
-        (name = "register", description = "公開登録簿: every decision and permit, decision times, the dataset catalogue (no login)"),
+        (name = "analysis", description = "解析環境: a permit's named users run SQL in its workspace (JSON or Arrow IPC), with history and saved queries; outputs are proposed for release, checked automatically (statistical disclosure control) and released or refused by a reviewer"),
+        (name = "register", description = "公開登録簿: every decision and permit, decision times, the dataset catalogue, released outputs (no login)"),
         (name = "audit", description = "The verifiable audit log (RFC 9162 Merkle tree, Ed25519 signed tree heads)"),
     )
 )]

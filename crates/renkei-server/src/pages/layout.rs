@@ -10,7 +10,10 @@ use serde::Deserialize;
 
 use crate::access::cookie;
 use crate::accounts::User;
-use crate::routes::{APPLICATION_READERS, COMPLIANCE_READERS, IDENTITY_CURATORS, QUALITY_READERS};
+use crate::routes::{
+    APPLICANTS, APPLICATION_READERS, COMPLIANCE_READERS, IDENTITY_CURATORS, OUTPUT_REVIEWERS,
+    QUALITY_READERS,
+};
 
 /// The page language. Japanese is the default: the platform's users are
 /// Japanese patients and staff; English serves researchers and reviewers
@@ -142,6 +145,12 @@ pub fn page(lang: PageLang, title: &str, user: Option<&User>, body: Markup) -> P
                                 }
                                 @if APPLICATION_READERS.contains(&u.role) {
                                     li { a href="/applications" { (l.pick("利用申請", "Applications")) } }
+                                }
+                                @if APPLICANTS.contains(&u.role) {
+                                    li { a href="/workspaces" { (l.pick("解析環境", "Workspaces")) } }
+                                }
+                                @if OUTPUT_REVIEWERS.contains(&u.role) {
+                                    li { a href="/outputs" { (l.pick("持ち出し審査", "Output review")) } }
                                 }
                                 @if IDENTITY_CURATORS.contains(&u.role) {
                                     li { a href="/identity/review" { (l.pick("名寄せ確認", "Clerical review")) } }

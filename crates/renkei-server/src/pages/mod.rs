@@ -3,6 +3,7 @@
 //! access layer has already decided who may see each page.
 
 pub mod account;
+pub mod chart;
 pub mod collect;
 pub mod home;
 pub mod identity;
@@ -11,3 +12,4 @@ pub mod login;
 pub mod patient;
 pub mod register;
 pub mod review;
+pub mod workspace;

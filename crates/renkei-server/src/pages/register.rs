@@ -218,6 +218,7 @@ pub async fn decisions(
     let review = state.review();
     let entries = review.register(q.q.as_deref()).await?;
     let times = review.decision_times().await?;
+    let outputs = crate::api::analysis::register_outputs(&state).await?;
     let body = html! {
         p { (l.pick(
             "審査で決定されたすべての申請と許可を公開しています。",
@@ -251,6 +252,31 @@ pub async fn decisions(
                                  @if let Some(r) = &e.decision_reason { br; span class="hint" { (r) } } }
                             td { (e.decided_at.map(jst).unwrap_or_default()) }
                             td { (e.expires_at.map(jst).unwrap_or_default()) }
+                        }
+                    }
+                }
+            }
+        }
+        div class="wide" {
+            table id="outputs" {
+                caption { (l.pick("公開された解析結果", "Released outputs")) " (" (outputs.len()) ")" }
+                thead { tr {
+                    th scope="col" { (l.pick("題名", "Title")) }
+                    th scope="col" { (l.pick("許可", "Permit")) }
+                    th scope="col" { (l.pick("利用者", "Holder")) }
+                    th scope="col" { (l.pick("公開日", "Released")) }
+                    th scope="col" { (l.pick("セル数（秘匿）", "Cells (suppressed)")) }
+                    th scope="col" { (l.pick("表", "Table")) }
+                } }
+                tbody {
+                    @for o in &outputs {
+                        tr {
+                            td { (o.title) }
+                            td { (o.permit) }
+                            td { (o.holder) }
+                            td { (o.released_at) }
+                            td { (o.cells) " (" (o.suppressed) ")" }
+                            td { a href=(o.download) { "CSV" } }
                         }
                     }
                 }

@@ -1,0 +1,792 @@
+//! Release of outputs (成果物の持ち出し): the only way a result leaves a
+//! workspace.
+//!
+//! A researcher does not hand in numbers. They name a query of the
+//! workspace whose rows carry the person's pseudonym and the dimensions of
+//! the table (and, for a magnitude table, a value), and the workspace
+//! computes the cells itself — distinct persons per cell, sums with their
+//! largest per-person contributions, the margins when asked — so the check
+//! never trusts a number typed in. The table is checked at once under the
+//! permit's [`Rules`] and against everything released earlier under the
+//! same permit ([`crate::disclosure::check`]); every suppression is
+//! explained. A reviewer then releases or refuses it with reasons. Release
+//! checks the table again, against the releases approved in the meantime,
+//! so two requests pending together cannot be differenced against each
+//! other. Only the released table — suppressed cells as `X`, no value —
+//! is ever shown outside the workspace.
+//!
+//! States: `pending` → `released` | `refused`; nothing else changes.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{DataType, Float64Type, Int64Type};
+use renkei_core::{Actor, AuditEvent, Outcome, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::disclosure::{
+    self, CellTable, DataKind, EarlierRelease, Key, Published, ReleaseId, ReleasedTable, Rules,
+    SumStats,
+};
+use crate::workspace::{QueryResult, Workspace};
+use crate::{Environment, Error, Result};
+
+/// Most dimensions an output may have: with margins, every one of the
+/// `2^d` combinations of totals is computed and protected.
+pub const MAX_DIMENSIONS: usize = 4;
+/// Most cells an output may have (a table bigger than this is a microdata
+/// extract in disguise, not a statistic).
+pub const MAX_CELLS: usize = 5_000;
+
+/// An output's number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct OutputId(i64);
+
+impl OutputId {
+    /// Parses the number in a path.
+    pub fn parse(text: &str) -> Result<Self> {
+        text.parse::<i64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .map(OutputId)
+            .ok_or_else(|| Error::Invalid(format!("output id: {text:?} is not an output number")))
+    }
+
+    /// The number.
+    pub fn get(self) -> i64 {
+        self.0
+    }
+
+    fn release_id(self) -> ReleaseId {
+        ReleaseId::parse(&format!("output-{}", self.0)).expect("a short printable id")
+    }
+}
+
+impl fmt::Display for OutputId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// What a researcher asks to take out.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputRequest {
+    /// A title, as the public register shows it.
+    pub title: String,
+    /// A read-only query of the workspace whose rows carry `person` and
+    /// every dimension (and `value`, for a magnitude table).
+    pub sql: String,
+    /// The table's dimensions: columns of the query, 1 to 4.
+    pub dimensions: Vec<String>,
+    /// The column holding the person's pseudonym.
+    #[serde(default = "default_person")]
+    pub person: String,
+    /// A non-negative numeric column to sum per cell (costs, days, doses);
+    /// without it the table counts persons.
+    #[serde(default)]
+    pub value: Option<String>,
+    /// Whether the table carries totals (margins) for every dimension.
+    #[serde(default)]
+    pub margins: bool,
+    /// General, or genomic (a stricter minimum).
+    #[serde(default = "general")]
+    pub kind: DataKind,
+}
+
+fn default_person() -> String {
+    "pseudonym".to_owned()
+}
+
+fn general() -> DataKind {
+    DataKind::General
+}
+
+/// Where an output stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputStatus {
+    /// Checked automatically, waiting for a reviewer.
+    Pending,
+    /// Released by a reviewer: downloadable and on the public register.
+    Released,
+    /// Refused by a reviewer, with reasons.
+    Refused,
+}
+
+impl OutputStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            OutputStatus::Pending => "pending",
+            OutputStatus::Released => "released",
+            OutputStatus::Refused => "refused",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self> {
+        match text {
+            "pending" => Ok(OutputStatus::Pending),
+            "released" => Ok(OutputStatus::Released),
+            "refused" => Ok(OutputStatus::Refused),
+            other => Err(Error::Corrupt(format!("output status {other:?}"))),
+        }
+    }
+
+    /// The status in Japanese, as the pages show it.
+    pub fn label_ja(self) -> &'static str {
+        match self {
+            OutputStatus::Pending => "審査待ち",
+            OutputStatus::Released => "公開済み",
+            OutputStatus::Refused => "不承認",
+        }
+    }
+}
+
+/// One cell as the check decided it, with its true value: for the
+/// researcher and the reviewer inside the platform, never for release.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckedCell {
+    /// The cell's key, one part per dimension (`*` for a total).
+    pub key: Vec<String>,
+    /// Distinct persons.
+    pub persons: u64,
+    /// The sum, for magnitude tables.
+    pub sum: Option<f64>,
+    /// Whether it may be released.
+    pub released: bool,
+    /// Why not, in Japanese.
+    pub why_ja: Option<String>,
+    /// Why not, in English.
+    pub why_en: Option<String>,
+}
+
+/// The automatic check of an output.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    /// The dimensions.
+    pub dimensions: Vec<String>,
+    /// Every cell of the dense table.
+    pub cells: Vec<CheckedCell>,
+    /// Cells suppressed.
+    pub suppressed: usize,
+    /// Whether the independent audit found the released table safe (if
+    /// not, every cell is withheld).
+    pub audit_holds: bool,
+    /// Earlier releases of the permit it was checked against.
+    pub compared_with: usize,
+}
+
+impl Check {
+    fn of(decision: &disclosure::Decision, compared_with: usize) -> Self {
+        let dims = decision.dimensions().to_vec();
+        let cells: Vec<CheckedCell> = decision
+            .cells()
+            .iter()
+            .map(|c| {
+                let why = match &c.outcome {
+                    disclosure::Outcome::Released => None,
+                    disclosure::Outcome::Suppressed { reason } => Some(reason.explain(&dims)),
+                };
+                CheckedCell {
+                    key: c.key.parts().iter().map(ToString::to_string).collect(),
+                    persons: c.persons,
+                    sum: c.sum,
+                    released: why.is_none(),
+                    why_ja: why.as_ref().map(|w| w.ja.clone()),
+                    why_en: why.map(|w| w.en),
+                }
+            })
+            .collect();
+        Check {
+            suppressed: cells.iter().filter(|c| !c.released).count(),
+            dimensions: dims,
+            cells,
+            audit_holds: decision.audit().holds(),
+            compared_with,
+        }
+    }
+}
+
+/// An output and where it stands.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Output {
+    /// Its number.
+    pub id: OutputId,
+    /// The permit it was made under.
+    pub permit: String,
+    /// Its title.
+    pub title: String,
+    /// Who asked.
+    pub requested_by: String,
+    /// When.
+    pub requested_at: Timestamp,
+    /// What was asked.
+    pub request: OutputRequest,
+    /// The automatic check (at request time; at release, the check the
+    /// release was made on).
+    pub check: Check,
+    /// Where it stands.
+    pub status: OutputStatus,
+    /// The reviewer who decided.
+    pub reviewer: Option<String>,
+    /// When.
+    pub decided_at: Option<Timestamp>,
+    /// The reviewer's reasons.
+    pub reason: Option<String>,
+    /// What left, once released.
+    pub released: Option<ReleasedTable>,
+}
+
+impl Output {
+    /// The released table as CSV (UTF-8, a header of the dimensions and
+    /// `persons` (and `sum`); suppressed values as `X`, totals as `*`);
+    /// `None` before release.
+    pub fn csv(&self) -> Option<String> {
+        self.released.as_ref().map(released_csv)
+    }
+}
+
+/// The released table as CSV.
+pub fn released_csv(table: &ReleasedTable) -> String {
+    let has_sums = table
+        .cells()
+        .iter()
+        .any(|c| matches!(c.value, Published::Value { sum: Some(_), .. }));
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> = table.dimensions().to_vec();
+    header.push("persons".to_owned());
+    if has_sums {
+        header.push("sum".to_owned());
+    }
+    // Writing to a Vec cannot fail; the results are kept for clippy's sake.
+    let _ = w.write_record(&header);
+    for cell in table.cells() {
+        let mut row: Vec<String> = cell
+            .key
+            .parts()
+            .iter()
+            .map(|k| spreadsheet_safe(&k.to_string()))
+            .collect();
+        match cell.value {
+            Published::Value { persons, sum } => {
+                row.push(persons.to_string());
+                if has_sums {
+                    row.push(sum.map(|s| s.to_string()).unwrap_or_default());
+                }
+            }
+            Published::Suppressed => {
+                row.push("X".to_owned());
+                if has_sums {
+                    row.push("X".to_owned());
+                }
+            }
+        }
+        let _ = w.write_record(&row);
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+/// Category values come from the data; one that starts like a formula
+/// would run as one in a spreadsheet (CSV injection), so it is prefixed.
+fn spreadsheet_safe(value: &str) -> String {
+    if value.starts_with(['=', '+', '-', '@']) && value.parse::<f64>().is_err() {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    }
+}
+
+/// id, permit, title, by, at, request, cells, check, status, reviewer,
+/// decided, reason, released.
+type OutputRow = (
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+);
+
+const COLUMNS: &str = "id, permit_id, title, requested_by, requested_us, request_json, cells_json, check_json, status, reviewer, decided_us, reason, released_json";
+
+fn output_of(row: OutputRow) -> Result<(Output, CellTable)> {
+    let (id, permit, title, by, at, request, cells, check, status, reviewer, decided, reason, rel) =
+        row;
+    let corrupt =
+        |what: &str, e: serde_json::Error| Error::Corrupt(format!("output {id} {what}: {e}"));
+    let output = Output {
+        id: OutputId(id),
+        permit,
+        title,
+        requested_by: by,
+        requested_at: Timestamp::from_unix_micros(at),
+        request: serde_json::from_str(&request).map_err(|e| corrupt("request", e))?,
+        check: serde_json::from_str(&check).map_err(|e| corrupt("check", e))?,
+        status: OutputStatus::parse(&status)?,
+        reviewer,
+        decided_at: decided.map(Timestamp::from_unix_micros),
+        reason,
+        released: rel
+            .map(|r| serde_json::from_str(&r))
+            .transpose()
+            .map_err(|e| corrupt("released table", e))?,
+    };
+    let cells = serde_json::from_str(&cells).map_err(|e| corrupt("cells", e))?;
+    Ok((output, cells))
+}
+
+impl Environment {
+    /// Proposes an output from `workspace`: computes its cells from the
+    /// data, checks them under `rules` against the permit's earlier
+    /// releases, and records it as pending, audited. A request the
+    /// workspace cannot turn into a table (a missing column, a person in
+    /// two categories of a table with margins, too many cells) is refused
+    /// with the reason.
+    pub async fn propose(
+        &self,
+        workspace: &Workspace,
+        username: &str,
+        actor: Actor,
+        request: OutputRequest,
+        rules: &Rules,
+    ) -> Result<Output> {
+        validate(&request)?;
+        let table = cell_table(workspace, &request, rules).await?;
+        let earlier = self.earlier_releases(workspace.permit(), None).await?;
+        let decision = disclosure::check(&table, rules, &earlier).map_err(refusal)?;
+        let check = Check::of(&decision, earlier.len());
+        let now = self.clock.now();
+        let id = OutputId(self.next_output_id().await?);
+        self.audited(
+            actor,
+            "analysis.output.request",
+            format!(
+                "permit={} output={id} cells={} suppressed={}",
+                workspace.permit(),
+                check.cells.len(),
+                check.suppressed
+            ),
+        )
+        .await?;
+        sqlx::query(&format!(
+            "INSERT INTO outputs ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', NULL, NULL, NULL, NULL)"
+        ))
+        .bind(id.0)
+        .bind(workspace.permit())
+        .bind(request.title.trim())
+        .bind(username)
+        .bind(now.unix_micros())
+        .bind(to_json(&request)?)
+        .bind(to_json(&table)?)
+        .bind(to_json(&check)?)
+        .execute(self.db.pool())
+        .await?;
+        Ok(Output {
+            id,
+            permit: workspace.permit().to_owned(),
+            title: request.title.trim().to_owned(),
+            requested_by: username.to_owned(),
+            requested_at: now,
+            request,
+            check,
+            status: OutputStatus::Pending,
+            reviewer: None,
+            decided_at: None,
+            reason: None,
+            released: None,
+        })
+    }
+
+    /// A reviewer releases (`release = true`) or refuses a pending output,
+    /// with reasons. Release checks the table again against the permit's
+    /// releases so far and releases what that check allows; the check
+    /// stored with the output is then that one. A decided output is not
+    /// decided again.
+    pub async fn decide(
+        &self,
+        id: OutputId,
+        reviewer: &str,
+        actor: Actor,
+        release: bool,
+        reason: &str,
+        rules: &Rules,
+    ) -> Result<Output> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(Error::Invalid(
+                "reason: a reviewer states the reasons of a decision".to_owned(),
+            ));
+        }
+        let (mut output, table) = self.output_with_cells(id).await?;
+        if output.status != OutputStatus::Pending {
+            return Err(Error::Conflict(format!(
+                "output {id} was already {}",
+                output.status.as_str()
+            )));
+        }
+        let now = self.clock.now();
+        let (status, released) = if release {
+            let earlier = self.earlier_releases(&output.permit, Some(id)).await?;
+            let decision = disclosure::check(&table, rules, &earlier).map_err(refusal)?;
+            output.check = Check::of(&decision, earlier.len());
+            (OutputStatus::Released, Some(decision.into_released()))
+        } else {
+            (OutputStatus::Refused, None)
+        };
+        self.audited(
+            actor,
+            if release {
+                "analysis.output.release"
+            } else {
+                "analysis.output.refuse"
+            },
+            format!("permit={} output={id}", output.permit),
+        )
+        .await?;
+        let released_json = released.as_ref().map(to_json).transpose()?;
+        let check_json = to_json(&output.check)?;
+        // Only a pending output changes: of two reviewers deciding at once,
+        // the second finds nothing to update.
+        let done = sqlx::query(
+            "UPDATE outputs SET status = $2, reviewer = $3, decided_us = $4, reason = $5, released_json = $6, check_json = $7 \
+             WHERE id = $1 AND status = 'pending'",
+        )
+        .bind(id.0)
+        .bind(status.as_str())
+        .bind(reviewer)
+        .bind(now.unix_micros())
+        .bind(reason)
+        .bind(released_json)
+        .bind(check_json)
+        .execute(self.db.pool())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::Conflict(format!(
+                "output {id} was decided meanwhile"
+            )));
+        }
+        output.status = status;
+        output.reviewer = Some(reviewer.to_owned());
+        output.decided_at = Some(now);
+        output.reason = Some(reason.to_owned());
+        output.released = released;
+        Ok(output)
+    }
+
+    /// One output.
+    pub async fn output(&self, id: OutputId) -> Result<Output> {
+        Ok(self.output_with_cells(id).await?.0)
+    }
+
+    /// A permit's outputs, newest first.
+    pub async fn outputs(&self, permit: &str) -> Result<Vec<Output>> {
+        self.outputs_where("permit_id = $1", permit).await
+    }
+
+    /// Outputs waiting for a reviewer, oldest first.
+    pub async fn pending_outputs(&self) -> Result<Vec<Output>> {
+        let mut all = self.outputs_where("status = $1", "pending").await?;
+        all.reverse();
+        Ok(all)
+    }
+
+    /// Every released output, newest first: the public register's list.
+    pub async fn released_outputs(&self) -> Result<Vec<Output>> {
+        self.outputs_where("status = $1", "released").await
+    }
+
+    async fn outputs_where(&self, filter: &str, value: &str) -> Result<Vec<Output>> {
+        let rows: Vec<OutputRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM outputs WHERE {filter} ORDER BY id DESC"
+        ))
+        .bind(value)
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.into_iter()
+            .map(|r| output_of(r).map(|(o, _)| o))
+            .collect()
+    }
+
+    async fn output_with_cells(&self, id: OutputId) -> Result<(Output, CellTable)> {
+        let row: Option<OutputRow> =
+            sqlx::query_as(&format!("SELECT {COLUMNS} FROM outputs WHERE id = $1"))
+                .bind(id.0)
+                .fetch_optional(self.db.pool())
+                .await?;
+        output_of(row.ok_or_else(|| Error::NotFound(format!("output {id}")))?)
+    }
+
+    async fn earlier_releases(
+        &self,
+        permit: &str,
+        except: Option<OutputId>,
+    ) -> Result<Vec<EarlierRelease>> {
+        Ok(self
+            .outputs_where("status = 'released' AND permit_id = $1", permit)
+            .await?
+            .into_iter()
+            .filter(|o| Some(o.id) != except)
+            .filter_map(|o| {
+                o.released.map(|table| EarlierRelease {
+                    id: o.id.release_id(),
+                    table,
+                })
+            })
+            .collect())
+    }
+
+    async fn next_output_id(&self) -> Result<i64> {
+        let max: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM outputs")
+            .fetch_one(self.db.pool())
+            .await?;
+        Ok(max.unwrap_or(0) + 1)
+    }
+
+    async fn audited(&self, actor: Actor, action: &str, object: String) -> Result<()> {
+        self.audit
+            .append(AuditEvent {
+                at: self.clock.now(),
+                actor,
+                action: action.to_owned(),
+                object,
+                outcome: Outcome::Success,
+                status: None,
+                request_id: None,
+            })
+            .await
+            .map(|_| ())
+            .map_err(Error::Audit)
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::Corrupt(format!("to JSON: {e}")))
+}
+
+/// A disclosure error on a table the workspace computed is the request's
+/// fault (a table that does not add up, a negative value), not the
+/// platform's: the researcher is told why.
+fn refusal(e: disclosure::Error) -> Error {
+    let hint = match &e {
+        disclosure::Error::NotAdditive { .. } => {
+            " — a person counted in two categories makes totals unequal to their lines; ask without margins, or give each person one category"
+        }
+        _ => "",
+    };
+    Error::Invalid(format!("the output cannot be checked: {e}{hint}"))
+}
+
+fn validate(request: &OutputRequest) -> Result<()> {
+    let title = request.title.trim();
+    if title.is_empty() || title.chars().count() > 200 {
+        return Err(Error::Invalid("title: 1 to 200 characters".to_owned()));
+    }
+    if request.sql.trim().is_empty() {
+        return Err(Error::Invalid(
+            "sql: the query the table is made from".to_owned(),
+        ));
+    }
+    if request.dimensions.is_empty() || request.dimensions.len() > MAX_DIMENSIONS {
+        return Err(Error::Invalid(format!(
+            "dimensions: 1 to {MAX_DIMENSIONS} columns of the query"
+        )));
+    }
+    let mut names: Vec<&str> = request.dimensions.iter().map(String::as_str).collect();
+    names.push(&request.person);
+    if let Some(v) = &request.value {
+        names.push(v);
+    }
+    for name in &names {
+        let ok = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            return Err(Error::Invalid(format!(
+                "column {name:?}: a column name of letters, digits and _"
+            )));
+        }
+    }
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    if sorted.windows(2).any(|w| w[0] == w[1]) {
+        return Err(Error::Invalid(
+            "dimensions, person and value: each a different column".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// Computes the output's cells from the data: for each combination of
+/// dimensions and totals, the distinct persons (and the sum with its
+/// largest per-person contributions) of every cell.
+async fn cell_table(ws: &Workspace, request: &OutputRequest, rules: &Rules) -> Result<CellTable> {
+    let d = request.dimensions.len();
+    let source = request.sql.trim().trim_end_matches(';');
+    let mut select: Vec<String> = request
+        .dimensions
+        .iter()
+        .enumerate()
+        .map(|(i, dim)| format!("COALESCE(CAST(\"{dim}\" AS VARCHAR), '(missing)') AS d{i}"))
+        .collect();
+    select.push(format!("CAST(\"{}\" AS VARCHAR) AS p", request.person));
+    if let Some(v) = &request.value {
+        select.push(format!("CAST(\"{v}\" AS DOUBLE) AS v"));
+    }
+    let src = format!(
+        "SELECT {} FROM ({source}) AS output_source WHERE \"{}\" IS NOT NULL",
+        select.join(", "),
+        request.person
+    );
+    let top_n = rules.dominance.map_or(0, |dom| dom.n);
+    let masks: Vec<u32> = if request.margins {
+        (0..(1u32 << d)).collect()
+    } else {
+        vec![(1u32 << d) - 1]
+    };
+    let mut table = CellTable::new(request.dimensions.iter().cloned(), request.kind);
+    let mut cells = 0usize;
+    for mask in masks {
+        let groups: Vec<String> = (0..d)
+            .filter(|i| mask & (1 << i) != 0)
+            .map(|i| format!("d{i}"))
+            .collect();
+        let g = groups.iter().map(|c| format!("{c}, ")).collect::<String>();
+        let group_by = if groups.is_empty() {
+            String::new()
+        } else {
+            format!(" GROUP BY {}", groups.join(", "))
+        };
+        let key_of = |parts: &[String]| -> Vec<Key> {
+            let mut it = parts.iter();
+            (0..d)
+                .map(|i| {
+                    if mask & (1 << i) != 0 {
+                        Key::value(it.next().cloned().unwrap_or_default())
+                    } else {
+                        Key::Total
+                    }
+                })
+                .collect()
+        };
+        if request.value.is_none() {
+            let sql = format!(
+                "WITH src AS ({src}), per AS (SELECT DISTINCT {g}p FROM src) \
+                 SELECT {g}COUNT(*) AS persons FROM per{group_by}"
+            );
+            let result = run(ws, &sql).await?;
+            for (parts, persons, _) in rows(&result, groups.len(), false)? {
+                cells += 1;
+                if cells > MAX_CELLS {
+                    return Err(too_many());
+                }
+                table.push_count(key_of(&parts), persons);
+            }
+        } else {
+            let per = format!("SELECT {g}p, COALESCE(SUM(v), 0) AS c FROM src GROUP BY {g}p");
+            let sql = format!(
+                "WITH src AS ({src}), per AS ({per}) \
+                 SELECT {g}COUNT(*) AS persons, SUM(c) AS total FROM per{group_by}"
+            );
+            let result = run(ws, &sql).await?;
+            let mut largest: HashMap<Vec<String>, Vec<f64>> = HashMap::new();
+            if top_n > 0 {
+                let partition = if groups.is_empty() {
+                    String::new()
+                } else {
+                    format!("PARTITION BY {} ", groups.join(", "))
+                };
+                let sql = format!(
+                    "WITH src AS ({src}), per AS ({per}) \
+                     SELECT {g}c FROM (SELECT {g}c, ROW_NUMBER() OVER ({partition}ORDER BY c DESC) AS rn FROM per) AS ranked \
+                     WHERE rn <= {top_n}"
+                );
+                let top = run(ws, &sql).await?;
+                for (parts, _, c) in rows(&top, groups.len(), true)? {
+                    largest.entry(parts).or_default().push(c.unwrap_or(0.0));
+                }
+            }
+            for (parts, persons, total) in rows(&result, groups.len(), true)? {
+                cells += 1;
+                if cells > MAX_CELLS {
+                    return Err(too_many());
+                }
+                let mut top = largest.remove(&parts).unwrap_or_default();
+                top.sort_by(|a, b| b.total_cmp(a));
+                table.push_sum(
+                    key_of(&parts),
+                    persons,
+                    SumStats {
+                        total: total.unwrap_or(0.0),
+                        largest: top,
+                    },
+                );
+            }
+        }
+    }
+    Ok(table)
+}
+
+fn too_many() -> Error {
+    Error::Invalid(format!(
+        "the output has more than {MAX_CELLS} cells: a statistic, not microdata, may leave"
+    ))
+}
+
+async fn run(ws: &Workspace, sql: &str) -> Result<QueryResult> {
+    let result = ws.query(sql).await?;
+    if result.truncated {
+        return Err(too_many());
+    }
+    Ok(result)
+}
+
+/// A row of a cell query: the key's parts, persons, a sum or contribution.
+type CellRow = (Vec<String>, u64, Option<f64>);
+
+/// The rows of a cell query: `keys` text columns, then either a count
+/// (`persons`) and, with `float`, a sum; or for the top-n query the keys
+/// and one float.
+fn rows(result: &QueryResult, keys: usize, float: bool) -> Result<Vec<CellRow>> {
+    let mut out = Vec::new();
+    for batch in &result.batches {
+        let mut texts = Vec::with_capacity(keys);
+        for i in 0..keys {
+            texts.push(arrow::compute::cast(batch.column(i), &DataType::Utf8)?);
+        }
+        let rest = batch.num_columns() - keys;
+        let count = (rest == 2 || !float)
+            .then(|| arrow::compute::cast(batch.column(keys), &DataType::Int64))
+            .transpose()?;
+        let value = float
+            .then(|| {
+                arrow::compute::cast(batch.column(batch.num_columns() - 1), &DataType::Float64)
+            })
+            .transpose()?;
+        for row in 0..batch.num_rows() {
+            let parts = texts
+                .iter()
+                .map(|t| t.as_string::<i32>().value(row).to_owned())
+                .collect();
+            let persons = count.as_ref().map_or(0, |c| {
+                c.as_primitive::<Int64Type>().value(row).max(0) as u64
+            });
+            let v = value.as_ref().and_then(|v| {
+                let v = v.as_primitive::<Float64Type>();
+                (!v.is_null(row)).then(|| v.value(row))
+            });
+            out.push((parts, persons, v));
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,265 @@
+//! Release of outputs: the cells are computed from the data, checked, and
+//! only what a reviewer releases leaves — suppressed cells without value.
+
+use std::collections::HashMap;
+
+use arrow::array::Float64Array;
+use renkei_analysis::disclosure::{DataKind, Published, Rules};
+use renkei_analysis::{Output, OutputRequest, OutputStatus};
+
+use super::*;
+
+/// Who is in the cohort: (sex, icd10, persons, cost of each).
+const GROUPS: &[(&str, &str, usize)] = &[
+    ("F", "E11", 25),
+    ("F", "I10", 3),
+    ("M", "E11", 30),
+    ("M", "I10", 14),
+];
+
+fn cohort_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("pseudonym", DataType::Utf8, true),
+        Field::new("sex", DataType::Utf8, true),
+        Field::new("icd10", DataType::Utf8, true),
+        Field::new("cost", DataType::Float64, true),
+    ]))
+}
+
+/// One row per person of [`GROUPS`], plus a second condition row for the
+/// first `doubled` persons (so they sit in two icd10 categories). Person
+/// `p0`'s cost dominates its cell.
+async fn cohort_workspace(doubled: usize) -> (tempfile::TempDir, Workspace) {
+    let dir = tempfile::tempdir().expect("dir");
+    let store: Arc<dyn ObjectStore> =
+        Arc::new(LocalFileSystem::new_with_prefix(dir.path()).expect("store"));
+    let (mut ids, mut sexes, mut codes, mut costs) = (vec![], vec![], vec![], vec![]);
+    let mut n = 0;
+    for (sex, code, persons) in GROUPS {
+        for _ in 0..*persons {
+            ids.push(format!("p{n}"));
+            sexes.push(*sex);
+            codes.push(*code);
+            costs.push(if n == 0 { 100_000.0 } else { 100.0 });
+            n += 1;
+        }
+    }
+    for i in 0..doubled {
+        ids.push(format!("p{i}"));
+        sexes.push("F");
+        codes.push("I10");
+        costs.push(1.0);
+    }
+    let batch = RecordBatch::try_new(
+        cohort_schema(),
+        vec![
+            Arc::new(StringArray::from(ids)),
+            Arc::new(StringArray::from(sexes)),
+            Arc::new(StringArray::from(codes)),
+            Arc::new(Float64Array::from(costs)),
+        ],
+    )
+    .expect("batch");
+    let mut buf = Vec::new();
+    let mut w =
+        parquet::arrow::ArrowWriter::try_new(&mut buf, cohort_schema(), None).expect("writer");
+    w.write(&batch).expect("write");
+    w.close().expect("close");
+    let path = ObjectPath::from("permit-r/cohort.parquet");
+    store.put(&path, PutPayload::from(buf)).await.expect("put");
+    let table = ExtractTable {
+        name: "cohort".to_owned(),
+        files: vec![path],
+        schema: None,
+    };
+    let ws = Workspace::open("permit-r", store, &[table], limits())
+        .await
+        .expect("workspace");
+    (dir, ws)
+}
+
+fn by_sex_and_code(title: &str) -> OutputRequest {
+    OutputRequest {
+        title: title.to_owned(),
+        sql: "SELECT pseudonym, sex, icd10 FROM cohort".to_owned(),
+        dimensions: vec!["sex".to_owned(), "icd10".to_owned()],
+        person: "pseudonym".to_owned(),
+        value: None,
+        margins: true,
+        kind: DataKind::General,
+    }
+}
+
+fn actor() -> Actor {
+    Actor::System {
+        component: "test".to_owned(),
+    }
+}
+
+fn cell<'a>(o: &'a Output, key: &[&str]) -> &'a renkei_analysis::CheckedCell {
+    o.check
+        .cells
+        .iter()
+        .find(|c| c.key == key)
+        .unwrap_or_else(|| panic!("cell {key:?} in {:?}", o.check.cells))
+}
+
+fn released_value(o: &Output, key: &[&str]) -> Published {
+    let table = o.released.as_ref().expect("released");
+    table
+        .cells()
+        .iter()
+        .find(|c| {
+            c.key
+                .parts()
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                == key
+        })
+        .expect("cell")
+        .value
+}
+
+test_on_both_backends! {
+    async fn an_output_is_computed_from_the_data_checked_and_released_by_a_reviewer(t) {
+        let (_dir, ws) = cohort_workspace(0).await;
+        let audit = Arc::new(Audit::default());
+        let env = Environment::open(&t.stores, Arc::new(SystemClock), audit.clone()).await.expect("environment");
+        let rules = Rules::default();
+        let o = env.propose(&ws, "researcher", actor(), by_sex_and_code("Diabetes and hypertension by sex"), &rules).await.expect("propose");
+        assert_eq!(o.status, OutputStatus::Pending);
+        // Counted from the data, margins included.
+        let expected: HashMap<[&str; 2], u64> = [
+            (["F", "E11"], 25), (["F", "I10"], 3), (["M", "E11"], 30), (["M", "I10"], 14),
+            (["F", "*"], 28), (["M", "*"], 44), (["*", "E11"], 55), (["*", "I10"], 17), (["*", "*"], 72),
+        ].into_iter().collect();
+        for (key, persons) in &expected {
+            assert_eq!(cell(&o, key).persons, *persons, "{key:?}");
+        }
+        let small = cell(&o, &["F", "I10"]);
+        assert!(!small.released);
+        assert!(small.why_en.as_deref().unwrap_or_default().contains("10"), "{small:?}");
+        assert!(small.why_ja.is_some());
+        // No line of the table (a row or column with its total) has exactly
+        // one suppressed cell: subtraction from the margin cannot recover it.
+        for line in [["F", "E11", "F", "I10", "F", "*"], ["M", "E11", "M", "I10", "M", "*"],
+                     ["F", "E11", "M", "E11", "*", "E11"], ["F", "I10", "M", "I10", "*", "I10"]] {
+            let hidden = line.chunks(2).filter(|k| !cell(&o, k).released).count();
+            assert_ne!(hidden, 1, "line {line:?}");
+        }
+        assert!(o.check.audit_holds);
+        assert!(o.released.is_none() && o.csv().is_none(), "nothing leaves before review");
+        assert_eq!(env.pending_outputs().await.expect("pending").len(), 1);
+
+        let err = env.decide(o.id, "reviewer", actor(), true, "  ", &rules).await.expect_err("reasons are required");
+        assert!(matches!(err, Error::Invalid(_)), "{err}");
+        let done = env.decide(o.id, "reviewer", actor(), true, "Aggregates only; checked.", &rules).await.expect("release");
+        assert_eq!(done.status, OutputStatus::Released);
+        assert_eq!(released_value(&done, &["F", "I10"]), Published::Suppressed);
+        assert_eq!(released_value(&done, &["*", "*"]).persons(), Some(72));
+        let csv = done.csv().expect("csv");
+        assert!(csv.starts_with("sex,icd10,persons\n"), "{csv}");
+        assert!(csv.contains("F,I10,X\n"), "{csv}");
+        assert!(!csv.lines().any(|l| l.ends_with(",3")), "the small count is not in the file: {csv}");
+        let again = env.decide(o.id, "reviewer", actor(), false, "changed my mind", &rules).await.expect_err("decided once");
+        assert!(matches!(again, Error::Conflict(_)), "{again}");
+        assert_eq!(env.released_outputs().await.expect("released").len(), 1);
+        assert!(env.pending_outputs().await.expect("pending").is_empty());
+        assert_eq!(env.output(o.id).await.expect("read back"), done);
+        let actions: Vec<String> = audit.0.lock().expect("lock").iter().map(|e| e.action.clone()).collect();
+        assert_eq!(actions, ["analysis.output.request", "analysis.output.release"]);
+    }
+}
+
+test_on_both_backends! {
+    async fn a_release_is_checked_again_against_releases_made_meanwhile(t) {
+        let (_dir, ws) = cohort_workspace(0).await;
+        let env = Environment::open(&t.stores, Arc::new(SystemClock), Arc::new(Audit::default())).await.expect("environment");
+        let rules = Rules::default();
+        let by_sex = |title: &str, sql: &str| OutputRequest {
+            title: title.to_owned(),
+            sql: sql.to_owned(),
+            dimensions: vec!["sex".to_owned()],
+            person: "pseudonym".to_owned(),
+            value: None,
+            margins: false,
+            kind: DataKind::General,
+        };
+        // Two requests pending together; the second leaves out three women.
+        let all = env.propose(&ws, "researcher", actor(), by_sex("All by sex", "SELECT * FROM cohort"), &rules).await.expect("first");
+        let fewer = env
+            .propose(&ws, "researcher", actor(), by_sex("Without three", "SELECT * FROM cohort WHERE pseudonym NOT IN ('p1', 'p2', 'p3')"), &rules)
+            .await
+            .expect("second");
+        assert!(cell(&fewer, &["F"]).released, "alone, 25 women are safe to release");
+        env.decide(all.id, "reviewer", actor(), true, "ok", &rules).await.expect("first released");
+        let second = env.decide(fewer.id, "reviewer", actor(), true, "ok", &rules).await.expect("second released");
+        // 28 − 25 = 3 women would be published by the two releases together.
+        assert_eq!(released_value(&second, &["F"]), Published::Suppressed);
+        assert_eq!(second.check.compared_with, 1);
+        assert!(cell(&second, &["F"]).why_en.as_deref().unwrap_or_default().contains("output-"), "{:?}", cell(&second, &["F"]));
+    }
+}
+
+test_on_both_backends! {
+    async fn refused_outputs_never_leave(t) {
+        let (_dir, ws) = cohort_workspace(0).await;
+        let env = Environment::open(&t.stores, Arc::new(SystemClock), Arc::new(Audit::default())).await.expect("environment");
+        let rules = Rules::default();
+        let o = env.propose(&ws, "researcher", actor(), by_sex_and_code("Refused"), &rules).await.expect("propose");
+        let refused = env.decide(o.id, "reviewer", actor(), false, "Not the permit's purpose.", &rules).await.expect("refuse");
+        assert_eq!(refused.status, OutputStatus::Refused);
+        assert!(refused.csv().is_none());
+        assert!(env.released_outputs().await.expect("released").is_empty());
+        assert_eq!(env.outputs("permit-r").await.expect("outputs")[0].reason.as_deref(), Some("Not the permit's purpose."));
+    }
+}
+
+test_on_both_backends! {
+    async fn requests_that_cannot_be_made_into_a_safe_table_are_refused_with_the_reason(t) {
+        let (_dir, ws) = cohort_workspace(5).await;
+        let env = Environment::open(&t.stores, Arc::new(SystemClock), Arc::new(Audit::default())).await.expect("environment");
+        let rules = Rules::default();
+        // Five persons have two conditions: the margins cannot add up.
+        let err = env.propose(&ws, "researcher", actor(), by_sex_and_code("Overlapping"), &rules).await.expect_err("not additive");
+        assert!(matches!(&err, Error::Invalid(m) if m.contains("two categories")), "{err}");
+        let mut outside = by_sex_and_code("Outside");
+        outside.sql = "SELECT * FROM '/etc/passwd'".to_owned();
+        assert!(env.propose(&ws, "researcher", actor(), outside, &rules).await.is_err());
+        let mut bad = by_sex_and_code("Bad column");
+        bad.dimensions = vec!["sex; DROP".to_owned()];
+        let err = env.propose(&ws, "researcher", actor(), bad, &rules).await.expect_err("bad column");
+        assert!(matches!(err, Error::Invalid(_)), "{err}");
+        let mut microdata = by_sex_and_code("Microdata");
+        microdata.dimensions = vec!["pseudonym".to_owned()];
+        microdata.person = "pseudonym".to_owned();
+        assert!(env.propose(&ws, "researcher", actor(), microdata, &rules).await.is_err(), "the person cannot be a dimension");
+        assert!(env.pending_outputs().await.expect("pending").is_empty(), "nothing refused is recorded");
+    }
+}
+
+test_on_both_backends! {
+    async fn a_sum_dominated_by_one_person_is_suppressed(t) {
+        let (_dir, ws) = cohort_workspace(0).await;
+        let env = Environment::open(&t.stores, Arc::new(SystemClock), Arc::new(Audit::default())).await.expect("environment");
+        let rules = Rules::default();
+        let o = env
+            .propose(&ws, "researcher", actor(), OutputRequest {
+                title: "Cost by sex".to_owned(),
+                sql: "SELECT pseudonym, sex, cost FROM cohort".to_owned(),
+                dimensions: vec!["sex".to_owned()],
+                person: "pseudonym".to_owned(),
+                value: Some("cost".to_owned()),
+                margins: false,
+                kind: DataKind::General,
+            }, &rules)
+            .await
+            .expect("propose");
+        let women = cell(&o, &["F"]);
+        assert_eq!(women.sum, Some(100_000.0 + 27.0 * 100.0));
+        assert!(!women.released, "p0's cost dominates the women's sum");
+        assert!(women.why_en.as_deref().unwrap_or_default().to_lowercase().contains("largest"), "{women:?}");
+        assert!(cell(&o, &["M"]).released);
+    }
+}
