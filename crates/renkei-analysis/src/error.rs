@@ -25,6 +25,20 @@ pub enum Error {
     /// The audit log refused the entry, so the query did not run.
     #[error("the audit log cannot record the query")]
     Audit(#[source] renkei_core::Error),
+    /// The analysis cluster (a Ballista scheduler or executor) could not be
+    /// set up or stopped; `step` says what was being done.
+    #[error("the analysis cluster failed while {step}")]
+    Cluster {
+        /// What was being done.
+        step: String,
+        /// Ballista's error.
+        #[source]
+        source: ballista_core::error::BallistaError,
+    },
+    /// The engine configuration is not usable (a scheduler address without
+    /// a host, say).
+    #[error("invalid analysis engine: {0}")]
+    InvalidEngine(String),
     /// Something named does not exist.
     #[error("{0} not found")]
     NotFound(String),

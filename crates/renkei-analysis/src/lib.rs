@@ -4,12 +4,15 @@
 //! **Owns:** workspaces (an Apache DataFusion session holding one permit's
 //! extract tables and nothing else: [`Workspace`]), per-query limits, query
 //! history and saved queries ([`Environment`]), statistical disclosure
-//! control of outputs, release requests.
+//! control of outputs, release requests; the analysis cluster's nodes
+//! ([`cluster`]: Apache DataFusion Ballista scheduler and executors) when
+//! workspaces run beyond one machine ([`Engine`]).
 //!
 //! **Never:** depends on `renkei-identity` (or any other function crate),
 //! reads anything but its permit's extract, or releases an unchecked output.
 #![warn(missing_docs)]
 
+pub mod cluster;
 pub mod disclosure;
 mod environment;
 mod error;
@@ -17,4 +20,4 @@ pub mod workspace;
 
 pub use environment::{Environment, HistoryEntry, SavedQuery};
 pub use error::{Error, Result};
-pub use workspace::{ExtractTable, Limits, QueryResult, Workspace};
+pub use workspace::{Engine, ExtractTable, Limits, QueryResult, Workspace};
