@@ -239,6 +239,12 @@ pub async fn run_executor(options: ExecutorOptions, extracts: Arc<dyn ObjectStor
         memory_pool_size: options.memory_bytes,
         work_dir,
         task_scheduling_policy: TaskSchedulingPolicy::PullStaged,
+        // Shuffle files hold extract rows. The scheduler has them removed
+        // after each job; this sweep catches what it missed (an hour after
+        // the last write) and, being on, also empties the work directory
+        // when the executor stops. Ballista's default keeps them a week.
+        job_data_clean_up_interval_seconds: 600,
+        job_data_ttl_seconds: 3600,
         print_thread_info: false,
         override_runtime_producer: Some(Arc::new(move |_: &SessionConfig| node_runtime(&registry))),
         ..ExecutorProcessConfig::default()

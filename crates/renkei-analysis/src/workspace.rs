@@ -3,7 +3,8 @@
 //!
 //! What a query can reach is decided here, not by trusting SQL: the session
 //! has exactly the extract's named Parquet files registered (no directory,
-//! no URL tables, no catalog but its own), statements other than queries
+//! no URL tables, no catalog but its own, no object store but the
+//! extract's — not even `file://`), statements other than queries
 //! are refused (no `CREATE EXTERNAL TABLE`, `COPY`, `SET`, DML), nothing
 //! spills to disk, and memory and time are capped per query from the
 //! permit's resources.
@@ -34,7 +35,7 @@ use crate::{Error, Result};
 
 /// Where the session finds the extract store; cluster nodes know the same
 /// name ([`crate::cluster`]).
-pub(crate) const EXTRACTS_URL: &str = "renkei-workspace://extract/";
+const EXTRACTS_URL: &str = "renkei-workspace://extract/";
 
 /// The URL of the extract store in sessions.
 pub(crate) fn extracts_url() -> Url {
