@@ -3,10 +3,16 @@
 //!
 //! What a query can reach is decided here, not by trusting SQL: the session
 //! has exactly the extract's named Parquet files registered (no directory,
-//! no URL tables, no catalog but its own), statements other than queries
+//! no URL tables, no catalog but its own, no object store but the
+//! extract's — not even `file://`), statements other than queries
 //! are refused (no `CREATE EXTERNAL TABLE`, `COPY`, `SET`, DML), nothing
 //! spills to disk, and memory and time are capped per query from the
 //! permit's resources.
+//!
+//! The session runs on the [`Engine`] configured: in this process, or on an
+//! Apache DataFusion Ballista cluster ([`crate::cluster`]). Either way the
+//! SQL is parsed, checked and planned here, against the permit's tables
+//! only, before anything runs.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,7 +20,9 @@ use std::time::{Duration, Instant};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::object_store::{DefaultObjectStoreRegistry, ObjectStoreRegistry};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use futures::StreamExt;
 use object_store::ObjectStore;
@@ -22,10 +30,44 @@ use object_store::path::Path as ObjectPath;
 use renkei_store::query::{register_files, register_files_inferring_schema, register_store};
 use url::Url;
 
+use crate::cluster;
 use crate::{Error, Result};
 
-/// Where the session finds the extract store.
+/// Where the session finds the extract store; cluster nodes know the same
+/// name ([`crate::cluster`]).
 const EXTRACTS_URL: &str = "renkei-workspace://extract/";
+
+/// The URL of the extract store in sessions.
+pub(crate) fn extracts_url() -> Url {
+    Url::parse(EXTRACTS_URL).expect("a constant URL")
+}
+
+/// An object-store registry that knows the extract store and nothing else
+/// (DataFusion's default one also serves `file://`), so that no plan, even
+/// one that did not come from [`Workspace::query`], can name another file.
+pub(crate) fn extract_only_registry(store: Arc<dyn ObjectStore>) -> Arc<dyn ObjectStoreRegistry> {
+    let registry = DefaultObjectStoreRegistry::new();
+    let file = Url::parse("file:///").expect("a constant URL");
+    // Absent is as good as removed.
+    let _ = registry.deregister_store(&file);
+    registry.register_store(&extracts_url(), store);
+    Arc::new(registry)
+}
+
+/// Where workspace queries run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// In this process (the default).
+    #[default]
+    Local,
+    /// On an Apache DataFusion Ballista cluster: its scheduler's address
+    /// (`df://host:port` or `http://host:port`). Its executors must reach
+    /// the same extract files ([`crate::cluster`]).
+    Ballista {
+        /// The scheduler.
+        scheduler: Url,
+    },
+}
 
 /// One table of the extract: its name in the workspace and its files.
 #[derive(Clone, Debug)]
@@ -83,6 +125,7 @@ pub struct QueryResult {
 pub struct Workspace {
     permit: String,
     ctx: SessionContext,
+    engine: Engine,
     limits: Limits,
     tables: Vec<String>,
 }
@@ -91,6 +134,7 @@ impl std::fmt::Debug for Workspace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Workspace")
             .field("permit", &self.permit)
+            .field("engine", &self.engine)
             .field("limits", &self.limits)
             .field("tables", &self.tables)
             .finish_non_exhaustive()
@@ -98,14 +142,31 @@ impl std::fmt::Debug for Workspace {
 }
 
 impl Workspace {
-    /// A workspace over `tables`, whose files are in `store`.
+    /// A workspace over `tables`, whose files are in `store`, run in this
+    /// process.
     pub async fn open(
         permit: &str,
         store: Arc<dyn ObjectStore>,
         tables: &[ExtractTable],
         limits: Limits,
     ) -> Result<Self> {
+        Self::open_on(&Engine::Local, permit, store, tables, limits).await
+    }
+
+    /// A workspace over `tables`, whose files are in `store`, run on
+    /// `engine`.
+    pub async fn open_on(
+        engine: &Engine,
+        permit: &str,
+        store: Arc<dyn ObjectStore>,
+        tables: &[ExtractTable],
+        limits: Limits,
+    ) -> Result<Self> {
+        // On a cluster this session only plans (and runs what reads its own
+        // catalog); the limits travel with each query's settings, and the
+        // executors hold their own memory pools.
         let runtime = RuntimeEnvBuilder::new()
+            .with_object_store_registry(extract_only_registry(store.clone()))
             .with_memory_limit(limits.memory_bytes, 1.0)
             .with_disk_manager_builder(
                 DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
@@ -116,8 +177,11 @@ impl Workspace {
             .with_target_partitions(limits.cpus)
             .with_information_schema(true)
             .with_default_catalog_and_schema("workspace", "extract");
-        let ctx = SessionContext::new_with_config_rt(config, runtime);
-        let base = Url::parse(EXTRACTS_URL).expect("a constant URL");
+        let ctx = match engine {
+            Engine::Local => SessionContext::new_with_config_rt(config, runtime),
+            Engine::Ballista { scheduler } => cluster::session(scheduler, config, runtime)?,
+        };
+        let base = extracts_url();
         register_store(&ctx, &base, store);
         for t in tables {
             match &t.schema {
@@ -128,6 +192,7 @@ impl Workspace {
         Ok(Self {
             permit: permit.to_owned(),
             ctx,
+            engine: engine.clone(),
             limits,
             tables: tables.iter().map(|t| t.name.clone()).collect(),
         })
@@ -148,6 +213,11 @@ impl Workspace {
         self.limits
     }
 
+    /// Where its queries run.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
     /// Runs one read-only SQL query within the limits.
     pub async fn query(&self, sql: &str) -> Result<QueryResult> {
         let started = Instant::now();
@@ -158,18 +228,30 @@ impl Workspace {
         // The query runs as its own task, so that the time limit holds even
         // while the engine computes without yielding: the task is aborted
         // (and its plan dropped) when the limit passes.
+        // On a cluster the job also has to be cancelled there, so the plan
+        // (which knows the job) is kept where the timeout can reach it.
         let ctx = self.ctx.clone();
         let sql = sql.to_owned();
         let max_rows = self.limits.max_rows;
+        let running: Arc<std::sync::Mutex<Option<Arc<dyn ExecutionPlan>>>> = Arc::default();
+        let slot = running.clone();
         let task = tokio::spawn(async move {
+            // Checked against the options while planning, here, before any
+            // plan leaves for a cluster.
             let df = ctx
                 .sql_with_options(&sql, options)
                 .await
                 .map_err(|e| Error::Query(e.to_string()))?;
             let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-            let mut stream = df
-                .execute_stream()
+            let task_ctx = df.task_ctx();
+            let plan = df
+                .create_physical_plan()
                 .await
+                .map_err(|e| Error::Query(e.to_string()))?;
+            if let Ok(mut slot) = slot.lock() {
+                *slot = Some(plan.clone());
+            }
+            let mut stream = datafusion::physical_plan::execute_stream(plan, Arc::new(task_ctx))
                 .map_err(|e| Error::Query(e.to_string()))?;
             let (mut batches, mut rows, mut truncated) = (Vec::new(), 0usize, false);
             while let Some(batch) = stream.next().await {
@@ -194,6 +276,12 @@ impl Workspace {
                 }
                 Err(_) => {
                     abort.abort();
+                    if let Engine::Ballista { scheduler } = &self.engine {
+                        let plan = running.lock().ok().and_then(|mut p| p.take());
+                        if let Some(plan) = plan {
+                            cluster::cancel(scheduler, &plan).await;
+                        }
+                    }
                     return Err(Error::TimedOut {
                         seconds: self.limits.timeout.as_secs(),
                     });

@@ -42,7 +42,8 @@ pub struct Config {
     /// Review: what calls for more scrutiny.
     #[serde(default)]
     pub review: ReviewConfig,
-    /// The analysis environment: disclosure control of outputs.
+    /// Analysis: where workspace queries run, and the disclosure control
+    /// of outputs.
     #[serde(default)]
     pub analysis: AnalysisConfig,
 }
@@ -56,6 +57,47 @@ pub struct AnalysisConfig {
     /// minimum (20), the dominance rule for sums, zeros.
     #[serde(default)]
     pub disclosure: renkei_analysis::disclosure::Rules,
+    /// Where workspace queries run: `local`, in the platform's process, or
+    /// `ballista`, on the Apache DataFusion Ballista cluster behind
+    /// `scheduler` (started with `renkei cluster`).
+    #[serde(default)]
+    pub engine: AnalysisEngine,
+    /// The Ballista scheduler (`df://host:port`), for `engine = "ballista"`.
+    #[serde(default)]
+    pub scheduler: Option<String>,
+}
+
+/// The engines of [`AnalysisConfig`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AnalysisEngine {
+    /// In the platform's process.
+    #[default]
+    Local,
+    /// On a Ballista cluster.
+    Ballista,
+}
+
+impl AnalysisConfig {
+    /// The engine workspaces open on; refused when `ballista` has no
+    /// usable scheduler address.
+    pub fn engine(&self) -> Result<renkei_analysis::Engine, Error> {
+        match (self.engine, &self.scheduler) {
+            (AnalysisEngine::Local, _) => Ok(renkei_analysis::Engine::Local),
+            (AnalysisEngine::Ballista, None) => Err(Error::Config(
+                "analysis.engine = \"ballista\" needs analysis.scheduler (df://host:port)"
+                    .to_owned(),
+            )),
+            (AnalysisEngine::Ballista, Some(address)) => {
+                let scheduler = url::Url::parse(address).map_err(|e| {
+                    Error::Config(format!("analysis.scheduler {address:?} is not a URL: {e}"))
+                })?;
+                renkei_analysis::cluster::scheduler_endpoint(&scheduler)
+                    .map_err(|e| Error::Config(format!("analysis.scheduler: {e}")))?;
+                Ok(renkei_analysis::Engine::Ballista { scheduler })
+            }
+        }
+    }
 }
 
 /// Review (審査).
@@ -412,6 +454,26 @@ impl DeploymentConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_analysis_engine_is_local_unless_a_scheduler_is_configured() {
+        let config: Config = toml::from_str("").expect("empty config");
+        assert_eq!(
+            config.analysis.engine().expect("default"),
+            renkei_analysis::Engine::Local
+        );
+        let config: Config = toml::from_str(
+            "[analysis]\nengine = \"ballista\"\nscheduler = \"df://10.0.0.5:50050\"\n",
+        )
+        .expect("ballista");
+        assert!(matches!(
+            config.analysis.engine().expect("ballista"),
+            renkei_analysis::Engine::Ballista { scheduler } if scheduler.port() == Some(50050)
+        ));
+        let config: Config =
+            toml::from_str("[analysis]\nengine = \"ballista\"\n").expect("no scheduler");
+        assert!(config.analysis.engine().is_err());
+    }
 
     #[test]
     fn defaults_form_a_valid_model_one_deployment() {

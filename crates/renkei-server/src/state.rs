@@ -56,6 +56,7 @@ impl AppState {
     /// Opens every store the server needs and starts the audit log.
     pub async fn open(config: Config, clock: Arc<dyn Clock>) -> Result<Self> {
         config.deployment.validate()?;
+        config.analysis.engine()?;
         let stores = Stores::open(&config.data_dir, &config.store).await?;
         let accounts = Accounts::open(&stores, clock.clone()).await?;
         let audit = AuditLog::open(&stores, clock.clone()).await?;

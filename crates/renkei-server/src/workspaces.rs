@@ -38,6 +38,7 @@ pub async fn open(state: &AppState, permit: &str, username: &str) -> Result<(Per
         });
     }
     let limits = Limits::from_resources(permit.resources.memory_gib, permit.resources.cpus);
-    let ws = Workspace::open(&id.to_string(), store, &tables, limits).await?;
+    let engine = state.config().analysis.engine()?;
+    let ws = Workspace::open_on(&engine, &id.to_string(), store, &tables, limits).await?;
     Ok((permit, ws))
 }

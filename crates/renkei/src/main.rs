@@ -6,6 +6,7 @@
 mod admin;
 mod anonymize;
 mod bench;
+mod cluster;
 mod config;
 mod demo;
 mod identity;
@@ -63,6 +64,10 @@ enum Command {
     /// records until k-anonymity (and l-diversity, t-closeness) holds at
     /// the least information loss; prints the risk and utility report.
     Anonymize(anonymize::AnonymizeArgs),
+    /// Run a node of the analysis cluster (Apache DataFusion Ballista):
+    /// the scheduler, or an executor.
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
     /// Write a deterministic synthetic population and its FHIR records
     /// (NDJSON per provider) with the ground truth in truth.csv.
     Synth(synth::SynthArgs),
@@ -165,6 +170,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             println!("{}", head.to_json_pretty());
         }
         Command::Bench(cmd) => bench::run(cmd).await?,
+        Command::Cluster(cmd) => cluster::run(&cli.common, cmd).await?,
         Command::Synth(args) => synth::run(args)?,
     }
     Ok(std::process::ExitCode::SUCCESS)

@@ -23,6 +23,7 @@ pub struct Dominance {
 
 /// Whether a zero count is published.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ZeroCells {
     /// A zero is published: "nobody" points at nobody, as in NDB open data
     /// and the opt-out register. Suppressed cells are then known to be at

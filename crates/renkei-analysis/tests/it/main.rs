@@ -1,6 +1,6 @@
 //! Workspaces against real Parquet files: what a query can and cannot
 //! reach, the limits, and the history around it (on SQLite and
-//! PostgreSQL).
+//! PostgreSQL); `cluster.rs` runs the same on a Ballista cluster.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,6 +14,8 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use renkei_analysis::{Environment, Error, ExtractTable, Limits, Workspace};
 use renkei_core::{Actor, AuditEvent, AuditReceipt, AuditSink, SystemClock};
 use renkei_store::test_on_both_backends;
+
+mod cluster;
 
 #[derive(Default)]
 struct Audit(Mutex<Vec<AuditEvent>>);

@@ -300,3 +300,71 @@ fn serve_answers_then_stops_gracefully_on_sigterm() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn cluster_nodes_start_find_each_other_and_stop_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    use std::sync::mpsc;
+    use std::time::Duration;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(data.join("extracts")).expect("extract dir");
+    let mut scheduler = renkei()
+        .args(["cluster", "scheduler", "--bind", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("scheduler starts");
+    let mut first = String::new();
+    BufReader::new(scheduler.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("a line");
+    let address = first
+        .trim()
+        .strip_prefix("renkei analysis scheduler on ")
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .to_owned();
+    let flight = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .to_string();
+    let mut executor = renkei()
+        .args([
+            "cluster",
+            "executor",
+            "--scheduler",
+            &address,
+            "--bind",
+            &flight,
+        ])
+        .args(["--cores", "1", "--memory-gib", "1", "--data"])
+        .arg(&data)
+        .env("RENKEI_LOG", "info")
+        .current_dir(dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("executor starts");
+    // The executor's log says when it has joined; read it on a thread so
+    // that a silent executor fails the test instead of hanging it.
+    let stderr = executor.stderr.take().expect("stderr");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("Connected to scheduler") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("the executor connects to the scheduler");
+    for (name, child) in [("executor", &mut executor), ("scheduler", &mut scheduler)] {
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(killed.success());
+        let status = child.wait().expect("exits");
+        assert!(status.success(), "{name} did not exit cleanly: {status}");
+    }
+}
