@@ -25,7 +25,6 @@ pub enum Error {
     /// The audit log refused the entry, so the query did not run.
     #[error("the audit log cannot record the query")]
     Audit(#[source] renkei_core::Error),
-<<<<<<< HEAD
     /// A request the environment cannot act on, with what is wrong.
     #[error("{0}")]
     Invalid(String),
@@ -35,7 +34,6 @@ pub enum Error {
     /// Stored data the environment cannot read back.
     #[error("analysis store holds unreadable data: {0}")]
     Corrupt(String),
-=======
     /// The analysis cluster (a Ballista scheduler or executor) could not be
     /// set up or stopped; `step` says what was being done.
     #[error("the analysis cluster failed while {step}")]
@@ -50,7 +48,6 @@ pub enum Error {
     /// a host, say).
     #[error("invalid analysis engine: {0}")]
     InvalidEngine(String),
->>>>>>> ballista
     /// Something named does not exist.
     #[error("{0} not found")]
     NotFound(String),

@@ -4,14 +4,10 @@
 //! **Owns:** workspaces (an Apache DataFusion session holding one permit's
 //! extract tables and nothing else: [`Workspace`]), per-query limits, query
 //! history and saved queries ([`Environment`]), statistical disclosure
-<<<<<<< HEAD
 //! control of outputs, and their release ([`release`]: request, automatic
-//! check, a reviewer's decision, the released table).
-=======
-//! control of outputs, release requests; the analysis cluster's nodes
-//! ([`cluster`]: Apache DataFusion Ballista scheduler and executors) when
-//! workspaces run beyond one machine ([`Engine`]).
->>>>>>> ballista
+//! check, a reviewer's decision, the released table); the analysis
+//! cluster's nodes ([`cluster`]: Apache DataFusion Ballista scheduler and
+//! executors) when workspaces run beyond one machine ([`Engine`]).
 //!
 //! **Never:** depends on `renkei-identity` (or any other function crate),
 //! reads anything but its permit's extract, or releases an unchecked output.
@@ -26,9 +22,5 @@ pub mod workspace;
 
 pub use environment::{Environment, HistoryEntry, SavedQuery};
 pub use error::{Error, Result};
-<<<<<<< HEAD
 pub use release::{Check, CheckedCell, Output, OutputId, OutputRequest, OutputStatus};
-pub use workspace::{ExtractTable, Limits, QueryResult, Workspace};
-=======
 pub use workspace::{Engine, ExtractTable, Limits, QueryResult, Workspace};
->>>>>>> ballista
