@@ -154,7 +154,7 @@ impl Processing {
         // Persons whose every row sat in tables finished by an earlier run
         // were not seen now; the count is then a lower bound, which the
         // manifest's field name does not hide.
-        left_out.retain(|k| !persons.included.iter().any(|p| p.key == *k));
+        left_out.retain(|k| !persons.is_included(k));
         let mut bitmap_bytes = Vec::with_capacity(bitmap.serialized_size());
         bitmap
             .serialize_into(&mut bitmap_bytes)

@@ -82,6 +82,11 @@ impl Persons {
         current(&self.key_map, key)
     }
 
+    /// Whether the person (a current key) is in the extract.
+    pub(crate) fn is_included(&self, key: &PersonKey) -> bool {
+        self.by_key.contains_key(key)
+    }
+
     /// The slot of the person a lake key belongs to, or `None` when that
     /// person is out (opted out, or outside the cohort).
     pub(crate) fn decide(&mut self, raw: &str) -> Result<Option<u32>> {
@@ -149,6 +154,10 @@ pub(crate) fn transform(
     let start = kept.len();
     let mut mask = Vec::with_capacity(batch.num_rows());
     let mut all = true;
+    // A person's rows mostly arrive together (a provider sends a patient's
+    // resources in one bundle), so the previous row's decision is tried
+    // before the hash lookup.
+    let mut last: Option<(&str, u32)> = None;
     for i in 0..keys.len() {
         if keys.is_null(i) {
             // Resources about no patient (raw_resource): nobody to exclude.
@@ -156,7 +165,15 @@ pub(crate) fn transform(
             kept.push(OUT);
             continue;
         }
-        let slot = persons.slot(keys.value(i))?;
+        let raw = keys.value(i);
+        let slot = match last {
+            Some((k, s)) if k == raw => s,
+            _ => {
+                let s = persons.slot(raw)?;
+                last = Some((raw, s));
+                s
+            }
+        };
         let keep = slot != OUT;
         all &= keep;
         mask.push(keep);
