@@ -25,6 +25,7 @@ use object_store::ObjectStoreExt;
 use object_store::buffered::BufWriter;
 use object_store::path::Path as ObjectPath;
 use parquet::arrow::AsyncArrowWriter;
+use parquet::schema::types::ColumnPath;
 use renkei_core::{Actor, AuditEvent, LakeTable, Outcome, PersonKey};
 use renkei_store::lake::{LakeSnapshot, TableName};
 use roaring::RoaringBitmap;
@@ -154,7 +155,7 @@ impl Processing {
         // Persons whose every row sat in tables finished by an earlier run
         // were not seen now; the count is then a lower bound, which the
         // manifest's field name does not hide.
-        left_out.retain(|k| !persons.included.iter().any(|p| p.key == *k));
+        left_out.retain(|k| !persons.is_included(k));
         let mut bitmap_bytes = Vec::with_capacity(bitmap.serialized_size());
         bitmap
             .serialize_into(&mut bitmap_bytes)
@@ -282,12 +283,29 @@ impl Processing {
         let input: arrow::datatypes::SchemaRef = Arc::new(df.schema().as_arrow().clone());
         let schema = output_schema(&input);
         let path = extract_dir(&spec.permit, id).join(format!("{}.parquet", sel.table.name()));
+        // A pseudonym column holds as many values as persons: its dictionary
+        // outgrows the page limit and falls back to plain after hashing
+        // every value, while zstd takes a person's repeats anyway.
+        let properties = renkei_store::lake::writer_properties()
+            .into_builder()
+            .set_column_dictionary_enabled(ColumnPath::from("pseudonym"), false)
+            .build();
         let mut writer = AsyncArrowWriter::try_new(
             BufWriter::new(self.extracts.clone(), path.clone()),
             schema.clone(),
-            Some(renkei_store::lake::writer_properties()),
+            Some(properties),
         )?;
-        let mut stream = df.execute_stream().await?;
+        // Encoding and compressing the Parquet runs as its own task, beside
+        // the per-batch stage and the scan, so that the three share the
+        // cores instead of taking turns on one.
+        let (batches, mut pending) = tokio::sync::mpsc::channel::<arrow::array::RecordBatch>(4);
+        let encoder = tokio::spawn(async move {
+            while let Some(batch) = pending.recv().await {
+                writer.write(&batch).await?;
+            }
+            writer.close().await?;
+            Ok::<_, Error>(())
+        });
         let mut kept = Vec::new();
         let mut included = RoaringBitmap::new();
         let mut rows = 0u64;
@@ -304,25 +322,54 @@ impl Processing {
             Vec::new()
         };
         let mut values: HashMap<(usize, String), RoaringBitmap> = HashMap::new();
-        while let Some(batch) = stream.next().await {
-            let batch = batch?;
-            kept.clear();
-            let Some(out) = transform(persons, &batch, &schema, shift, &mut kept)? else {
-                continue;
-            };
-            rows += out.num_rows() as u64;
-            included.extend(kept.iter().copied().filter(|s| *s != u32::MAX));
-            for (col, _) in &quasi {
-                let column = out.column(*col);
-                for (row, slot) in kept.iter().enumerate() {
-                    if let Some(v) = quasi_value(column, row) {
-                        values.entry((*col, v)).or_default().insert(*slot);
+        let transformed = async {
+            let mut stream = df.execute_stream().await?;
+            while let Some(batch) = stream.next().await {
+                let batch = batch?;
+                kept.clear();
+                let Some(out) = transform(persons, &batch, &schema, shift, &mut kept)? else {
+                    continue;
+                };
+                rows += out.num_rows() as u64;
+                // A person's rows are mostly adjacent: one insert per run.
+                let mut previous = u32::MAX;
+                for slot in kept.iter().copied() {
+                    if slot != previous && slot != u32::MAX {
+                        included.insert(slot);
+                    }
+                    previous = slot;
+                }
+                for (col, _) in &quasi {
+                    let column = out.column(*col);
+                    for (row, slot) in kept.iter().enumerate() {
+                        if let Some(v) = quasi_value(column, row) {
+                            values.entry((*col, v)).or_default().insert(*slot);
+                        }
                     }
                 }
+                if batches.send(out).await.is_err() {
+                    // The encoder stopped on an error, reported below.
+                    break;
+                }
             }
-            writer.write(&out).await?;
+            Ok::<_, Error>(())
         }
-        writer.close().await?;
+        .await;
+        drop(batches);
+        if let Err(e) = transformed {
+            // Dropped unclosed, the writer leaves no file behind.
+            encoder.abort();
+            return Err(e);
+        }
+        match encoder.await {
+            Ok(written) => written?,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => {
+                return Err(Error::Parquet(parquet::errors::ParquetError::General(
+                    format!("the extract's encoder stopped: {e}"),
+                )));
+            }
+        }
         let bytes = self.extracts.head(&path).await?.size;
         let mut rare: Vec<RareValue> = values
             .into_iter()

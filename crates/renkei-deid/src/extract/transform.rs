@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Date32Array, RecordBatch, StringArray,
+    Array, ArrayRef, AsArray, BooleanArray, Date32Array, RecordBatch, StringBuilder,
     TimestampMicrosecondArray,
 };
 use arrow::compute::filter;
@@ -24,6 +24,12 @@ use crate::{Error, Result};
 
 const OUT: u32 = u32::MAX;
 const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// The maps consulted once per person: a million persons are millions of
+/// lookups, where SipHash (std's default) was a tenth of an extract's time.
+/// aHash keeps a random per-process key, so lake keys cannot be chosen to
+/// collide.
+type Map<K, V> = HashMap<K, V, ahash::RandomState>;
 
 /// A person in the extract.
 #[derive(Debug)]
@@ -41,10 +47,13 @@ pub(crate) struct Persons {
     /// Retired lake keys → the person they now belong to (merges).
     key_map: HashMap<PersonKey, PersonKey>,
     /// Persons out, as opted out and as the merges map them.
-    excluded: HashSet<PersonKey>,
+    excluded: HashSet<PersonKey, ahash::RandomState>,
     cohort: Option<HashSet<PersonKey>>,
-    slots: HashMap<Box<str>, u32>,
-    by_key: HashMap<PersonKey, u32>,
+    /// Lake key → its person's slot, or [`OUT`].
+    slots: Map<PersonKey, u32>,
+    /// Current key → slot; only needed when merges map several lake keys
+    /// onto one person (else it is `slots`).
+    by_key: Map<PersonKey, u32>,
     pub included: Vec<Included>,
     /// Lake keys seen that were left out because they opted out.
     pub excluded_seen: HashSet<PersonKey>,
@@ -62,7 +71,8 @@ impl Persons {
         // surviving person, and one made under the survivor covers rows
         // still keyed by a retired key: both directions end at the
         // current person.
-        let mut excluded: HashSet<PersonKey> = opted_out.clone();
+        let mut excluded: HashSet<PersonKey, ahash::RandomState> =
+            opted_out.iter().copied().collect();
         excluded.extend(opted_out.iter().map(|k| current(&key_map, *k)));
         Self {
             pseudonymizer,
@@ -70,8 +80,8 @@ impl Persons {
             key_map,
             excluded,
             cohort,
-            slots: HashMap::new(),
-            by_key: HashMap::new(),
+            slots: Map::default(),
+            by_key: Map::default(),
             included: Vec::new(),
             excluded_seen: HashSet::new(),
         }
@@ -82,6 +92,15 @@ impl Persons {
         current(&self.key_map, key)
     }
 
+    /// Whether the person (a current key) is in the extract.
+    pub(crate) fn is_included(&self, key: &PersonKey) -> bool {
+        if self.key_map.is_empty() {
+            self.slots.get(key).is_some_and(|s| *s != OUT)
+        } else {
+            self.by_key.contains_key(key)
+        }
+    }
+
     /// The slot of the person a lake key belongs to, or `None` when that
     /// person is out (opted out, or outside the cohort).
     pub(crate) fn decide(&mut self, raw: &str) -> Result<Option<u32>> {
@@ -90,18 +109,19 @@ impl Persons {
     }
 
     fn slot(&mut self, raw: &str) -> Result<u32> {
-        if let Some(slot) = self.slots.get(raw) {
-            return Ok(*slot);
-        }
         let key = PersonKey::parse(raw)
             .map_err(|e| Error::Corrupt(format!("lake row with person_key {raw:?}: {e}")))?;
-        let now = self.current(key);
-        let slot = if self.excluded.contains(&key) || self.excluded.contains(&now) {
+        if let Some(slot) = self.slots.get(&key) {
+            return Ok(*slot);
+        }
+        let merged = !self.key_map.is_empty();
+        let now = if merged { self.current(key) } else { key };
+        let slot = if self.excluded.contains(&key) || (now != key && self.excluded.contains(&now)) {
             self.excluded_seen.insert(now);
             OUT
         } else if self.cohort.as_ref().is_some_and(|c| !c.contains(&now)) {
             OUT
-        } else if let Some(i) = self.by_key.get(&now) {
+        } else if let Some(i) = merged.then(|| self.by_key.get(&now)).flatten() {
             *i
         } else {
             let i = u32::try_from(self.included.len())
@@ -113,10 +133,12 @@ impl Persons {
                     .pseudonymizer
                     .date_offset_days(&now, self.date_shift_days),
             });
-            self.by_key.insert(now, i);
+            if merged {
+                self.by_key.insert(now, i);
+            }
             i
         };
-        self.slots.insert(raw.into(), slot);
+        self.slots.insert(key, slot);
         Ok(slot)
     }
 }
@@ -149,6 +171,10 @@ pub(crate) fn transform(
     let start = kept.len();
     let mut mask = Vec::with_capacity(batch.num_rows());
     let mut all = true;
+    // A person's rows mostly arrive together (a provider sends a patient's
+    // resources in one bundle), so the previous row's decision is tried
+    // before the hash lookup.
+    let mut last: Option<(&str, u32)> = None;
     for i in 0..keys.len() {
         if keys.is_null(i) {
             // Resources about no patient (raw_resource): nobody to exclude.
@@ -156,7 +182,15 @@ pub(crate) fn transform(
             kept.push(OUT);
             continue;
         }
-        let slot = persons.slot(keys.value(i))?;
+        let raw = keys.value(i);
+        let slot = match last {
+            Some((k, s)) if k == raw => s,
+            _ => {
+                let s = persons.slot(raw)?;
+                last = Some((raw, s));
+                s
+            }
+        };
         let keep = slot != OUT;
         all &= keep;
         mask.push(keep);
@@ -170,16 +204,15 @@ pub(crate) fn transform(
     }
     let mask = BooleanArray::from(mask);
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(batch.num_columns());
-    let pseudonyms: StringArray = slots
-        .iter()
-        .map(|s| {
-            persons
-                .included
-                .get(*s as usize)
-                .map(|p| p.pseudonym.as_str())
-        })
-        .collect();
-    columns.push(Arc::new(pseudonyms));
+    // Pseudonyms are 32 hex digits: the builder is sized once.
+    let mut pseudonyms = StringBuilder::with_capacity(slots.len(), slots.len() * 32);
+    for s in slots {
+        match persons.included.get(*s as usize) {
+            Some(p) => pseudonyms.append_value(&p.pseudonym),
+            None => pseudonyms.append_null(),
+        }
+    }
+    columns.push(Arc::new(pseudonyms.finish()));
     for column in batch.columns().iter().skip(1) {
         let column = if all {
             column.clone()

@@ -7,6 +7,7 @@ mod extract;
 mod ingest;
 mod link;
 mod optout;
+mod query;
 
 use clap::Subcommand;
 
@@ -43,6 +44,12 @@ pub enum BenchCommand {
     /// SQL on the registry's SQLite database; then opt-out writes per second
     /// through the API on loopback, --concurrency clients against one.
     Optout(optout::OptOutBenchArgs),
+    /// Cohort queries (counts by age band and disease, lab trends, drug
+    /// prevalence, conditions joined to prescriptions) through a permit's
+    /// workspace on an extract of --persons persons, with disclosure
+    /// control of the counts, against DuckDB running the same SQL on the
+    /// same Parquet (scripts/bench/duckdb_query.py).
+    Query(query::QueryBenchArgs),
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -53,6 +60,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Ingest(args) => ingest::run(args).await,
         BenchCommand::Link(args) => link::run(args).await,
         BenchCommand::Optout(args) => optout::run(args).await,
+        BenchCommand::Query(args) => query::run(args).await,
     }
 }
 
