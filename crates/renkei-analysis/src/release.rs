@@ -26,8 +26,8 @@ use renkei_core::{Actor, AuditEvent, Outcome, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::disclosure::{
-    self, CellTable, DataKind, EarlierRelease, Key, Published, ReleaseId, ReleasedTable, Rules,
-    SumStats,
+    self, Cell, CellKey, CellTable, DataKind, EarlierRelease, Key, Published, ReleaseId,
+    ReleasedTable, Rules, SumStats,
 };
 use crate::workspace::{QueryResult, Workspace};
 use crate::{Environment, Error, Result};
@@ -654,7 +654,7 @@ async fn cell_table(ws: &Workspace, request: &OutputRequest, rules: &Rules) -> R
     } else {
         vec![(1u32 << d) - 1]
     };
-    let mut table = CellTable::new(request.dimensions.iter().cloned(), request.kind);
+    let mut found: Vec<Cell> = Vec::new();
     let mut cells = 0usize;
     for mask in masks {
         let groups: Vec<String> = (0..d)
@@ -690,7 +690,11 @@ async fn cell_table(ws: &Workspace, request: &OutputRequest, rules: &Rules) -> R
                 if cells > MAX_CELLS {
                     return Err(too_many());
                 }
-                table.push_count(key_of(&parts), persons);
+                found.push(Cell {
+                    key: CellKey::new(key_of(&parts)),
+                    persons,
+                    sum: None,
+                });
             }
         } else {
             let per = format!("SELECT {g}p, COALESCE(SUM(v), 0) AS c FROM src GROUP BY {g}p");
@@ -723,16 +727,24 @@ async fn cell_table(ws: &Workspace, request: &OutputRequest, rules: &Rules) -> R
                 }
                 let mut top = largest.remove(&parts).unwrap_or_default();
                 top.sort_by(|a, b| b.total_cmp(a));
-                table.push_sum(
-                    key_of(&parts),
+                found.push(Cell {
+                    key: CellKey::new(key_of(&parts)),
                     persons,
-                    SumStats {
+                    sum: Some(SumStats {
                         total: total.unwrap_or(0.0),
                         largest: top,
-                    },
-                );
+                    }),
+                });
             }
         }
+    }
+    // The engine answers groups in no fixed order; sorted keys (each
+    // dimension's total after its categories) make the released table the
+    // same every time the same data is asked.
+    found.sort_by(|a, b| a.key.cmp(&b.key));
+    let mut table = CellTable::new(request.dimensions.iter().cloned(), request.kind);
+    for cell in found {
+        table.push(cell);
     }
     Ok(table)
 }

@@ -13,7 +13,9 @@ use serde_json::{Map, Value, json};
 
 use crate::config::{self, CommonFlags};
 
+mod analysis;
 mod extract;
+use analysis::step_analysis;
 use extract::step_extract;
 
 /// Flags of `renkei demo`.
@@ -170,6 +172,9 @@ async fn steps(walk: &mut Walk, state: &renkei_server::AppState) -> anyhow::Resu
     step_extract(walk, state, &logins, &permits)
         .await
         .context("step extract")?;
+    step_analysis(walk, state, &logins, &permits)
+        .await
+        .context("step analysis")?;
     step_audit(walk, state, &logins)
         .await
         .context("step audit")?;

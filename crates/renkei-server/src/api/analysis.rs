@@ -326,6 +326,9 @@ pub struct RegisterOutput {
     pub suppressed: usize,
     /// Where to download it (CSV).
     pub download: String,
+    /// When it was released, for the pages and the feed.
+    #[serde(skip)]
+    pub released: Option<renkei_core::Timestamp>,
 }
 
 /// The released outputs, newest first.
@@ -350,6 +353,7 @@ pub(crate) async fn register_outputs(state: &AppState) -> Result<Vec<RegisterOut
             cells: o.check.cells.len(),
             suppressed: o.check.suppressed,
             download: format!("/register/outputs/{}/table.csv", o.id),
+            released: o.decided_at,
         });
     }
     Ok(out)

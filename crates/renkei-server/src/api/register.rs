@@ -99,6 +99,7 @@ pub async fn catalogue(State(state): State<AppState>) -> Result<ApiJson<Value>> 
 /// An Atom feed of every decision on the register, newest first.
 pub async fn feed(State(state): State<AppState>) -> Result<Response> {
     let entries = state.review().register(None).await?;
+    let outputs = crate::api::analysis::register_outputs(&state).await?;
     let base = state
         .config()
         .server
@@ -109,6 +110,7 @@ pub async fn feed(State(state): State<AppState>) -> Result<Response> {
     let updated = entries
         .iter()
         .filter_map(|e| e.decided_at)
+        .chain(outputs.iter().filter_map(|o| o.released))
         .max()
         .unwrap_or_else(|| state.clock().now());
     let xml = html! {
@@ -131,6 +133,16 @@ pub async fn feed(State(state): State<AppState>) -> Result<Response> {
                         @if let Some(r) = &e.decision_reason { " — " (r) }
                     }
                     category term=(e.status) {}
+                }
+            }
+            @for o in &outputs {
+                entry {
+                    title { "公開された解析結果: " (o.title) }
+                    id { (base) "/register/outputs/" (o.id) }
+                    link href=(format!("{base}{}", o.download)) type="text/csv" {}
+                    updated { (o.released.unwrap_or(updated).to_rfc3339()) }
+                    summary { (o.holder) " — " (o.permit) }
+                    category term="output_released" {}
                 }
             }
         }

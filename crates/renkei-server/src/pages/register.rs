@@ -274,7 +274,7 @@ pub async fn decisions(
                             td { (o.title) }
                             td { (o.permit) }
                             td { (o.holder) }
-                            td { (o.released_at) }
+                            td { (o.released.map(jst).unwrap_or_default()) }
                             td { (o.cells) " (" (o.suppressed) ")" }
                             td { a href=(o.download) { "CSV" } }
                         }

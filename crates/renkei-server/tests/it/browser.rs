@@ -456,3 +456,104 @@ async fn an_applicant_submits_and_a_reviewer_votes_in_the_browser() {
     c.close().await.expect("close browser");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_researcher_requests_release_and_a_reviewer_releases_it_in_the_browser() {
+    let app = spawn_app(TestBackend::Sqlite).await;
+    let (permit, _) = crate::analysis::permit_with_data(&app).await;
+    crate::analysis::build_extract(&app, &permit).await;
+    let driver = start_driver();
+    let c = browser(&driver).await;
+
+    // The researcher opens the permit's workspace and runs a query with a chart.
+    sign_in(&c, &app, Role::Applicant, "/workspaces").await;
+    let link = settle(&c, Locator::LinkText("糖尿病の研究")).await;
+    link.click().await.expect("open the workspace");
+    let editor = settle(&c, Locator::Id("sql")).await;
+    editor.clear().await.expect("clear");
+    editor
+        .send_keys("SELECT icd10, count(DISTINCT pseudonym) AS persons FROM condition GROUP BY icd10 ORDER BY icd10")
+        .await
+        .expect("type SQL");
+    c.find(Locator::Css("#chart option[value=bar]"))
+        .await
+        .expect("bar option")
+        .click()
+        .await
+        .expect("choose bar");
+    click(&c, "#run").await;
+    let result = settle(&c, Locator::Id("result")).await;
+    let text = result.text().await.expect("text");
+    assert!(text.contains("E11.9") && text.contains("15"), "{text}");
+    let bars = c
+        .find_all(Locator::Css("svg.chart rect.bar"))
+        .await
+        .expect("bars");
+    assert_eq!(bars.len(), 2, "one bar per row");
+
+    // It asks to take out the count by type; the small cell is flagged.
+    type_into(&c, "out-title", "病型別の人数").await;
+    let source = c.find(Locator::Id("out-sql")).await.expect("source");
+    source.clear().await.expect("clear");
+    source
+        .send_keys("SELECT pseudonym, icd10 FROM condition")
+        .await
+        .expect("type");
+    type_into(&c, "out-dims", "icd10").await;
+    click(&c, "#request-release").await;
+    let status = settle(&c, Locator::Id("status")).await;
+    assert_eq!(status.text().await.expect("text"), "審査待ち");
+    let suppressed = c
+        .find_all(Locator::Css("#cells tr.suppressed"))
+        .await
+        .expect("rows");
+    assert_eq!(suppressed.len(), 1);
+    assert!(
+        suppressed[0].text().await.expect("text").contains("E11.2"),
+        "the cell of 3 persons is suppressed"
+    );
+    let output_path = c.current_url().await.expect("url").path().to_owned();
+
+    // The reviewer releases it with reasons.
+    c.delete_all_cookies().await.expect("sign out");
+    sign_in(&c, &app, Role::Reviewer, "/outputs").await;
+    let link = settle(&c, Locator::LinkText("病型別の人数")).await;
+    link.click().await.expect("open the output");
+    settle(&c, Locator::Id("decide")).await;
+    click(&c, "input[name=decision][value=release]").await;
+    type_into(&c, "reason-text", "集計表のみ。最小セル数を確認。").await;
+    click(&c, "#decide button[type=submit]").await;
+    let status = settle(&c, Locator::Id("download")).await;
+    assert!(status.text().await.expect("text").contains("CSV"));
+    assert_eq!(c.current_url().await.expect("url").path(), output_path);
+
+    // The public register lists it, and its table hides the small cell.
+    c.delete_all_cookies().await.expect("sign out");
+    c.goto(&app.url("/register")).await.expect("register");
+    let outputs = settle(&c, Locator::Id("outputs")).await;
+    assert!(outputs.text().await.expect("text").contains("病型別の人数"));
+    let href = c
+        .find(Locator::Css("#outputs a"))
+        .await
+        .expect("download link")
+        .attr("href")
+        .await
+        .expect("href")
+        .expect("a link");
+    let csv = app
+        .http
+        .get(app.url(&href))
+        .send()
+        .await
+        .expect("csv")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(
+        csv, "icd10,persons\nE11.2,X\nE11.9,15\n",
+        "categories in order"
+    );
+
+    c.close().await.expect("close browser");
+    app.stop().await;
+}

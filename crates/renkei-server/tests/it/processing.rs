@@ -9,7 +9,7 @@ use crate::app_test;
 use crate::collect::{CODE, hospital_account, patient};
 use crate::helpers::TestApp;
 
-fn condition(id: &str, subject: &str, icd10: &str) -> String {
+pub(crate) fn condition(id: &str, subject: &str, icd10: &str) -> String {
     json!({
         "resourceType": "Condition", "id": id,
         "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
@@ -20,7 +20,7 @@ fn condition(id: &str, subject: &str, icd10: &str) -> String {
     .to_string()
 }
 
-async fn send(
+pub(crate) async fn send(
     app: &TestApp,
     role: Role,
     method: reqwest::Method,
@@ -43,7 +43,7 @@ async fn send(
 }
 
 /// A permit in force over `condition`; its id and its application's.
-async fn permit(app: &TestApp) -> (String, String) {
+pub(crate) async fn permit(app: &TestApp) -> (String, String) {
     use reqwest::Method as M;
     let applicant = app.creds(Role::Applicant).username.clone();
     let form = json!({

@@ -80,6 +80,12 @@ fn demo_exit_walks_every_step_and_ends_with_a_json_summary() {
     assert!(n("extract_optouts_left_out") > 0);
     assert!(n("k") >= 5, "the anonymized dataset meets k = 5");
     assert!(
+        n("queries") >= 6,
+        "the cohort queries and the refused one are in the history"
+    );
+    assert_eq!(n("outputs_released"), 2);
+    assert!(n("cells_suppressed") >= 1, "one output needed suppression");
+    assert!(
         summary["url"]
             .as_str()
             .expect("url")

@@ -1,0 +1,116 @@
+//! The analysis environment over HTTP: a named user proposes an output
+//! from the permit's workspace, it is checked automatically, a reviewer
+//! releases it, and it appears on the public register with its table —
+//! the small cell as X. Revoking the permit closes the workspace at once.
+
+use renkei_core::Role;
+use reqwest::Method as M;
+use serde_json::{Value, json};
+
+use crate::app_test;
+use crate::collect::{CODE, hospital_account};
+use crate::helpers::TestApp;
+use crate::processing::{condition, permit, send};
+
+fn patient(id: &str, n: usize) -> String {
+    json!({
+        "resourceType": "Patient", "id": id,
+        "identifier": [{"system": format!("urn:oid:1.2.392.100495.20.3.51.1{CODE}"), "value": format!("L-{id}")}],
+        "name": [{"family": "山田", "given": [format!("太郎{n}")]}],
+        "gender": if n % 2 == 0 { "male" } else { "female" },
+        "birthDate": format!("19{:02}-0{}-1{}", 40 + n, 1 + n % 9, n % 10)
+    })
+    .to_string()
+}
+
+/// A permit in force over the records of 18 persons with diabetes: 15
+/// with E11.9 and 3 with E11.2 (a cell too small to release). Returns the
+/// permit's id and its application's.
+pub(crate) async fn permit_with_data(app: &TestApp) -> (String, String) {
+    let (token, _) = hospital_account(app).await;
+    let mut lines = Vec::new();
+    for n in 0..18 {
+        let id = format!("p{n}");
+        lines.push(patient(&id, n));
+        lines.push(condition(
+            &format!("c{n}"),
+            &id,
+            if n < 15 { "E11.9" } else { "E11.2" },
+        ));
+    }
+    let resp = app
+        .http
+        .post(app.url(&format!("/api/v1/submissions?provider={CODE}")))
+        .bearer_auth(&token)
+        .body(lines.join("\n"))
+        .send()
+        .await
+        .expect("submit");
+    assert_eq!(
+        resp.status(),
+        201,
+        "{}",
+        resp.text().await.unwrap_or_default()
+    );
+    permit(app).await
+}
+
+/// The operator builds the permit's extract; its manifest.
+pub(crate) async fn build_extract(app: &TestApp, permit: &str) -> Value {
+    send(
+        app,
+        Role::Operator,
+        M::POST,
+        &format!("/api/v1/permits/{permit}/extracts"),
+        Value::Null,
+        201,
+    )
+    .await
+}
+
+app_test!(
+    async fn an_output_is_checked_released_by_a_reviewer_and_listed_on_the_register(app) {
+        let (permit, application) = permit_with_data(&app).await;
+        let ws = format!("/api/v1/workspaces/{permit}");
+        // No extract yet: the workspace is not open.
+        send(&app, Role::Applicant, M::POST, &format!("{ws}/queries"), json!({"sql": "SELECT 1"}), 409).await;
+        let m = build_extract(&app, &permit).await;
+        assert_eq!(m["persons"], 18, "{m}");
+
+        let request = json!({"title": "2型糖尿病の病型別人数", "sql": "SELECT pseudonym, icd10 FROM condition", "dimensions": ["icd10"]});
+        let o = send(&app, Role::Applicant, M::POST, &format!("{ws}/outputs"), request, 201).await;
+        assert_eq!(o["status"], "pending");
+        let cells = o["check"]["cells"].as_array().expect("cells");
+        let small = cells.iter().find(|c| c["key"][0] == "E11.2").expect("E11.2 cell");
+        assert_eq!(small["persons"], 3);
+        assert_eq!(small["released"], false);
+        assert!(small["why_ja"].as_str().unwrap_or_default().contains("10"), "{small}");
+        let id = o["id"].as_i64().expect("id");
+
+        // Only reviewers decide; nothing is public before.
+        send(&app, Role::Applicant, M::POST, &format!("/api/v1/outputs/{id}/decision"), json!({"release": true, "reason": "自分で"}), 403).await;
+        let csv_url = app.url(&format!("/register/outputs/{id}/table.csv"));
+        assert_eq!(app.http.get(&csv_url).send().await.expect("csv").status(), 404);
+        let queue = send(&app, Role::Reviewer, M::GET, "/api/v1/outputs", Value::Null, 200).await;
+        assert_eq!(queue.as_array().map(Vec::len), Some(1));
+        let done = send(&app, Role::Reviewer, M::POST, &format!("/api/v1/outputs/{id}/decision"), json!({"release": true, "reason": "集計値のみ、秘匿済み"}), 200).await;
+        assert_eq!(done["status"], "released");
+        send(&app, Role::Reviewer, M::POST, &format!("/api/v1/outputs/{id}/decision"), json!({"release": false, "reason": "再考"}), 409).await;
+
+        // The register lists it with its permit; the table has X, never 3.
+        let listed: Value = app.http.get(app.url("/api/v1/register/outputs")).send().await.expect("register").json().await.expect("json");
+        assert_eq!(listed[0]["permit"], permit.as_str());
+        assert_eq!(listed[0]["suppressed"], 1, "{listed}");
+        let csv = app.http.get(&csv_url).send().await.expect("csv").text().await.expect("text");
+        assert!(csv.contains("E11.9,15") && csv.contains("E11.2,X"), "{csv}");
+        let page = app.http.get(app.url("/register")).send().await.expect("page").text().await.expect("html");
+        assert!(page.contains("2型糖尿病の病型別人数"), "the register page lists the output");
+
+        // Revoked: the workspace is closed at once, for queries and outputs.
+        send(&app, Role::Operator, M::POST, &format!("/api/v1/applications/{application}/steps"), json!({"step": "revoke", "reason": "条件違反"}), 200).await;
+        let closed = send(&app, Role::Applicant, M::POST, &format!("{ws}/queries"), json!({"sql": "SELECT count(*) FROM condition"}), 409).await;
+        assert!(closed["detail"].as_str().unwrap_or_default().contains("revoked"), "{closed}");
+        send(&app, Role::Applicant, M::GET, &format!("{ws}/outputs"), Value::Null, 409).await;
+        app.stop().await;
+    }
+);
