@@ -243,7 +243,7 @@ pub(crate) async fn readable_output(
     }
     let permit = PermitId::parse(&output.permit).map_err(|e| Error::Internal(e.to_string()))?;
     let (permit, _) = state.review().permit(&permit).await?;
-    if permit.users.iter().any(|u| *u == who.username) {
+    if permit.users.contains(&who.username) {
         Ok(output)
     } else {
         Err(Error::NotFound(format!("output {id}")))

@@ -17,7 +17,7 @@ fn patient(id: &str, n: usize) -> String {
         "resourceType": "Patient", "id": id,
         "identifier": [{"system": format!("urn:oid:1.2.392.100495.20.3.51.1{CODE}"), "value": format!("L-{id}")}],
         "name": [{"family": "山田", "given": [format!("太郎{n}")]}],
-        "gender": if n % 2 == 0 { "male" } else { "female" },
+        "gender": if n.is_multiple_of(2) { "male" } else { "female" },
         "birthDate": format!("19{:02}-0{}-1{}", 40 + n, 1 + n % 9, n % 10)
     })
     .to_string()
