@@ -212,6 +212,54 @@ test_on_both_backends! {
     }
 }
 
+/// Allows the start of a build, then, asked again after the first table,
+/// tells the test and never answers: the test drops the build there, as
+/// when the process dies mid-extract (nothing after that point runs).
+struct HangsAfterFirstTable(
+    AtomicUsize,
+    std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+);
+
+impl renkei_deid::PermitGuard for HangsAfterFirstTable {
+    fn in_force<'a>(&'a self, _: &'a str) -> futures::future::BoxFuture<'a, Result<(), String>> {
+        let n = self.0.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async move {
+            if n == 0 {
+                return Ok(());
+            }
+            if let Some(tx) = self.1.lock().expect("lock").take() {
+                let _ = tx.send(());
+            }
+            futures::future::pending().await
+        })
+    }
+}
+
+test_on_both_backends! {
+    async fn a_build_abandoned_mid_extract_leaves_nothing_visible(t) {
+        let f = Fixture::new(t).await;
+        let people = f.people(10).await;
+        f.conditions(&[(people[0], "E11", "2021-01-01")]).await;
+        let s = spec("permit-g", &[PERSON, CONDITION]);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let guard = HangsAfterFirstTable(AtomicUsize::new(0), std::sync::Mutex::new(Some(tx)));
+        let nobody = Exclusion::default();
+        tokio::select! {
+            r = f.processing.build(&s, &nobody, &guard, actor()) => panic!("the build was to hang: {r:?}"),
+            _ = rx => {}
+        }
+        // The build is gone after writing its first table.
+        assert!(!f.file_mtimes("permit-g").is_empty(), "the first table was written");
+        assert!(f.processing.extracts("permit-g").await.expect("list").is_empty());
+        assert!(f.processing.latest("permit-g").await.expect("latest").is_none());
+        assert!(f.processing.permits_including(&people[1]).await.expect("lookup").is_empty());
+        assert!(!f.audit.actions().contains(&"processing.extract".to_owned()));
+        let m = f.processing.build(&s, &Exclusion::default(), &Allow, actor()).await.expect("a rerun finishes");
+        assert_eq!(m.persons, 10);
+        assert_eq!(f.processing.latest("permit-g").await.expect("latest").map(|l| l.extract), Some(m.extract));
+    }
+}
+
 test_on_both_backends! {
     async fn an_ended_permit_has_no_key_and_no_extract(t) {
         let f = Fixture::new(t).await;
