@@ -218,7 +218,16 @@ pub async fn decisions(
     let review = state.review();
     let entries = review.register(q.q.as_deref()).await?;
     let times = review.decision_times().await?;
-    let outputs = crate::api::analysis::register_outputs(&state).await?;
+    let mut outputs = crate::api::analysis::register_outputs(&state).await?;
+    // The search covers released outputs too: their title, permit and holder.
+    if let Some(q) = q.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let q = q.to_lowercase();
+        outputs.retain(|o| {
+            [&o.title, &o.permit, &o.holder]
+                .iter()
+                .any(|f| f.to_lowercase().contains(&q))
+        });
+    }
     let body = html! {
         p { (l.pick(
             "審査で決定されたすべての申請と許可を公開しています。",

@@ -105,6 +105,10 @@ app_test!(
         assert!(csv.contains("E11.9,15") && csv.contains("E11.2,X"), "{csv}");
         let page = app.http.get(app.url("/register")).send().await.expect("page").text().await.expect("html");
         assert!(page.contains("2型糖尿病の病型別人数"), "the register page lists the output");
+        let found = app.http.get(app.url("/register?q=病型別")).send().await.expect("search").text().await.expect("html");
+        assert!(found.contains("2型糖尿病の病型別人数"), "the search finds the output");
+        let missed = app.http.get(app.url("/register?q=zzz-nothing")).send().await.expect("search").text().await.expect("html");
+        assert!(!missed.contains("2型糖尿病の病型別人数"), "the search filters outputs");
 
         // Revoked: the workspace is closed at once, for queries and outputs.
         send(&app, Role::Operator, M::POST, &format!("/api/v1/applications/{application}/steps"), json!({"step": "revoke", "reason": "条件違反"}), 200).await;
