@@ -18,6 +18,10 @@ const ALLOWED: &[&str] = &[
     "BSL-1.0",
     "0BSD",
     "Unlicense",
+    // libbz2-rs-sys (bzip2 in Rust), through the compression codecs of
+    // DataFusion's default features, which Ballista turns on: bzip2's own
+    // permissive BSD-style licence.
+    "bzip2-1.0.6",
 ];
 
 const ALLOWED_EXCEPTIONS: &[&str] = &["LLVM-exception"];
