@@ -242,12 +242,19 @@ pub(crate) async fn readable_output(
         return Ok(output);
     }
     let permit = PermitId::parse(&output.permit).map_err(|e| Error::Internal(e.to_string()))?;
-    let (permit, _) = state.review().permit(&permit).await?;
-    if permit.users.contains(&who.username) {
-        Ok(output)
-    } else {
-        Err(Error::NotFound(format!("output {id}")))
+    let (permit, status) = state.review().permit(&permit).await?;
+    if !permit.users.contains(&who.username) {
+        return Err(Error::NotFound(format!("output {id}")));
     }
+    // The check shows the true counts: workspace data, closed with the
+    // workspace when the permit ends (what was released stays public).
+    if status != renkei_review::PermitStatus::Active {
+        return Err(Error::Conflict(format!(
+            "permit {} is not in force: its workspace and its outputs' checks are closed",
+            permit.id
+        )));
+    }
+    Ok(output)
 }
 
 /// A reviewer's decision on an output.

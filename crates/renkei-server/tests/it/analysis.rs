@@ -115,6 +115,9 @@ app_test!(
         let closed = send(&app, Role::Applicant, M::POST, &format!("{ws}/queries"), json!({"sql": "SELECT count(*) FROM condition"}), 409).await;
         assert!(closed["detail"].as_str().unwrap_or_default().contains("revoked"), "{closed}");
         send(&app, Role::Applicant, M::GET, &format!("{ws}/outputs"), Value::Null, 409).await;
+        send(&app, Role::Applicant, M::GET, &format!("/api/v1/outputs/{id}"), Value::Null, 409).await;
+        // What was released stays public.
+        assert_eq!(app.http.get(&csv_url).send().await.expect("csv").status(), 200);
         app.stop().await;
     }
 );
