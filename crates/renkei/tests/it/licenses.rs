@@ -148,3 +148,28 @@ fn every_dependency_has_an_allowed_license() {
         refused.join("\n")
     );
 }
+
+/// The allow-list here and `deny.toml`'s are one list written twice: a
+/// licence allowed in one and not the other fails here, not in CI later.
+#[test]
+fn the_allow_list_matches_deny_toml() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deny.toml");
+    let text = std::fs::read_to_string(path).expect("deny.toml");
+    let deny: toml::Value = toml::from_str(&text).expect("deny.toml is TOML");
+    let mut theirs: Vec<String> = deny["licenses"]["allow"]
+        .as_array()
+        .expect("licenses.allow")
+        .iter()
+        .filter_map(|v| v.as_str())
+        // `A WITH B` there is licence A with exception B here.
+        .map(|l| l.split(" WITH ").next().unwrap_or(l).to_owned())
+        .collect();
+    theirs.sort();
+    theirs.dedup();
+    let mut ours: Vec<String> = ALLOWED.iter().map(|l| (*l).to_owned()).collect();
+    ours.sort();
+    assert_eq!(
+        ours, theirs,
+        "tests/it/licenses.rs and deny.toml allow different licences"
+    );
+}
