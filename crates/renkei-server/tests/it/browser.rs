@@ -100,6 +100,28 @@ async fn settle(c: &Client, locator: Locator<'_>) -> fantoccini::elements::Eleme
     }
 }
 
+/// Waits until an element matching `css` says `expected`. After a click
+/// that navigates, the old page's element can still be found and then go
+/// stale, so the text is read again until the new page says it.
+async fn settle_text(c: &Client, css: &str, expected: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(e) = c.find(Locator::Css(css)).await
+            && let Ok(text) = e.text().await
+            && text.contains(expected)
+        {
+            return;
+        }
+        if std::time::Instant::now() > deadline {
+            panic!(
+                "no {css} saying {expected:?}; the page is:\n{}",
+                c.source().await.unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn type_into(c: &Client, id: &str, text: &str) {
     let field = c.find(Locator::Id(id)).await.expect("field exists");
     field.send_keys(text).await.expect("typing");
@@ -305,8 +327,7 @@ async fn a_patient_opts_out_and_withdraws_on_a_phone_sized_browser() {
 
     // Withdraw it: the button names the receipt for screen readers.
     click(&c, &format!("button[aria-label$='{receipt}']")).await;
-    let done = settle(&c, Locator::Css("[role=status]")).await;
-    assert!(done.text().await.expect("text").contains("撤回"));
+    settle_text(&c, "[role=status]", "撤回").await;
     let set = app
         .state
         .optout()
