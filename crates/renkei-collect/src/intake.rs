@@ -21,8 +21,8 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, StringBuilder, TimestampMicrosecondBuilder};
 use renkei_core::{
-    Clock, IdentifyingAttributes, IdentityResolver, LakeTable, PersonKey, ProviderCode,
-    SUPERSEDED_TABLE, Timestamp, superseded_schema,
+    Clock, IdentifyingAttributes, IdentityResolver, LakeTable, ProviderCode, SUPERSEDED_TABLE,
+    Timestamp, superseded_schema,
 };
 use renkei_fhir::flatten::{Cell, Flattened, Lineage, TableBuilder};
 use renkei_store::lake::{Change, Lake, LakeChange, StagedFile, TableName};
@@ -34,7 +34,7 @@ use crate::input::Source;
 use crate::process::{self, Accepted, Kind, Processed};
 use crate::provider::{self, Provider};
 use crate::quality::Tally;
-use crate::store::{self, PendingRow, VersionRow};
+use crate::store::{self, PendingRow, Subject, VersionRow};
 use crate::submission::{
     Location, MAX_LISTED, Notice, Receipt, Rejected, SubmissionId, SubmissionState, TypeCounts,
 };
@@ -269,8 +269,9 @@ struct Run<'a> {
     /// chance of about 3 in a million, and would refuse one resource as a
     /// conflicting duplicate, never lose one silently.
     seen: HashMap<u64, [u8; 16]>,
-    /// Patient resource id → person, for this submission's patients.
-    subjects: HashMap<String, PersonKey>,
+    /// Patient resource id → person (and identity's record of it), for
+    /// this submission's patients.
+    subjects: HashMap<String, Subject>,
     /// Patient resource id → the provider's patient id (患者ID), so that a
     /// Coverage can be resolved together with its Patient.
     local_ids: HashMap<String, String>,
@@ -565,7 +566,7 @@ impl<'a> Run<'a> {
     async fn resolve_identities(
         &mut self,
         candidates: &[(Processed, Box<Accepted>)],
-    ) -> Result<Vec<(String, PersonKey)>> {
+    ) -> Result<Vec<(String, Subject)>> {
         for (_, a) in candidates {
             let f = &a.flattened;
             if f.resource_type == "Patient"
@@ -604,8 +605,12 @@ impl<'a> Run<'a> {
         for ((i, _), answer) in who.iter().zip(answers) {
             let f = &candidates[*i].1.flattened;
             if f.resource_type == "Patient" {
-                self.subjects.insert(f.source_id.clone(), answer.person_key);
-                staged.push((f.source_id.clone(), answer.person_key));
+                let subject = Subject {
+                    person: answer.person_key,
+                    record: Some(answer.record),
+                };
+                self.subjects.insert(f.source_id.clone(), subject);
+                staged.push((f.source_id.clone(), subject));
             }
         }
         Ok(staged)
@@ -630,12 +635,12 @@ impl<'a> Run<'a> {
         let mut pending = Vec::new();
         for (p, mut a) in candidates {
             let ty = a.flattened.resource_type.clone();
-            let person = match a.flattened.subject.as_deref() {
+            let subject = match a.flattened.subject.as_deref() {
                 Some(s) => self.subjects.get(s).or_else(|| known.get(s)).copied(),
                 None => None,
             };
-            match (person, a.flattened.subject.clone()) {
-                (Some(person), _) => self.rows(&mut a.flattened, Some(person), &ty)?,
+            match (subject, a.flattened.subject.clone()) {
+                (Some(subject), _) => self.rows(&mut a.flattened, Some(subject), &ty)?,
                 (None, None) => {
                     if a.flattened
                         .rows
@@ -672,11 +677,15 @@ impl<'a> Run<'a> {
     }
 
     /// Appends a resource's rows (taken, not copied) to their tables.
-    fn rows(&mut self, f: &mut Flattened, person: Option<PersonKey>, ty: &str) -> Result<()> {
-        let person = person.map(|p| p.to_string());
+    fn rows(&mut self, f: &mut Flattened, subject: Option<Subject>, ty: &str) -> Result<()> {
+        let person = subject.map(|s| s.person.to_string());
+        let record = subject.and_then(|s| s.record).map(|r| r.to_string());
         for (table, mut row) in std::mem::take(&mut f.rows) {
             if let Some(person) = &person {
                 row.set("person_key", Cell::Text(person.clone()));
+            }
+            if let Some(record) = &record {
+                row.set("identity_record", Cell::Text(record.clone()));
             }
             let builder = self
                 .builders
@@ -704,7 +713,7 @@ impl<'a> Run<'a> {
         let this = self.id.to_string();
         let mut ids = Vec::new();
         for w in waiting {
-            let Some(person) = self.subjects.get(&w.subject).copied() else {
+            let Some(subject) = self.subjects.get(&w.subject).copied() else {
                 continue;
             };
             let lineage = Lineage {
@@ -716,7 +725,7 @@ impl<'a> Run<'a> {
                 warn!(pending = %w.id, "a pending resource no longer flattens; it stays pending");
                 continue;
             };
-            self.rows(&mut flattened, Some(person), &w.resource_type)?;
+            self.rows(&mut flattened, Some(subject), &w.resource_type)?;
             if w.origin == this {
                 let c = self.count(&w.resource_type);
                 c.pending -= 1;

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use renkei_core::{PersonKey, ProviderCode};
+use renkei_core::{PersonKey, ProviderCode, RecordId};
 use renkei_store::{Db, DbName, Migrations, sql};
 use sqlx::Row;
 
@@ -17,6 +17,16 @@ pub(crate) fn migrations() -> Migrations {
         sqlite: sqlx::migrate!("migrations/sqlite"),
         postgres: sqlx::migrate!("migrations/postgres"),
     }
+}
+
+/// The person a provider's Patient resource id resolved to, and the
+/// identity record it was resolved through (`None` for subjects recorded
+/// before records were kept): every lake row about that Patient carries
+/// both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Subject {
+    pub(crate) person: PersonKey,
+    pub(crate) record: Option<RecordId>,
 }
 
 /// The version of a source resource the platform holds.
@@ -127,12 +137,12 @@ pub(crate) async fn known_subjects(
     db: &Db,
     provider: &ProviderCode,
     patient_ids: &[&str],
-) -> Result<HashMap<String, PersonKey>> {
+) -> Result<HashMap<String, Subject>> {
     let mut out = HashMap::new();
     let mut conn = db.pool().acquire().await?;
     for chunk in patient_ids.chunks(sql::rows_per_statement(1)) {
         let text = format!(
-            "SELECT patient_id, person_key FROM subjects WHERE provider_code = $1 \
+            "SELECT patient_id, person_key, identity_record FROM subjects WHERE provider_code = $1 \
              AND patient_id IN ({})",
             sql::list(2, chunk.len())
         );
@@ -142,9 +152,14 @@ pub(crate) async fn known_subjects(
         }
         for row in q.fetch_all(&mut *conn).await? {
             let key: String = row.try_get("person_key")?;
-            let key = PersonKey::parse(&key)
+            let person = PersonKey::parse(&key)
                 .map_err(|e| Error::Corrupt(format!("stored person key: {e}")))?;
-            out.insert(row.try_get("patient_id")?, key);
+            let record = row
+                .try_get::<Option<String>, _>("identity_record")?
+                .map(|r| RecordId::parse(&r))
+                .transpose()
+                .map_err(|e| Error::Corrupt(format!("stored identity record: {e}")))?;
+            out.insert(row.try_get("patient_id")?, Subject { person, record });
         }
     }
     Ok(out)
@@ -187,22 +202,24 @@ pub(crate) async fn stage_subjects(
     conn: &mut sqlx::AnyConnection,
     id: &SubmissionId,
     provider: &ProviderCode,
-    rows: &[(String, PersonKey)],
+    rows: &[(String, Subject)],
 ) -> Result<()> {
     let id = id.to_string();
-    for chunk in rows.chunks(sql::rows_per_statement(4)) {
+    for chunk in rows.chunks(sql::rows_per_statement(5)) {
         let text = format!(
-            "INSERT INTO subjects_staged (submission_id, provider_code, patient_id, person_key) \
-             VALUES {} ON CONFLICT (submission_id, patient_id) DO UPDATE SET person_key = excluded.person_key",
-            sql::values(chunk.len(), 4)
+            "INSERT INTO subjects_staged (submission_id, provider_code, patient_id, person_key, identity_record) \
+             VALUES {} ON CONFLICT (submission_id, patient_id) DO UPDATE SET \
+             person_key = excluded.person_key, identity_record = excluded.identity_record",
+            sql::values(chunk.len(), 5)
         );
         let mut q = sqlx::query(&text);
-        for (patient, person) in chunk {
+        for (patient, subject) in chunk {
             q = q
                 .bind(id.as_str())
                 .bind(provider.as_str())
                 .bind(patient.as_str())
-                .bind(person.to_string());
+                .bind(subject.person.to_string())
+                .bind(subject.record.map(|r| r.to_string()));
         }
         q.execute(&mut *conn).await?;
     }
@@ -389,11 +406,12 @@ pub(crate) async fn finish_commit(
          submission_id = excluded.submission_id, last_updated_us = excluded.last_updated_us, \
          content_hash = excluded.content_hash, deleted = excluded.deleted",
         "DELETE FROM source_versions_staged WHERE submission_id = $1",
-        "INSERT INTO subjects (provider_code, patient_id, person_key, submission_id) \
-         SELECT provider_code, patient_id, person_key, submission_id FROM subjects_staged \
+        "INSERT INTO subjects (provider_code, patient_id, person_key, submission_id, identity_record) \
+         SELECT provider_code, patient_id, person_key, submission_id, identity_record FROM subjects_staged \
          WHERE submission_id = $1 \
          ON CONFLICT (provider_code, patient_id) DO UPDATE SET \
-         person_key = excluded.person_key, submission_id = excluded.submission_id",
+         person_key = excluded.person_key, submission_id = excluded.submission_id, \
+         identity_record = excluded.identity_record",
         "DELETE FROM subjects_staged WHERE submission_id = $1",
         "UPDATE pending SET state = 'open' WHERE origin_submission = $1 AND state = 'staged'",
         "UPDATE pending SET state = 'resolved', resolved_in = $1, resolving_in = NULL WHERE resolving_in = $1",

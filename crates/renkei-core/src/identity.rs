@@ -153,6 +153,9 @@ pub struct Resolution {
     pub person_key: crate::PersonKey,
     /// How it was decided.
     pub method: LinkMethod,
+    /// The attribute record identity kept for this answer: lake rows
+    /// resolved through it carry it, so that a later split can move them.
+    pub record: crate::RecordId,
 }
 
 /// Identity, as other functions call it. In-process and HTTP

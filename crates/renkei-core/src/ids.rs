@@ -88,6 +88,15 @@ uuid_id!(
     OrgId,
     "org id"
 );
+uuid_id!(
+    /// One attribute record in identity: what one provider said about one
+    /// patient, once. Lake rows carry the record their person was resolved
+    /// from (`identity_record`), so that a split — records found not to
+    /// belong to their person — re-keys exactly those records' rows.
+    /// Carries nothing about the patient.
+    RecordId,
+    "identity record id"
+);
 
 #[cfg(test)]
 mod tests {

@@ -234,6 +234,34 @@ pub fn person_key_map_schema() -> SchemaRef {
     ]))
 }
 
+/// The name of the lake's table of split records, `record_key_map`:
+/// identity's splits, as the lake sees them. Not a [`LakeTable`] either.
+pub const RECORD_KEY_MAP_TABLE: &str = "record_key_map";
+
+/// The schema of [`RECORD_KEY_MAP_TABLE`]. A row says: from split event
+/// `event_seq` on, the rows resolved through attribute record
+/// `identity_record` (the lineage column of that name) belong to
+/// `person_key`, a person created by the split, and no longer to
+/// `split_from`.
+///
+/// As with merges, rows are never re-keyed in place. A reader takes, for
+/// each record, its latest split (highest `event_seq`), then follows
+/// [`PERSON_KEY_MAP_TABLE`] from there: a split only ever creates a new
+/// person, and merges only ever retire keys, so the order is well defined.
+/// Rows keyed by the person but resolved through a record that stayed keep
+/// their key. Appended by the platform whenever identity records a split;
+/// one row per record moved.
+pub fn record_key_map_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        text("identity_record", false),
+        text("person_key", false),
+        text("split_from", false),
+        Field::new("event_seq", DataType::Int64, false),
+        text("event_id", false),
+        timestamp("split_at", false),
+    ]))
+}
+
 /// The lineage columns every table ends with.
 pub fn lineage() -> Vec<Field> {
     vec![
@@ -247,6 +275,11 @@ pub fn lineage() -> Vec<Field> {
         timestamp("source_updated_at", true),
         text("submission_id", false),
         timestamp("ingested_at", false),
+        // Identity's attribute record the row's person_key was resolved
+        // through (a [`crate::RecordId`]; null for rows about no person).
+        // An opaque id, never an attribute: it lets a split re-key exactly
+        // the rows of the records it moved. Never leaves the platform.
+        text("identity_record", true),
     ]
 }
 

@@ -15,9 +15,10 @@ use serde::{Deserialize, Serialize};
 use crate::{Error, Result};
 
 /// Columns that never leave the lake, whatever a permit says: they point
-/// back at the provider's own record, so a provider holding an extract
-/// could re-identify its patients through them.
-pub const NEVER_EXTRACTED: [&str; 2] = ["source_id", "submission_id"];
+/// back at the provider's own record (or, `identity_record`, at identity's
+/// record of the patient), so whoever holds the other side could
+/// re-identify patients through them.
+pub const NEVER_EXTRACTED: [&str; 3] = ["source_id", "submission_id", "identity_record"];
 
 /// Free-text columns: removed from pseudonymized extracts and listed as
 /// held back in the manifest.

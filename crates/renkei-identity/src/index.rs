@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use renkei_core::{
-    Clock, IdentifyingAttributes, IdentityResolver, LinkMethod, PersonKey, ProviderCode, Resolution,
+    Clock, IdentifyingAttributes, IdentityResolver, LinkMethod, PersonKey, ProviderCode, RecordId,
+    Resolution,
 };
 use renkei_store::{Backend, Db, DbName, Migrations, Stores, sql};
 use sqlx::Row;
@@ -195,6 +196,7 @@ impl PersonIndex {
             out.push(Resolution {
                 person_key: person,
                 method,
+                record: RecordId::generate(),
             });
         }
 
@@ -226,7 +228,7 @@ impl PersonIndex {
         }
         let mut sealed_rows = Vec::with_capacity(records.len());
         for (attributes, resolution) in records.iter().zip(&out) {
-            let record = uuid::Uuid::now_v7().to_string();
+            let record = resolution.record.to_string();
             let plaintext =
                 serde_json::to_vec(attributes).map_err(|e| Error::Corrupt(e.to_string()))?;
             let sealed = self.vault.seal(

@@ -16,8 +16,8 @@ use arrow::array::{Array, RecordBatch, StringArray};
 use futures::future::BoxFuture;
 use renkei_collect::{FacilityKind, Intake, IntakeConfig, Provider, Receipt};
 use renkei_core::{
-    IdentifyingAttributes, IdentityResolver, LinkMethod, PersonKey, ProviderCode, Resolution,
-    SystemClock, Timestamp,
+    IdentifyingAttributes, IdentityResolver, LinkMethod, PersonKey, ProviderCode, RecordId,
+    Resolution, SystemClock, Timestamp,
 };
 use renkei_store::Stores;
 use renkei_store::lake::TableName;
@@ -59,6 +59,7 @@ impl IdentityResolver for TestIdentity {
             Ok(Resolution {
                 person_key: person,
                 method,
+                record: RecordId::generate(),
             })
         })
     }

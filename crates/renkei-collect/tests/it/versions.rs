@@ -71,6 +71,17 @@ test_on_both_backends!(
         assert_eq!(intake.pending_count(&code(HOSPITAL)).await.expect("count"), 0);
         let obs = table(&t.stores, "observation").await;
         assert_eq!(texts(&obs, "submission_id"), [Some(first.submission_id.to_string())], "lineage names the submission it arrived in");
+
+        // Every row about p9 names the identity record its person came
+        // from — the Patient's — whether it waited (o1), or came in a
+        // later submission than its Patient (o2): a split moves them all.
+        submit(&intake, HOSPITAL, ndjson(&[observation("o2", "p9", 6.5, None)])).await;
+        let persons = table(&t.stores, "person").await;
+        let hospital_row = texts(&persons, "provider_code").iter().position(|c| c.as_deref() == Some(HOSPITAL)).expect("the hospital's person row");
+        let record = texts(&persons, "identity_record")[hospital_row].clone().expect("a person row names its record");
+        renkei_core::RecordId::parse(&record).expect("an identity record id");
+        let obs = table(&t.stores, "observation").await;
+        assert_eq!(texts(&obs, "identity_record"), [Some(record.clone()), Some(record)]);
     }
 );
 

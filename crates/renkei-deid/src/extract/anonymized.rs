@@ -45,7 +45,7 @@ pub(crate) async fn build(
     selected: &[Selected],
     persons: &mut Persons,
     terms: &AnonymizedTerms,
-    superseded: bool,
+    system: plan::SystemTables,
     from: &str,
     to_exclusive: &str,
     reference_day: i32,
@@ -66,7 +66,7 @@ pub(crate) async fn build(
     let mut records: HashMap<u32, Record> = HashMap::new();
     let mut columns = vec!["sex".to_owned(), "birth_date".to_owned()];
     columns.extend(area.map(str::to_owned));
-    let sql = plan::select(LakeTable::Person, &columns, None, superseded);
+    let sql = plan::select(LakeTable::Person, &columns, None, system);
     let mut stream = ctx.sql(&sql).await?.execute_stream().await?;
     while let Some(batch) = stream.next().await {
         let batch = batch?;
@@ -102,7 +102,7 @@ pub(crate) async fn build(
             LakeTable::Condition,
             &["icd10".to_owned()],
             period.as_deref(),
-            superseded,
+            system,
         );
         let mut stream = ctx.sql(&sql).await?.execute_stream().await?;
         while let Some(batch) = stream.next().await {

@@ -69,7 +69,10 @@ impl Processing {
         }
         let ctx = self.session(&lake, &selected, !spec.cohort_icd10.is_empty())?;
         let has = |t: &str| lake.tables().any(|s| s.table().as_str() == t);
-        let superseded = has(renkei_core::SUPERSEDED_TABLE);
+        let system = plan::SystemTables {
+            superseded: has(renkei_core::SUPERSEDED_TABLE),
+            splits: has(renkei_core::RECORD_KEY_MAP_TABLE),
+        };
         let key_map = if has(renkei_core::PERSON_KEY_MAP_TABLE) {
             load_key_map(&ctx).await?
         } else {
@@ -87,7 +90,7 @@ impl Processing {
             None
         } else {
             let period = plan::period_predicate(LakeTable::Condition, &from, &to_exclusive);
-            let sql = plan::cohort(&spec.cohort_icd10, period.as_deref(), superseded);
+            let sql = plan::cohort(&spec.cohort_icd10, period.as_deref(), system);
             Some(
                 person_keys(&ctx, &sql)
                     .await?
@@ -116,7 +119,7 @@ impl Processing {
                     &selected,
                     &mut persons,
                     terms,
-                    superseded,
+                    system,
                     (&from, &to_exclusive),
                     reference,
                     &spec.permit,
@@ -140,7 +143,7 @@ impl Processing {
                 continue;
             }
             let period = plan::period_predicate(sel.table, &from, &to_exclusive);
-            let sql = plan::select(sel.table, &sel.columns, period.as_deref(), superseded);
+            let sql = plan::select(sel.table, &sel.columns, period.as_deref(), system);
             let (entry, table_bitmap, table_rare) = self
                 .write_table(&ctx, &sql, spec, &id, sel, &mut persons)
                 .await?;
@@ -255,6 +258,10 @@ impl Processing {
         names.insert(
             renkei_core::PERSON_KEY_MAP_TABLE.to_owned(),
             renkei_core::person_key_map_schema(),
+        );
+        names.insert(
+            renkei_core::RECORD_KEY_MAP_TABLE.to_owned(),
+            renkei_core::record_key_map_schema(),
         );
         for (name, schema) in names {
             let table = TableName::parse(&name)?;
@@ -411,7 +418,7 @@ impl Processing {
         selected: &[Selected],
         persons: &mut Persons,
         terms: &AnonymizedTerms,
-        superseded: bool,
+        system: plan::SystemTables,
         (from, to_exclusive): (&str, &str),
         reference_day: i32,
         permit: &str,
@@ -422,7 +429,7 @@ impl Processing {
             selected,
             persons,
             terms,
-            superseded,
+            system,
             from,
             to_exclusive,
             reference_day,
@@ -587,11 +594,13 @@ async fn person_keys(ctx: &SessionContext, sql: &str) -> Result<HashSet<PersonKe
 }
 
 /// The lake's merges replayed in order: every retired key to the person it
-/// now belongs to (chains flattened).
+/// now belongs to (chains followed to their end). A merge only ever
+/// retires a current key, so a chain cannot loop in a sound map; one that
+/// does is reported, not followed forever.
 async fn load_key_map(ctx: &SessionContext) -> Result<HashMap<PersonKey, PersonKey>> {
     use arrow::array::{Array, AsArray};
     let sql = "SELECT person_key, merged_into FROM person_key_map ORDER BY event_seq";
-    let mut map: HashMap<PersonKey, PersonKey> = HashMap::new();
+    let mut direct: HashMap<PersonKey, PersonKey> = HashMap::new();
     let mut stream = ctx.sql(sql).await?.execute_stream().await?;
     let parse =
         |s: &str| PersonKey::parse(s).map_err(|e| Error::Corrupt(format!("person_key_map: {e}")));
@@ -600,15 +609,23 @@ async fn load_key_map(ctx: &SessionContext) -> Result<HashMap<PersonKey, PersonK
         let from = batch.column(0).as_string::<i32>();
         let to = batch.column(1).as_string::<i32>();
         for i in 0..from.len() {
-            let (from, to) = (parse(from.value(i))?, parse(to.value(i))?);
-            let to = map.get(&to).copied().unwrap_or(to);
-            for target in map.values_mut() {
-                if *target == from {
-                    *target = to;
-                }
-            }
-            map.insert(from, to);
+            direct.insert(parse(from.value(i))?, parse(to.value(i))?);
         }
+    }
+    let mut map = HashMap::with_capacity(direct.len());
+    for (&from, &first) in &direct {
+        let mut to = first;
+        let mut steps = 0usize;
+        while let Some(&next) = direct.get(&to) {
+            to = next;
+            steps += 1;
+            if steps > direct.len() {
+                return Err(Error::Corrupt(format!(
+                    "person_key_map: the merges from {from} form a cycle"
+                )));
+            }
+        }
+        map.insert(from, to);
     }
     Ok(map)
 }

@@ -14,7 +14,8 @@ use arrow::datatypes::{Date32Type, SchemaRef};
 use futures::future::BoxFuture;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use renkei_core::{
-    Actor, AuditEvent, AuditReceipt, AuditSink, FixedClock, LakeTable, PersonKey, Timestamp,
+    Actor, AuditEvent, AuditReceipt, AuditSink, FixedClock, LakeTable, PersonKey, RecordId,
+    Timestamp,
 };
 use renkei_deid::{Manifest, Options, PermitGuard, Processing};
 use renkei_store::lake::{Lake, TableName};
@@ -326,6 +327,68 @@ impl Fixture {
             ],
         );
         self.append("observation", batch).await;
+    }
+
+    /// Condition rows resolved through identity record `record`.
+    pub async fn conditions_of_record(&self, person: PersonKey, record: RecordId, codes: &[&str]) {
+        let n = codes.len();
+        let batch = self.batch(
+            LakeTable::Condition,
+            n,
+            vec![
+                (
+                    "person_key",
+                    Arc::new(StringArray::from(vec![person.to_string(); n])),
+                ),
+                (
+                    "identity_record",
+                    Arc::new(StringArray::from(vec![record.to_string(); n])),
+                ),
+                ("icd10", Arc::new(StringArray::from(codes.to_vec()))),
+                (
+                    "recorded_date",
+                    Arc::new(Date32Array::from(vec![day("2021-03-01"); n])),
+                ),
+            ],
+        );
+        self.append("condition", batch).await;
+    }
+
+    /// Records in the lake that identity split `record` off `from` into
+    /// `to`.
+    pub async fn split(&self, record: RecordId, from: PersonKey, to: PersonKey, seq: i64) {
+        let batch = RecordBatch::try_new(
+            renkei_core::record_key_map_schema(),
+            vec![
+                Arc::new(StringArray::from(vec![record.to_string()])),
+                Arc::new(StringArray::from(vec![to.to_string()])),
+                Arc::new(StringArray::from(vec![from.to_string()])),
+                Arc::new(Int64Array::from(vec![seq])),
+                Arc::new(StringArray::from(vec![format!("ev-{seq}")])),
+                Arc::new(TimestampMicrosecondArray::from(vec![T0]).with_timezone("UTC")),
+            ],
+        )
+        .expect("split batch");
+        self.append(renkei_core::RECORD_KEY_MAP_TABLE, batch).await;
+    }
+
+    /// The (pseudonym, ICD-10) pairs of the extract's condition table.
+    pub fn conditions_in(&self, m: &Manifest) -> BTreeSet<(String, String)> {
+        let t = m
+            .tables
+            .iter()
+            .find(|t| t.table == "condition")
+            .expect("condition table");
+        let mut out = BTreeSet::new();
+        for b in self.read(&t.file) {
+            let p = b.column_by_name("pseudonym").expect("pseudonym");
+            let c = b.column_by_name("icd10").expect("icd10");
+            let (p, c) = (p.as_string::<i32>(), c.as_string::<i32>());
+            for i in 0..b.num_rows() {
+                out.insert((p.value(i).to_owned(), c.value(i).to_owned()));
+            }
+        }
+        out
     }
 
     /// Records in the lake that `from` was merged into `to`.

@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use fixture::*;
-use renkei_core::PersonKey;
+use renkei_core::{PersonKey, RecordId};
 use renkei_deid::{Delivery, Error, Exclusion, ExtractSpec, Processing, TableSelection};
 use renkei_store::test_on_both_backends;
 
@@ -164,6 +164,60 @@ test_on_both_backends! {
         let seen = f.pseudonyms_in(&m);
         assert_eq!(seen, BTreeSet::from([p.pseudonym(&people[0]).to_string()]));
         assert_eq!(m.tables[0].rows, 2, "both source rows of the survivor, under one pseudonym");
+    }
+}
+
+test_on_both_backends! {
+    async fn a_split_record_s_rows_follow_it_to_the_new_person_and_the_rest_stay(t) {
+        let f = Fixture::new(t).await;
+        let people = f.people(2).await;
+        let (a, b) = (people[0], people[1]);
+        let (stays, leaves) = (RecordId::generate(), RecordId::generate());
+        f.conditions_of_record(a, stays, &["E11"]).await;
+        f.conditions_of_record(a, leaves, &["I10", "J45"]).await;
+        // Identity found `leaves` not to be a's: split off into n.
+        let n = PersonKey::generate();
+        f.split(leaves, a, n, 1).await;
+        let s = spec("permit-s", &[CONDITION]);
+        let m = f.processing.build(&s, &Exclusion::default(), &Allow, actor()).await.expect("extract");
+        let p = f.processing.pseudonymizer("permit-s").await.expect("key");
+        let (pa, pb, pn) = (p.pseudonym(&a).to_string(), p.pseudonym(&b).to_string(), p.pseudonym(&n).to_string());
+        assert_eq!(f.conditions_in(&m), BTreeSet::from([
+            (pa.clone(), "E11".to_owned()),
+            (pn.clone(), "I10".to_owned()),
+            (pn.clone(), "J45".to_owned()),
+        ]), "the moved record's rows are n's, the other record's stay a's");
+        assert_eq!(m.tables[0].rows, 3, "no row lost");
+        assert!(!f.file_text(&m).contains(&leaves.to_string()), "identity records never leave");
+
+        // a opts out: a's rows go, n (another patient) stays.
+        let m = f.processing.build(&s, &exclusion(&[a], 2), &Allow, actor()).await.expect("extract");
+        let pairs = f.conditions_in(&m);
+        assert!(pairs.iter().all(|(who, _)| *who == pn), "{pairs:?}");
+        assert_eq!(pairs.len(), 2);
+
+        // A cohort of I10 holds n, not a.
+        let mut cohort = spec("permit-s2", &[PERSON, CONDITION]);
+        cohort.cohort_icd10 = vec!["I10".to_owned()];
+        let m = f.processing.build(&cohort, &Exclusion::default(), &Allow, actor()).await.expect("cohort extract");
+        let p2 = f.processing.pseudonymizer("permit-s2").await.expect("key");
+        assert_eq!(f.pseudonyms_in(&m), BTreeSet::from([p2.pseudonym(&n).to_string()]));
+
+        // Later n is merged into b: the split record's rows follow on.
+        f.merge(n, b, 2).await;
+        let m = f.processing.build(&s, &Exclusion::default(), &Allow, actor()).await.expect("extract");
+        assert_eq!(f.conditions_in(&m), BTreeSet::from([
+            (pa, "E11".to_owned()),
+            (pb.clone(), "I10".to_owned()),
+            (pb, "J45".to_owned()),
+        ]));
+
+        // Split again (from b into a newer person): the latest split wins.
+        let newer = PersonKey::generate();
+        f.split(leaves, b, newer, 3).await;
+        let m = f.processing.build(&s, &Exclusion::default(), &Allow, actor()).await.expect("extract");
+        let pnewer = p.pseudonym(&newer).to_string();
+        assert!(f.conditions_in(&m).contains(&(pnewer, "I10".to_owned())));
     }
 }
 

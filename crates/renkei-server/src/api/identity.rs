@@ -117,17 +117,17 @@ pub(crate) async fn decide(
         .map_err(conflict)?;
     if let Some(e) = &event {
         detail.push_str(&format!(" event={} to={}", e.id, e.to_person));
-        propagate_merges(state).await;
+        propagate_events(state).await;
     }
     Ok(event)
 }
 
-/// Appends new merges to the lake's person_key_map. The merge already
+/// Appends new merges and splits to the lake's key maps. The event already
 /// stands in identity; a failure here is logged and made good by the next
 /// propagation, which appends everything not yet in the lake.
-pub(crate) async fn propagate_merges(state: &AppState) {
+pub(crate) async fn propagate_events(state: &AppState) {
     if let Err(e) = crate::person_map::propagate(state).await {
-        tracing::warn!(error = %e, "merges not yet propagated to the lake");
+        tracing::warn!(error = %e, "merges and splits not yet propagated to the lake");
     }
 }
 
@@ -275,7 +275,7 @@ pub async fn merge(
     .await;
     if let Ok(e) = &result {
         detail.push_str(&format!(" event={}", e.id));
-        propagate_merges(&state).await;
+        propagate_events(&state).await;
     }
     Ok(AuditDetail::attach(
         detail,
@@ -338,6 +338,7 @@ pub async fn split(
             " from={} to={} event={}",
             e.from_person, e.to_person, e.id
         ));
+        propagate_events(&state).await;
     }
     Ok(AuditDetail::attach(
         detail,
@@ -370,7 +371,7 @@ pub async fn relink(
         .probabilistic_pass(&renkei_identity::linkage::Settings::default(), &actor(user))
         .await?;
     if report.merged > 0 {
-        propagate_merges(&state).await;
+        propagate_events(&state).await;
     }
     let detail = format!("merged={} queued={}", report.merged, report.queued);
     Ok(AuditDetail::attach(detail, ApiJson(report)))

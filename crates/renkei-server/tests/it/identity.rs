@@ -230,6 +230,35 @@ app_test!(
         let resplit: serde_json::Value = resp.json().await.expect("event");
         assert_eq!((resplit["kind"].as_str(), resplit["from_person"].as_str()), (Some("split"), Some(hanako.as_str())));
 
+        // Both splits reached the lake: record_key_map moves the record's
+        // rows, first to the namesake, then (the latest) to the new person.
+        let table = renkei_store::lake::TableName::parse(renkei_core::RECORD_KEY_MAP_TABLE).expect("name");
+        let snapshot = lake.current().await.expect("current").and_then(|c| c.table(&table).cloned()).expect("a record_key_map");
+        let mut moved = Vec::new();
+        for batch in lake.read(&snapshot).await.expect("rows") {
+            let text = |name: &str| batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<arrow::array::StringArray>()).expect("text").clone();
+            let seq = batch.column_by_name("event_seq").and_then(|c| c.as_any().downcast_ref::<arrow::array::Int64Array>()).expect("seq").clone();
+            let (records, persons, from) = (text("identity_record"), text("person_key"), text("split_from"));
+            for i in 0..batch.num_rows() {
+                moved.push((seq.value(i), records.value(i).to_owned(), persons.value(i).to_owned(), from.value(i).to_owned()));
+            }
+        }
+        moved.sort();
+        assert_eq!(moved, vec![
+            (split["seq"].as_i64().expect("seq"), record.clone(), namesake.clone(), hanako.clone()),
+            (resplit["seq"].as_i64().expect("seq"), record.clone(), resplit["to_person"].as_str().expect("to").to_owned(), hanako.clone()),
+        ]);
+        // And the lake's rows name the record they were resolved through,
+        // so the map has rows to move.
+        let person_table = renkei_store::lake::TableName::parse("person").expect("name");
+        let persons = lake.current().await.expect("current").and_then(|c| c.table(&person_table).cloned()).expect("person table");
+        let mut of_record = 0;
+        for batch in lake.read(&persons).await.expect("rows") {
+            let records = batch.column_by_name("identity_record").and_then(|c| c.as_any().downcast_ref::<arrow::array::StringArray>()).expect("identity_record").clone();
+            of_record += records.iter().filter(|r| *r == Some(record.as_str())).count();
+        }
+        assert_eq!(of_record, 1, "the split record's Patient row carries it");
+
         // The history, in order; and from a sequence number on.
         let events = operator_get(&app, "/api/v1/identity/events").await;
         let kinds: Vec<&str> = events.as_array().expect("array").iter().filter_map(|e| e["kind"].as_str()).collect();

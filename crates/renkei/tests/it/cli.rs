@@ -52,6 +52,19 @@ fn demo_exit_walks_every_step_and_ends_with_a_json_summary() {
             .expect("recall")
             >= summary["identity_recall"].as_f64().expect("recall")
     );
+    // The clerical review decides every queued link it can judge, and its
+    // decisions keep the index right: every split reaches record_key_map.
+    let decided = |k: &str| summary[k].as_u64().unwrap_or_else(|| panic!("{k}"));
+    assert!(
+        decided("identity_review_same") + decided("identity_review_split") > 0,
+        "{summary}"
+    );
+    assert_eq!(
+        decided("identity_review_open"),
+        decided("identity_review_undecidable")
+    );
+    assert!(decided("identity_lake_record_map_rows") >= decided("identity_review_split"));
+    assert_eq!(summary["identity_after_review_precision"], 1.0);
     // A tenth of the persons opt out, some through the portal; every
     // change is one registry version, and an extract touching every
     // purpose leaves out all but the withdrawn and the not-yet-effective.
@@ -351,19 +364,32 @@ fn cluster_nodes_start_find_each_other_and_stop_on_sigterm() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("executor starts");
-    // The executor's log says when it has joined; read it on a thread so
-    // that a silent executor fails the test instead of hanging it.
+    // The executor's log says when it has joined and then when it starts
+    // its flight service, the last step before Ballista listens for
+    // SIGTERM (a signal before that ends the process the default way, as
+    // it would any starting process). Read on a thread so that a silent
+    // executor fails the test instead of hanging it.
     let stderr = executor.stderr.take().expect("stderr");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if line.contains("Connected to scheduler") {
-                let _ = tx.send(());
+                let _ = tx.send("connected");
+            }
+            if line.contains("arrow flight service") {
+                let _ = tx.send("serving");
             }
         }
     });
-    rx.recv_timeout(Duration::from_secs(60))
-        .expect("the executor connects to the scheduler");
+    for step in ["connected", "serving"] {
+        let seen = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("the executor never logged that it was {step}"));
+        assert_eq!(seen, step);
+    }
+    // From the flight service's start to the signal listener is a few
+    // instructions; this leaves them ample time on a loaded machine.
+    std::thread::sleep(Duration::from_millis(500));
     for (name, child) in [("executor", &mut executor), ("scheduler", &mut scheduler)] {
         let killed = std::process::Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
