@@ -59,6 +59,29 @@ impl Timestamp {
         t.format(&Rfc3339)
             .expect("RFC 3339 formatting of a UTC time cannot fail")
     }
+
+    /// The wall-clock text of this instant in Japan (JST, UTC+9, no
+    /// daylight saving): `YYYY-MM-DDTHH:MM:SS…`, the offset left off. The
+    /// platform's months and days are Japan's: a decision at 23:30 UTC on
+    /// the last of the month counts in the next month.
+    fn jst_text(self) -> String {
+        const JST_US: i64 = 9 * 3600 * 1_000_000;
+        self.plus_micros(JST_US).to_rfc3339()
+    }
+
+    /// The month in Japan, `YYYY-MM`.
+    pub fn jst_month(self) -> String {
+        self.jst_text().chars().take(7).collect()
+    }
+
+    /// The minute in Japan, `YYYY-MM-DD HH:MM`, as pages show times.
+    pub fn jst_minute(self) -> String {
+        self.jst_text()
+            .chars()
+            .take(16)
+            .collect::<String>()
+            .replace('T', " ")
+    }
 }
 
 impl fmt::Display for Timestamp {
@@ -128,6 +151,18 @@ impl Clock for FixedClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn japan_time_is_nine_hours_ahead_and_moves_the_month() {
+        let t = Timestamp::parse_rfc3339("2026-11-30T15:30:00Z").expect("parses");
+        assert_eq!(t.jst_month(), "2026-12");
+        assert_eq!(t.jst_minute(), "2026-12-01 00:30");
+        let t = Timestamp::parse_rfc3339("2026-11-30T14:59:00Z").expect("parses");
+        assert_eq!(
+            (t.jst_month(), t.jst_minute()),
+            ("2026-11".to_owned(), "2026-11-30 23:59".to_owned())
+        );
+    }
 
     #[test]
     fn rfc3339_round_trips_with_microseconds() {

@@ -29,8 +29,6 @@ const CATCH_UP_PAGE: i64 = 100_000;
 /// How far in the past a requested effective time may lie and still be
 /// read as "now" (clocks of portals and forms disagree a little).
 const SKEW_US: i64 = 5 * 60 * 1_000_000;
-/// Japan's offset from UTC: register months are months in Japan.
-const JST_US: i64 = 9 * 3600 * 1_000_000;
 
 fn migrations() -> Migrations {
     Migrations {
@@ -463,8 +461,7 @@ fn change_from_row(r: &sqlx::any::AnyRow) -> Result<Change> {
 
 /// `YYYY-MM` in Japan.
 fn month_of(unix_us: i64) -> String {
-    let text = Timestamp::from_unix_micros(unix_us + JST_US).to_rfc3339();
-    text.get(..7).unwrap_or("0000-00").to_owned()
+    Timestamp::from_unix_micros(unix_us).jst_month()
 }
 
 /// Reads the version under the write lock: SQLite's `BEGIN IMMEDIATE`

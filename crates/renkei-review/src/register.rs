@@ -54,8 +54,6 @@ pub struct DecisionTimes {
     pub median_days: f64,
 }
 
-const JST_US: i64 = 9 * 3600 * 1_000_000;
-
 impl Review {
     /// Every decided application, newest decision first; `query` keeps
     /// those whose title, organization or purpose contains it (any case).
@@ -114,11 +112,9 @@ impl Review {
         let mut by: BTreeMap<String, Vec<f64>> = BTreeMap::new();
         for app in self.list(None).await? {
             if let (Some(s), Some(d)) = (app.submitted_at, app.decided_at) {
-                let month = Timestamp::from_unix_micros(d.unix_micros() + JST_US).to_rfc3339();
+                let month = d.jst_month();
                 let days = (d.unix_micros() - s.unix_micros()) as f64 / 86_400e6;
-                by.entry(month.get(..7).unwrap_or("").to_owned())
-                    .or_default()
-                    .push(days);
+                by.entry(month).or_default().push(days);
             }
         }
         Ok(by

@@ -26,12 +26,10 @@ use crate::api::optout::{IdentifyRequest, patient, patient_view, start_patient_s
 use crate::{AppState, Error};
 
 const IDENTIFY_CSRF_COOKIE: &str = "renkei_patient_csrf";
-const JST_US: i64 = 9 * 3600 * 1_000_000;
 
 /// `YYYY-MM-DD HH:MM` in Japan.
 pub(crate) fn jst(t: Timestamp) -> String {
-    let text = Timestamp::from_unix_micros(t.unix_micros() + JST_US).to_rfc3339();
-    text.get(..16).unwrap_or(&text).replace('T', " ")
+    t.jst_minute()
 }
 
 /// A scope in the page's language.
