@@ -33,7 +33,7 @@
 //! side to one core; the CPU seconds of each side and the CPUs the process
 //! may use are reported either way.
 
-use super::median;
+use super::{cpu_seconds, median};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -129,25 +129,6 @@ fn resource_types() -> Vec<&'static str> {
 
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
-}
-
-/// CPU seconds (user + system) this process has used, all threads.
-fn cpu_seconds() -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").context("reading /proc/self/stat")?;
-    // Fields after the command name, which is in parentheses: state is
-    // field 3, utime 14 and stime 15, in clock ticks (USER_HZ, 100 on Linux).
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r)
-        .context("unexpected /proc/self/stat")?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| -> anyhow::Result<f64> {
-        Ok(fields
-            .get(i)
-            .context("unexpected /proc/self/stat")?
-            .parse::<f64>()?)
-    };
-    Ok((ticks(11)? + ticks(12)?) / 100.0)
 }
 
 /// The CPUs this process may run on, as the kernel lists them.

@@ -9,6 +9,7 @@ mod link;
 mod optout;
 mod query;
 
+use anyhow::Context;
 use clap::Subcommand;
 
 /// The benchmarks.
@@ -92,4 +93,23 @@ pub(crate) fn peer_script(name: &str) -> anyhow::Result<std::path::PathBuf> {
                 relative.display()
             )
         })
+}
+
+/// CPU seconds (user + system) this process has used, all threads.
+pub(crate) fn cpu_seconds() -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").context("reading /proc/self/stat")?;
+    // Fields after the command name, which is in parentheses: state is
+    // field 3, utime 14 and stime 15, in clock ticks (USER_HZ, 100 on Linux).
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .context("unexpected /proc/self/stat")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> anyhow::Result<f64> {
+        Ok(fields
+            .get(i)
+            .context("unexpected /proc/self/stat")?
+            .parse::<f64>()?)
+    };
+    Ok((ticks(11)? + ticks(12)?) / 100.0)
 }

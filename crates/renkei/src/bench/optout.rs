@@ -23,7 +23,7 @@
 //! on record afterwards (`Registry::version`). The load generator runs in
 //! the server's process and runtime, so both share the machine's cores.
 
-use super::median;
+use super::{cpu_seconds, median};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -109,25 +109,6 @@ fn round2(x: f64) -> f64 {
 
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
-}
-
-/// CPU seconds (user + system) this process has used, all threads.
-fn cpu_seconds() -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").context("reading /proc/self/stat")?;
-    // Fields after the command name, which is in parentheses: utime and
-    // stime are fields 14 and 15, in clock ticks (USER_HZ, 100 on Linux).
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r)
-        .context("unexpected /proc/self/stat")?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| -> anyhow::Result<f64> {
-        Ok(fields
-            .get(i)
-            .context("unexpected /proc/self/stat")?
-            .parse::<f64>()?)
-    };
-    Ok((ticks(11)? + ticks(12)?) / 100.0)
 }
 
 fn fresh_dir(path: &Path) -> anyhow::Result<()> {
