@@ -374,6 +374,23 @@ async fn sign_in(c: &Client, app: &crate::helpers::TestApp, role: Role, next: &s
     type_into(c, "username", &app.creds(role).username).await;
     type_into(c, "password", PASSWORD).await;
     click(c, "form[action='/login'] button[type=submit]").await;
+    // The sign-in page has a heading too: wait for the page after it, or
+    // a test under load reads the old page.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while c
+        .current_url()
+        .await
+        .map(|u| u.path() == "/login")
+        .unwrap_or(true)
+    {
+        if std::time::Instant::now() > deadline {
+            panic!(
+                "still on /login after signing in; the page is:\n{}",
+                c.source().await.unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     settle(c, Locator::Css("main h1")).await;
 }
 
