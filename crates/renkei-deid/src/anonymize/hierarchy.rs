@@ -370,10 +370,12 @@ impl Hierarchy {
         values: impl IntoIterator<Item = &'a str>,
     ) -> Result<Self> {
         let h = Self::build(column, values, "municipality code", 2, |v| {
-            if is_municipality(v) {
+            if is_municipality(v) || is_prefecture_only(v) {
                 Ok(vec![v[..2].to_owned()])
             } else {
-                Err("5 or 6 digits starting with a prefecture code 01-47")
+                Err(
+                    "5 or 6 digits starting with a prefecture code 01-47 (or the prefecture code and *** when only the prefecture is known)",
+                )
             }
         })?;
         Ok(h.named(
@@ -571,6 +573,12 @@ fn is_municipality(v: &str) -> bool {
         && (1..=47).contains(&v[..2].parse::<u8>().unwrap_or(0))
 }
 
+/// `13***`: a person known to live in a prefecture, not in which of its
+/// municipalities; generalized with the rest at the prefecture level.
+pub(crate) fn is_prefecture_only(v: &str) -> bool {
+    v.len() == 5 && v.ends_with("***") && (1..=47).contains(&v[..2].parse::<u8>().unwrap_or(0))
+}
+
 fn is_jlac10(v: &str) -> bool {
     v.len() == 17 && v.bytes().all(|c| c.is_ascii_alphanumeric())
 }
@@ -669,8 +677,11 @@ mod tests {
     fn codes_generalize_as_documented() {
         let icd = Hierarchy::icd10("dx", ["E11.9", "I10", "S72.0"]).expect("icd");
         assert_eq!(levels(&icd, "E11.9"), ["E11.9", "E11", "IV E00-E90", "*"]);
-        let muni = Hierarchy::municipalities("municipality", ["131016", "01100"]).expect("muni");
+        let muni =
+            Hierarchy::municipalities("municipality", ["131016", "01100", "13***"]).expect("muni");
         assert_eq!(levels(&muni, "131016"), ["131016", "13", "*"]);
+        assert_eq!(levels(&muni, "13***"), ["13***", "13", "*"]);
+        assert!(Hierarchy::municipalities("municipality", ["48***"]).is_err());
         let jlac = Hierarchy::jlac10("lab", ["3D010000001927101"]).expect("jlac");
         assert_eq!(
             levels(&jlac, "3D010000001927101")[1..],

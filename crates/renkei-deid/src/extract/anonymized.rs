@@ -34,6 +34,7 @@ struct Record {
     sex: Option<String>,
     birth: Option<i32>,
     area: Option<String>,
+    prefecture: Option<String>,
     diagnoses: BTreeMap<String, u32>,
 }
 
@@ -66,6 +67,13 @@ pub(crate) async fn build(
     let mut records: HashMap<u32, Record> = HashMap::new();
     let mut columns = vec!["sex".to_owned(), "birth_date".to_owned()];
     columns.extend(area.map(str::to_owned));
+    // Where the municipality is not known, the prefecture may be: read it
+    // too, so that such a person counts in their prefecture (`13***`)
+    // rather than as "unknown".
+    let fallback = area == Some("municipality_code");
+    if fallback {
+        columns.push("prefecture_code".to_owned());
+    }
     let sql = plan::select(LakeTable::Person, &columns, None, system);
     let mut stream = ctx.sql(&sql).await?.execute_stream().await?;
     while let Some(batch) = stream.next().await {
@@ -74,6 +82,7 @@ pub(crate) async fn build(
         let sex = batch.column(1).as_string::<i32>();
         let birth = batch.column(2).as_primitive::<Date32Type>();
         let place = area.map(|_| batch.column(3).as_string::<i32>());
+        let prefecture = fallback.then(|| batch.column(4).as_string::<i32>());
         for i in 0..batch.num_rows() {
             if keys.is_null(i) {
                 continue;
@@ -93,6 +102,12 @@ pub(crate) async fn build(
                 && place.is_valid(i)
             {
                 r.area = Some(place.value(i).to_owned());
+            }
+            if let Some(prefecture) = prefecture
+                && r.prefecture.is_none()
+                && prefecture.is_valid(i)
+            {
+                r.prefecture = Some(prefecture.value(i).to_owned());
             }
         }
     }
@@ -142,8 +157,14 @@ pub(crate) async fn build(
         row.push(slot.to_string());
         age.push(((reference_day - b).max(0) / 365).min(120).to_string());
         sex.push(s.clone());
-        // An unknown place is a value of its own, generalized with the rest.
-        place.push(r.area.clone().unwrap_or_else(|| "unknown".to_owned()));
+        // A place known only to its prefecture is `pp***`; an unknown
+        // place is a value of its own, generalized with the rest.
+        place.push(
+            r.area
+                .clone()
+                .or_else(|| r.prefecture.as_ref().map(|p| format!("{p}***")))
+                .unwrap_or_else(|| "unknown".to_owned()),
+        );
         let main = r
             .diagnoses
             .iter()

@@ -224,9 +224,23 @@ impl Fixture {
                 ),
                 (
                     "municipality_code",
+                    // Every fifth person's municipality is not known, only
+                    // the prefecture.
+                    Arc::new(StringArray::from(
+                        (0..n)
+                            .map(|i| {
+                                (i % 5 != 4).then(|| {
+                                    ["131016", "131024", "271004", "271306"][i % 4].to_owned()
+                                })
+                            })
+                            .collect::<Vec<_>>(),
+                    )),
+                ),
+                (
+                    "prefecture_code",
                     text(
                         (0..n)
-                            .map(|i| ["131016", "131024", "271004", "271306"][i % 4].to_owned())
+                            .map(|i| ["13", "13", "27", "27"][i % 4].to_owned())
                             .collect(),
                     ),
                 ),

@@ -315,6 +315,27 @@ test_on_both_backends! {
 }
 
 test_on_both_backends! {
+    async fn a_person_known_only_to_a_prefecture_counts_in_it(t) {
+        let f = Fixture::new(t).await;
+        // Every fifth person's municipality is unknown, their prefecture
+        // known: as "unknown" they would form classes of their own.
+        let people = f.varied_people(60).await;
+        let rows: Vec<_> = people.iter().enumerate().map(|(i, p)| (*p, ["E11.9", "I10"][i % 2], "2022-02-02")).collect();
+        f.conditions(&rows).await;
+        let mut s = spec("permit-pref", &[("person", &["sex", "municipality_code"]), ("condition", &["icd10"])]);
+        s.delivery = Delivery::Anonymized(renkei_deid::AnonymizedTerms { k: 5, l: None, t: None, max_suppression: 0.1 });
+        let m = f.processing.build(&s, &Exclusion::default(), &Allow, actor()).await.expect("anonymized extract");
+        let (classes, rows) = f.classes_in(&m.tables[0].file, &["sex", "municipality_code"], "icd10");
+        assert_eq!(rows, 60, "nobody suppressed");
+        let places: BTreeSet<String> = classes.keys().map(|q| q[1].clone()).collect();
+        // Three of each sex and prefecture are known only to it: too few at
+        // the municipality level, so all are generalized to the prefecture.
+        assert_eq!(places, BTreeSet::from(["13".to_owned(), "27".to_owned()]));
+        assert!(classes.values().all(|(n, _)| *n >= 5), "{classes:?}");
+    }
+}
+
+test_on_both_backends! {
     async fn an_ended_permit_has_no_key_and_no_extract(t) {
         let f = Fixture::new(t).await;
         f.people(3).await;
