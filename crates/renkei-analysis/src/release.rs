@@ -23,6 +23,7 @@ use std::fmt;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Float64Type, Int64Type};
 use renkei_core::{Actor, AuditEvent, Outcome, Timestamp};
+use renkei_store::Backend;
 use serde::{Deserialize, Serialize};
 
 use crate::disclosure::{
@@ -361,7 +362,9 @@ impl Environment {
     ) -> Result<Output> {
         validate(&request)?;
         let table = cell_table(workspace, &request, rules).await?;
-        let earlier = self.earlier_releases(workspace.permit(), None).await?;
+        let mut conn = self.db.pool().acquire().await?;
+        let earlier = Self::earlier_releases(&mut conn, workspace.permit(), None).await?;
+        drop(conn);
         let decision = disclosure::check(&table, rules, &earlier).map_err(refusal)?;
         let check = Check::of(&decision, earlier.len());
         let now = self.clock.now();
@@ -433,29 +436,31 @@ impl Environment {
                 output.status.as_str()
             )));
         }
+        // Decisions on one permit's outputs take turns: a release is
+        // checked against every release before it, so two released at
+        // once could each miss the other (differencing). SQLite's
+        // `BEGIN IMMEDIATE` serializes writers; PostgreSQL locks the
+        // permit's outputs.
+        let mut tx = self.db.begin_write().await?;
+        if self.db.backend() == Backend::Postgres {
+            sqlx::query("SELECT id FROM outputs WHERE permit_id = $1 FOR UPDATE")
+                .bind(&output.permit)
+                .fetch_all(&mut *tx)
+                .await?;
+        }
         let now = self.clock.now();
         let (status, released) = if release {
-            let earlier = self.earlier_releases(&output.permit, Some(id)).await?;
+            let earlier = Self::earlier_releases(&mut tx, &output.permit, Some(id)).await?;
             let decision = disclosure::check(&table, rules, &earlier).map_err(refusal)?;
             output.check = Check::of(&decision, earlier.len());
             (OutputStatus::Released, Some(decision.into_released()))
         } else {
             (OutputStatus::Refused, None)
         };
-        self.audited(
-            actor,
-            if release {
-                "analysis.output.release"
-            } else {
-                "analysis.output.refuse"
-            },
-            format!("permit={} output={id}", output.permit),
-        )
-        .await?;
         let released_json = released.as_ref().map(to_json).transpose()?;
         let check_json = to_json(&output.check)?;
         // Only a pending output changes: of two reviewers deciding at once,
-        // the second finds nothing to update.
+        // the second finds nothing to update, and logs nothing.
         let done = sqlx::query(
             "UPDATE outputs SET status = $2, reviewer = $3, decided_us = $4, reason = $5, released_json = $6, check_json = $7 \
              WHERE id = $1 AND status = 'pending'",
@@ -467,13 +472,26 @@ impl Environment {
         .bind(reason)
         .bind(released_json)
         .bind(check_json)
-        .execute(self.db.pool())
+        .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
             return Err(Error::Conflict(format!(
                 "output {id} was decided meanwhile"
             )));
         }
+        // Logged before it is visible: a refused entry rolls the decision
+        // back.
+        self.audited(
+            actor,
+            if release {
+                "analysis.output.release"
+            } else {
+                "analysis.output.refuse"
+            },
+            format!("permit={} output={id}", output.permit),
+        )
+        .await?;
+        tx.commit().await?;
         output.status = status;
         output.reviewer = Some(reviewer.to_owned());
         output.decided_at = Some(now);
@@ -505,15 +523,8 @@ impl Environment {
     }
 
     async fn outputs_where(&self, filter: &str, value: &str) -> Result<Vec<Output>> {
-        let rows: Vec<OutputRow> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM outputs WHERE {filter} ORDER BY id DESC"
-        ))
-        .bind(value)
-        .fetch_all(self.db.pool())
-        .await?;
-        rows.into_iter()
-            .map(|r| output_of(r).map(|(o, _)| o))
-            .collect()
+        let mut conn = self.db.pool().acquire().await?;
+        outputs_where_in(&mut conn, filter, value).await
     }
 
     async fn output_with_cells(&self, id: OutputId) -> Result<(Output, CellTable)> {
@@ -525,23 +536,26 @@ impl Environment {
         output_of(row.ok_or_else(|| Error::NotFound(format!("output {id}")))?)
     }
 
+    /// The permit's released outputs but `except`, read on `conn` (a
+    /// decision's own transaction, which holds the permit's lock).
     async fn earlier_releases(
-        &self,
+        conn: &mut sqlx::AnyConnection,
         permit: &str,
         except: Option<OutputId>,
     ) -> Result<Vec<EarlierRelease>> {
-        Ok(self
-            .outputs_where("status = 'released' AND permit_id = $1", permit)
-            .await?
-            .into_iter()
-            .filter(|o| Some(o.id) != except)
-            .filter_map(|o| {
-                o.released.map(|table| EarlierRelease {
-                    id: o.id.release_id(),
-                    table,
+        Ok(
+            outputs_where_in(conn, "status = 'released' AND permit_id = $1", permit)
+                .await?
+                .into_iter()
+                .filter(|o| Some(o.id) != except)
+                .filter_map(|o| {
+                    o.released.map(|table| EarlierRelease {
+                        id: o.id.release_id(),
+                        table,
+                    })
                 })
-            })
-            .collect())
+                .collect(),
+        )
     }
 
     async fn next_output_id(&self) -> Result<i64> {
@@ -566,6 +580,22 @@ impl Environment {
             .map(|_| ())
             .map_err(Error::Audit)
     }
+}
+
+async fn outputs_where_in(
+    conn: &mut sqlx::AnyConnection,
+    filter: &str,
+    value: &str,
+) -> Result<Vec<Output>> {
+    let rows: Vec<OutputRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM outputs WHERE {filter} ORDER BY id DESC"
+    ))
+    .bind(value)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.into_iter()
+        .map(|r| output_of(r).map(|(o, _)| o))
+        .collect()
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<String> {

@@ -386,12 +386,12 @@ impl Review {
         let step_name = step.name();
         let next = app.stage.clone().apply(step)?;
         let now = self.clock.now().unix_micros();
-        self.audit(
-            who,
-            format!("review.{step_name}"),
-            format!("application={id} from={from} to={}", next.name()),
-        )
-        .await?;
+        // The step is taken (the revision checked) inside the transaction
+        // first, then audited, then committed: a step that loses a race to
+        // a concurrent one is refused before anything is logged, and one
+        // whose audit entry is refused is rolled back (logged before
+        // visible). Only a failed commit after the entry can leave an
+        // entry for a step not taken.
         let mut tx = self.db.begin_write().await?;
         let seq: i64 = sqlx::query_scalar(
             "SELECT COALESCE(MAX(seq), 0) + 1 FROM transitions WHERE application_id = $1",
@@ -417,6 +417,12 @@ impl Review {
         if done.rows_affected() != 1 {
             return Err(Error::Stale(id.to_string()));
         }
+        self.audit(
+            who,
+            format!("review.{step_name}"),
+            format!("application={id} from={from} to={}", next.name()),
+        )
+        .await?;
         sqlx::query(
             "INSERT INTO transitions (application_id, seq, from_state, to_state, step, actor, reason, at_us) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",

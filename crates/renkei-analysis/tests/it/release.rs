@@ -203,6 +203,52 @@ test_on_both_backends! {
 }
 
 test_on_both_backends! {
+    async fn decisions_at_once_take_turns_and_log_only_what_was_done(t) {
+        let (_dir, ws) = cohort_workspace(0).await;
+        let audit = Arc::new(Audit::default());
+        let env = Environment::open(&t.stores, Arc::new(SystemClock), audit.clone()).await.expect("environment");
+        let rules = Rules::default();
+        let by_sex = |title: &str, sql: &str| OutputRequest {
+            title: title.to_owned(),
+            sql: sql.to_owned(),
+            dimensions: vec!["sex".to_owned()],
+            person: "pseudonym".to_owned(),
+            value: None,
+            margins: false,
+            kind: DataKind::General,
+        };
+        // Two reviewers release two outputs of one permit at the same time:
+        // whichever goes second is checked against the first.
+        let all = env.propose(&ws, "researcher", actor(), by_sex("All by sex", "SELECT * FROM cohort"), &rules).await.expect("first");
+        let fewer = env
+            .propose(&ws, "researcher", actor(), by_sex("Without three", "SELECT * FROM cohort WHERE pseudonym NOT IN ('p1', 'p2', 'p3')"), &rules)
+            .await
+            .expect("second");
+        let (a, b) = tokio::join!(
+            env.decide(all.id, "reviewer-1", actor(), true, "ok", &rules),
+            env.decide(fewer.id, "reviewer-2", actor(), true, "ok", &rules),
+        );
+        let (a, b) = (a.expect("released"), b.expect("released"));
+        let women = [released_value(&a, &["F"]), released_value(&b, &["F"])];
+        assert!(women.contains(&Published::Suppressed), "both published their women: 28 − 25 = 3 would be known ({women:?})");
+
+        // Two reviewers decide one output at once: one decision stands, and
+        // only it is in the log.
+        let o = env.propose(&ws, "researcher", actor(), by_sex_and_code("Once"), &rules).await.expect("propose");
+        let before = audit.0.lock().expect("lock").len();
+        let (x, y) = tokio::join!(
+            env.decide(o.id, "reviewer-1", actor(), true, "fine", &rules),
+            env.decide(o.id, "reviewer-2", actor(), false, "not fine", &rules),
+        );
+        assert!(x.is_ok() != y.is_ok(), "exactly one decision: {x:?} {y:?}");
+        let lost = if x.is_ok() { y } else { x };
+        assert!(matches!(lost, Err(Error::Conflict(_))), "{lost:?}");
+        let entries: Vec<String> = audit.0.lock().expect("lock")[before..].iter().map(|e| e.action.clone()).collect();
+        assert_eq!(entries.len(), 1, "one decision, one entry: {entries:?}");
+    }
+}
+
+test_on_both_backends! {
     async fn refused_outputs_never_leave(t) {
         let (_dir, ws) = cohort_workspace(0).await;
         let env = Environment::open(&t.stores, Arc::new(SystemClock), Arc::new(Audit::default())).await.expect("environment");

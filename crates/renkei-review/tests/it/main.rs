@@ -193,6 +193,28 @@ async fn permitted(
 }
 
 test_on_both_backends!(
+    async fn two_steps_at_once_leave_one_transition_and_one_log_entry(t) {
+        let f = fixture(t).await;
+        let applicant = acting(Role::Applicant, "applicant");
+        let operator = acting(Role::Operator, "secretariat");
+        let other = acting(Role::Operator, "another-secretary");
+        let app = f.review.create(&applicant, form("京都大学", "JP", false), None).await.expect("draft");
+        f.review.step(&applicant, &app.id, Step::Submit, "").await.expect("submit");
+        let before = f.audit.0.lock().expect("lock").len();
+        // Two secretaries start screening the same application at once.
+        let (a, b) = tokio::join!(
+            f.review.step(&operator, &app.id, Step::StartScreening, ""),
+            f.review.step(&other, &app.id, Step::StartScreening, ""),
+        );
+        assert!(a.is_ok() != b.is_ok(), "exactly one step is taken: {a:?} {b:?}");
+        let history = f.review.history(&app.id).await.expect("history");
+        assert_eq!(history.iter().filter(|t| t.step == "screened").count(), 1);
+        let entries: Vec<String> = f.audit.0.lock().expect("lock")[before..].iter().map(|e| e.action.clone()).collect();
+        assert_eq!(entries, ["review.screened"], "the step that lost is not in the log");
+    }
+);
+
+test_on_both_backends!(
     async fn an_application_goes_from_draft_to_an_active_permit(t) {
         let f = fixture(t).await;
         let (app, permit) = permitted(&f, form("京都大学", "JP", false)).await;
