@@ -26,6 +26,7 @@ use renkei_core::{Actor, AuditEvent, Outcome, Timestamp};
 use renkei_store::Backend;
 use serde::{Deserialize, Serialize};
 
+use crate::disclosure::dp::{Accountant, Epsilon};
 use crate::disclosure::{
     self, Cell, CellKey, CellTable, DataKind, EarlierRelease, Key, Published, ReleaseId,
     ReleasedTable, Rules, SumStats,
@@ -95,6 +96,26 @@ pub struct OutputRequest {
     /// General, or genomic (a stricter minimum).
     #[serde(default = "general")]
     pub kind: DataKind,
+    /// Noise instead of suppression: a count table released under
+    /// differential privacy, spending ε of the permit's budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy: Option<PrivacyRequest>,
+}
+
+/// A noisy release (differential privacy) of a count table: discrete
+/// Laplace noise on every interior cell, margins added up from them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacyRequest {
+    /// ε this table spends (`"0.5"`).
+    pub epsilon: Epsilon,
+    /// Every category of every dimension, in the dimensions' order. The
+    /// table is built from this public list, never from the data — a
+    /// category present only because one person has it would disclose
+    /// that person by its presence — so every listed combination is a
+    /// cell (with noise, also an empty one) and rows outside the list are
+    /// not counted.
+    pub categories: Vec<Vec<String>>,
 }
 
 fn default_person() -> String {
@@ -177,6 +198,11 @@ pub struct Check {
     pub audit_holds: bool,
     /// Earlier releases of the permit it was checked against.
     pub compared_with: usize,
+    /// For a noisy release: the ε it spends. Its cells are then the true
+    /// counts over the listed categories, none suppressed; noise is drawn
+    /// when a reviewer releases it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noisy: Option<Epsilon>,
 }
 
 impl Check {
@@ -206,6 +232,32 @@ impl Check {
             cells,
             audit_holds: decision.audit().holds(),
             compared_with,
+            noisy: None,
+        }
+    }
+
+    /// The check of a noisy release: nothing is suppressed, since noise,
+    /// not suppression, protects its cells; the budget is what is checked.
+    fn noisy(table: &CellTable, epsilon: Epsilon) -> Self {
+        let cells: Vec<CheckedCell> = table
+            .cells()
+            .iter()
+            .map(|c| CheckedCell {
+                key: c.key.parts().iter().map(ToString::to_string).collect(),
+                persons: c.persons,
+                sum: None,
+                released: true,
+                why_ja: None,
+                why_en: None,
+            })
+            .collect();
+        Check {
+            dimensions: table.dimensions().to_vec(),
+            cells,
+            suppressed: 0,
+            audit_holds: true,
+            compared_with: 0,
+            noisy: Some(epsilon),
         }
     }
 }
@@ -362,11 +414,32 @@ impl Environment {
     ) -> Result<Output> {
         validate(&request)?;
         let table = cell_table(workspace, &request, rules).await?;
-        let mut conn = self.db.pool().acquire().await?;
-        let earlier = Self::earlier_releases(&mut conn, workspace.permit(), None).await?;
-        drop(conn);
-        let decision = disclosure::check(&table, rules, &earlier).map_err(refusal)?;
-        let check = Check::of(&decision, earlier.len());
+        let (table, check) = match &request.privacy {
+            Some(privacy) => {
+                // Refused now if the budget cannot pay for it; spent only
+                // when a reviewer releases it.
+                let left = self.dp_accountant(workspace.permit(), rules).await?;
+                if privacy.epsilon > left.remaining() {
+                    return Err(Error::Invalid(format!(
+                        "privacy.epsilon: ε = {} asked, ε = {} left of the permit's budget of {}",
+                        privacy.epsilon,
+                        left.remaining(),
+                        left.budget()
+                    )));
+                }
+                let table = listed_table(&table, &request, privacy)?;
+                let check = Check::noisy(&table, privacy.epsilon);
+                (table, check)
+            }
+            None => {
+                let mut conn = self.db.pool().acquire().await?;
+                let earlier = Self::earlier_releases(&mut conn, workspace.permit(), None).await?;
+                drop(conn);
+                let decision = disclosure::check(&table, rules, &earlier).map_err(refusal)?;
+                let check = Check::of(&decision, earlier.len());
+                (table, check)
+            }
+        };
         let now = self.clock.now();
         let id = OutputId(self.next_output_id().await?);
         self.audited(
@@ -449,13 +522,44 @@ impl Environment {
                 .await?;
         }
         let now = self.clock.now();
-        let (status, released) = if release {
-            let earlier = Self::earlier_releases(&mut tx, &output.permit, Some(id)).await?;
-            let decision = disclosure::check(&table, rules, &earlier).map_err(refusal)?;
-            output.check = Check::of(&decision, earlier.len());
-            (OutputStatus::Released, Some(decision.into_released()))
-        } else {
-            (OutputStatus::Refused, None)
+        let (status, released) = match (release, &output.request.privacy) {
+            (true, Some(privacy)) => {
+                // Spent in the decision's transaction, before the noisy
+                // table can be seen: a refused decision spends nothing.
+                let budget = rules.dp_budget.ok_or_else(no_dp)?;
+                let spent: Option<i64> =
+                    sqlx::query_scalar("SELECT spent_micros FROM dp_spent WHERE permit_id = $1")
+                        .bind(&output.permit)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let spent = Epsilon::from_micros(u64::try_from(spent.unwrap_or(0)).unwrap_or(0));
+                let mut accountant = Accountant::resume(budget, spent).map_err(privacy_error)?;
+                let noisy = disclosure::dp::noisy_table(
+                    &mut rand::rngs::OsRng,
+                    &mut accountant,
+                    &table,
+                    privacy.epsilon,
+                )
+                .map_err(privacy_error)?;
+                let spent_micros = i64::try_from(accountant.spent().micros())
+                    .map_err(|_| Error::Corrupt("spent ε out of range".to_owned()))?;
+                sqlx::query(
+                    "INSERT INTO dp_spent (permit_id, spent_micros) VALUES ($1, $2) \
+                     ON CONFLICT (permit_id) DO UPDATE SET spent_micros = excluded.spent_micros",
+                )
+                .bind(&output.permit)
+                .bind(spent_micros)
+                .execute(&mut *tx)
+                .await?;
+                (OutputStatus::Released, Some(noisy))
+            }
+            (true, None) => {
+                let earlier = Self::earlier_releases(&mut tx, &output.permit, Some(id)).await?;
+                let decision = disclosure::check(&table, rules, &earlier).map_err(refusal)?;
+                output.check = Check::of(&decision, earlier.len());
+                (OutputStatus::Released, Some(decision.into_released()))
+            }
+            (false, _) => (OutputStatus::Refused, None),
         };
         let released_json = released.as_ref().map(to_json).transpose()?;
         let check_json = to_json(&output.check)?;
@@ -536,6 +640,19 @@ impl Environment {
         output_of(row.ok_or_else(|| Error::NotFound(format!("output {id}")))?)
     }
 
+    /// The permit's differential-privacy budget and what its released
+    /// noisy tables have spent of it.
+    pub async fn dp_accountant(&self, permit: &str, rules: &Rules) -> Result<Accountant> {
+        let budget = rules.dp_budget.ok_or_else(no_dp)?;
+        let spent: Option<i64> =
+            sqlx::query_scalar("SELECT spent_micros FROM dp_spent WHERE permit_id = $1")
+                .bind(permit)
+                .fetch_optional(self.db.pool())
+                .await?;
+        let spent = Epsilon::from_micros(u64::try_from(spent.unwrap_or(0)).unwrap_or(0));
+        Accountant::resume(budget, spent).map_err(privacy_error)
+    }
+
     /// The permit's released outputs but `except`, read on `conn` (a
     /// decision's own transaction, which holds the permit's lock).
     async fn earlier_releases(
@@ -605,6 +722,100 @@ fn to_json<T: Serialize>(value: &T) -> Result<String> {
 /// A disclosure error on a table the workspace computed is the request's
 /// fault (a table that does not add up, a negative value), not the
 /// platform's: the researcher is told why.
+fn no_dp() -> Error {
+    Error::Invalid(
+        "privacy: noisy releases are not offered here ([analysis.disclosure] dp_budget is not set)"
+            .to_owned(),
+    )
+}
+
+fn privacy_error(e: disclosure::Error) -> Error {
+    match e {
+        disclosure::Error::BudgetExceeded { .. } => {
+            Error::Conflict(format!("the output cannot be released: {e}"))
+        }
+        other => Error::Invalid(format!("privacy: {other}")),
+    }
+}
+
+/// The table of a noisy release: every combination of the listed
+/// categories (and, with margins, their totals), with the true counts of
+/// `computed` where it has them and zero elsewhere. Rows in categories
+/// outside the list are left out.
+fn listed_table(
+    computed: &CellTable,
+    request: &OutputRequest,
+    privacy: &PrivacyRequest,
+) -> Result<CellTable> {
+    let mut counts: HashMap<Vec<String>, u64> = HashMap::new();
+    for cell in computed.cells() {
+        let mut values = Vec::with_capacity(cell.key.parts().len());
+        for part in cell.key.parts() {
+            match part {
+                Key::Value(v) => values.push(v.clone()),
+                Key::Total => break,
+            }
+        }
+        if values.len() == cell.key.parts().len() {
+            counts.insert(values, cell.persons);
+        }
+    }
+    let d = request.dimensions.len();
+    let mut table = CellTable::new(request.dimensions.iter().cloned(), request.kind);
+    // Each mask says which dimensions are totals: 0 is the interior.
+    let masks: Vec<u32> = if request.margins {
+        (0..1u32 << d).collect()
+    } else {
+        vec![0]
+    };
+    for mask in masks {
+        let free: Vec<usize> = (0..d).filter(|i| mask & (1 << i) == 0).collect();
+        let mut index = vec![0usize; free.len()];
+        loop {
+            let chosen: Vec<(usize, &str)> = free
+                .iter()
+                .zip(&index)
+                .map(|(&dim, &i)| (dim, privacy.categories[dim][i].as_str()))
+                .collect();
+            let persons: u64 = counts
+                .iter()
+                .filter(|(key, _)| {
+                    chosen.iter().all(|(dim, v)| key[*dim] == *v)
+                        && key
+                            .iter()
+                            .enumerate()
+                            .all(|(dim, v)| privacy.categories[dim].contains(v))
+                })
+                .map(|(_, n)| n)
+                .sum();
+            let key: Vec<Key> = (0..d)
+                .map(|dim| match chosen.iter().find(|(c, _)| *c == dim) {
+                    Some((_, v)) => Key::value(*v),
+                    None => Key::Total,
+                })
+                .collect();
+            table.push_count(key, persons);
+            // The next combination, like an odometer.
+            let mut pos = free.len();
+            loop {
+                if pos == 0 {
+                    break;
+                }
+                pos -= 1;
+                index[pos] += 1;
+                if index[pos] < privacy.categories[free[pos]].len() {
+                    break;
+                }
+                index[pos] = 0;
+            }
+            if pos == 0 && index.iter().all(|&i| i == 0) {
+                break;
+            }
+        }
+    }
+    Ok(table)
+}
+
 fn refusal(e: disclosure::Error) -> Error {
     let hint = match &e {
         disclosure::Error::NotAdditive { .. } => {
@@ -653,6 +864,40 @@ fn validate(request: &OutputRequest) -> Result<()> {
         return Err(Error::Invalid(
             "dimensions, person and value: each a different column".to_owned(),
         ));
+    }
+    if let Some(privacy) = &request.privacy {
+        if request.value.is_some() {
+            return Err(Error::Invalid(
+                "privacy: a noisy release is of counts; leave out value".to_owned(),
+            ));
+        }
+        if privacy.epsilon.is_zero() {
+            return Err(Error::Invalid("privacy.epsilon: more than 0".to_owned()));
+        }
+        if privacy.categories.len() != request.dimensions.len() {
+            return Err(Error::Invalid(format!(
+                "privacy.categories: one list per dimension ({} dimensions, {} lists)",
+                request.dimensions.len(),
+                privacy.categories.len()
+            )));
+        }
+        let mut cells: usize = 1;
+        for (dim, list) in request.dimensions.iter().zip(&privacy.categories) {
+            let mut unique: Vec<&String> = list.iter().collect();
+            unique.sort_unstable();
+            unique.dedup();
+            if list.is_empty() || unique.len() != list.len() {
+                return Err(Error::Invalid(format!(
+                    "privacy.categories of {dim}: a list of distinct categories, not empty"
+                )));
+            }
+            cells = cells.saturating_mul(list.len() + usize::from(request.margins));
+        }
+        if cells > MAX_CELLS {
+            return Err(Error::Invalid(format!(
+                "privacy.categories: {cells} cells, more than {MAX_CELLS}"
+            )));
+        }
     }
     Ok(())
 }

@@ -51,6 +51,10 @@ pub struct Rules {
     pub dominance: Option<Dominance>,
     /// Whether zeros are published.
     pub zero_cells: ZeroCells,
+    /// The differential-privacy budget (ε) each permit may spend on noisy
+    /// tables, released instead of suppressed (see [`super::dp`]). None,
+    /// the default, offers no noisy release.
+    pub dp_budget: Option<super::dp::Epsilon>,
 }
 
 impl Default for Rules {
@@ -63,6 +67,7 @@ impl Default for Rules {
                 k_percent: 85.0,
             }),
             zero_cells: ZeroCells::Release,
+            dp_budget: None,
         }
     }
 }

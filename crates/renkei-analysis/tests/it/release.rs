@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 
 use arrow::array::Float64Array;
+use renkei_analysis::disclosure::dp::Epsilon;
 use renkei_analysis::disclosure::{DataKind, Published, Rules};
+use renkei_analysis::release::PrivacyRequest;
 use renkei_analysis::{Output, OutputRequest, OutputStatus};
 
 use super::*;
@@ -87,6 +89,7 @@ fn by_sex_and_code(title: &str) -> OutputRequest {
         value: None,
         margins: true,
         kind: DataKind::General,
+        privacy: None,
     }
 }
 
@@ -185,6 +188,7 @@ test_on_both_backends! {
             value: None,
             margins: false,
             kind: DataKind::General,
+            privacy: None,
         };
         // Two requests pending together; the second leaves out three women.
         let all = env.propose(&ws, "researcher", actor(), by_sex("All by sex", "SELECT * FROM cohort"), &rules).await.expect("first");
@@ -216,6 +220,7 @@ test_on_both_backends! {
             value: None,
             margins: false,
             kind: DataKind::General,
+            privacy: None,
         };
         // Two reviewers release two outputs of one permit at the same time:
         // whichever goes second is checked against the first.
@@ -245,6 +250,67 @@ test_on_both_backends! {
         assert!(matches!(lost, Err(Error::Conflict(_))), "{lost:?}");
         let entries: Vec<String> = audit.0.lock().expect("lock")[before..].iter().map(|e| e.action.clone()).collect();
         assert_eq!(entries.len(), 1, "one decision, one entry: {entries:?}");
+    }
+}
+
+test_on_both_backends! {
+    async fn a_noisy_release_spends_the_permits_budget_and_suppresses_nothing(t) {
+        let (_dir, ws) = cohort_workspace(0).await;
+        let audit = Arc::new(Audit::default());
+        let env = Environment::open(&t.stores, Arc::new(SystemClock), audit.clone()).await.expect("environment");
+        let eps = |s: &str| Epsilon::parse(s).expect("epsilon");
+        let noisy = |title: &str, epsilon: &str| OutputRequest {
+            privacy: Some(PrivacyRequest {
+                epsilon: eps(epsilon),
+                // "X" is on the public list but not in the data.
+                categories: vec![vec!["F".to_owned(), "M".to_owned(), "X".to_owned()], vec!["E11".to_owned(), "I10".to_owned()]],
+            }),
+            ..by_sex_and_code(title)
+        };
+        // Not offered without a budget.
+        let err = env.propose(&ws, "researcher", actor(), noisy("No budget", "0.5"), &Rules::default()).await.expect_err("no budget");
+        assert!(matches!(&err, Error::Invalid(m) if m.contains("dp_budget")), "{err}");
+
+        let rules = Rules { dp_budget: Some(eps("1.0")), ..Rules::default() };
+        let o = env.propose(&ws, "researcher", actor(), noisy("Noisy", "0.6"), &rules).await.expect("propose");
+        assert_eq!(o.check.noisy, Some(eps("0.6")));
+        assert_eq!(o.check.suppressed, 0, "noise, not suppression");
+        assert_eq!(o.check.cells.len(), 4 * 3, "every listed combination and its totals");
+        assert_eq!(cell(&o, &["X", "E11"]).persons, 0, "a listed category absent from the data is a cell");
+        assert_eq!(cell(&o, &["F", "I10"]).persons, 3, "the reviewer sees the true count");
+        assert_eq!(env.dp_accountant("permit-r", &rules).await.expect("budget").spent(), eps("0"), "nothing spent before release");
+        // A second one that the budget could pay for now, but not after.
+        let second = env.propose(&ws, "researcher", actor(), noisy("Second", "0.6"), &rules).await.expect("0.6 of 1.0 is left");
+
+        let released = env.decide(o.id, "reviewer", actor(), true, "noisy counts only", &rules).await.expect("release");
+        let table = released.released.as_ref().expect("released table");
+        assert!(table.cells().iter().all(|c| c.value != Published::Suppressed));
+        let value = |key: [&str; 2]| released_value(&released, &key).persons().expect("a value");
+        for sex in ["F", "M", "X"] {
+            assert_eq!(value([sex, "*"]), value([sex, "E11"]) + value([sex, "I10"]), "the table adds up");
+        }
+        assert_eq!(value(["*", "*"]), ["F", "M", "X"].iter().map(|s| value([s, "*"])).sum::<u64>());
+        assert!(!released.csv().expect("csv").contains(",X\n"), "no suppression mark");
+        assert_eq!(env.dp_accountant("permit-r", &rules).await.expect("budget").spent(), eps("0.6"));
+
+        // The budget cannot pay for the second any more: refused at
+        // release, nothing spent, nothing logged, still pending.
+        let before = audit.0.lock().expect("lock").len();
+        let err = env.decide(second.id, "reviewer", actor(), true, "ok", &rules).await.expect_err("over budget");
+        assert!(matches!(&err, Error::Conflict(m) if m.contains("budget") || m.contains("ε")), "{err}");
+        assert_eq!(audit.0.lock().expect("lock").len(), before);
+        assert_eq!(env.output(second.id).await.expect("read").status, OutputStatus::Pending);
+        assert_eq!(env.dp_accountant("permit-r", &rules).await.expect("budget").spent(), eps("0.6"));
+        // And a new request for more than is left is refused at once.
+        let err = env.propose(&ws, "researcher", actor(), noisy("Third", "0.5"), &rules).await.expect_err("0.4 left");
+        assert!(matches!(&err, Error::Invalid(m) if m.contains("0.4")), "{err}");
+        // Bad requests name what is wrong.
+        let mut sums = noisy("Sums", "0.1");
+        sums.value = Some("cost".to_owned());
+        assert!(matches!(env.propose(&ws, "researcher", actor(), sums, &rules).await, Err(Error::Invalid(m)) if m.contains("value")));
+        let mut short = noisy("Short", "0.1");
+        short.privacy.as_mut().expect("privacy").categories.pop();
+        assert!(matches!(env.propose(&ws, "researcher", actor(), short, &rules).await, Err(Error::Invalid(m)) if m.contains("one list per dimension")));
     }
 }
 
@@ -299,6 +365,7 @@ test_on_both_backends! {
                 value: Some("cost".to_owned()),
                 margins: false,
                 kind: DataKind::General,
+                privacy: None,
             }, &rules)
             .await
             .expect("propose");

@@ -204,6 +204,32 @@ pub async fn propose(
     let who = acting(&principal)?;
     let (p, ws) = crate::workspaces::open(&state, &permit, &user.username).await?;
     let value = field(&fields, "value").trim();
+    // A noisy release: ε, and the categories of each dimension, one line
+    // per dimension.
+    let epsilon = field(&fields, "epsilon").trim();
+    let privacy = if epsilon.is_empty() {
+        Ok(None)
+    } else {
+        renkei_analysis::disclosure::dp::Epsilon::parse(epsilon)
+            .map(|epsilon| {
+                Some(renkei_analysis::release::PrivacyRequest {
+                    epsilon,
+                    categories: field(&fields, "categories")
+                        .lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .map(|l| {
+                            l.split([',', '、'])
+                                .map(str::trim)
+                                .filter(|c| !c.is_empty())
+                                .map(str::to_owned)
+                                .collect()
+                        })
+                        .collect(),
+                })
+            })
+            .map_err(|e| renkei_analysis::Error::Invalid(format!("privacy.epsilon: {e}")))
+    };
     let request = OutputRequest {
         title: field(&fields, "title").to_owned(),
         sql: field(&fields, "sql").to_owned(),
@@ -224,19 +250,26 @@ pub async fn propose(
         } else {
             renkei_analysis::disclosure::DataKind::General
         },
+        privacy: None,
     };
     let sql = request.sql.clone();
-    match state
-        .analysis()
-        .propose(
-            &ws,
-            &who.username,
-            who.actor,
-            request,
-            &disclosure_rules(&state),
-        )
-        .await
-    {
+    let proposed = match privacy {
+        Ok(privacy) => {
+            let request = OutputRequest { privacy, ..request };
+            state
+                .analysis()
+                .propose(
+                    &ws,
+                    &who.username,
+                    who.actor,
+                    request,
+                    &disclosure_rules(&state),
+                )
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    match proposed {
         Ok(output) => Ok(Redirect::to(&format!("/outputs/{}", output.id)).into_response()),
         Err(e @ (renkei_analysis::Error::Invalid(_) | renkei_analysis::Error::Query(_))) => {
             let refused = Some(e.to_string());
@@ -276,6 +309,11 @@ async fn render(
     let history = analysis.history(&id, 20).await?;
     let outputs = analysis.outputs(&id).await?;
     let rules = disclosure_rules(state);
+    // Offered only where the platform has a budget for it.
+    let dp = match rules.dp_budget {
+        Some(_) => Some(analysis.dp_accountant(&id, &rules).await?),
+        None => None,
+    };
     let body = html! {
         p class="hint" { (l.pick("許可", "Permit")) " " (id) " · " (l.pick("表", "Tables")) ": "
             @for (i, t) in ws.tables().iter().enumerate() { @if i > 0 { ", " } code { (t) } } }
@@ -334,6 +372,19 @@ async fn render(
             input id="out-value" name="value";
             label class="check" { input type="checkbox" name="margins" value="1"; (l.pick("合計（周辺度数）を含める", "Include totals (margins)")) }
             label class="check" { input type="checkbox" name="genomic" value="1"; (l.pick("ゲノム集計（より厳しい最小セル数）", "Genomic aggregate (stricter minimum)")) }
+            @if let Some(budget) = &dp {
+                fieldset id="noisy" {
+                    legend { (l.pick("差分プライバシー（任意）", "Differential privacy (optional)")) }
+                    p class="hint" { (l.pick(
+                        &format!("秘匿の代わりにノイズを加えた件数表として持ち出します。予算 ε = {}、残り ε = {}。", budget.budget(), budget.remaining()),
+                        &format!("Released as a count table with noise instead of suppression. Budget ε = {}, left ε = {}.", budget.budget(), budget.remaining()),
+                    )) }
+                    label for="out-epsilon" { (l.pick("使う ε（空欄ならノイズなし）", "ε to spend (empty: no noise)")) }
+                    input id="out-epsilon" name="epsilon" inputmode="decimal";
+                    label for="out-categories" { (l.pick("各次元のカテゴリ（次元ごとに1行、カンマ区切り。データからではなく、公開された一覧から）", "Categories of each dimension (a line per dimension, comma-separated; from a public list, not from the data)")) }
+                    textarea id="out-categories" name="categories" rows="3" {}
+                }
+            }
             button type="submit" id="request-release" { (l.pick("持ち出しを申請", "Request release")) }
         }
         @if !outputs.is_empty() {
@@ -479,6 +530,13 @@ pub async fn show_output(
             dt { (l.pick("集計元", "Made from")) } dd { code { (o.request.sql) } }
             dt { (l.pick("秘匿セル", "Suppressed cells")) } dd id="suppressed" { (o.check.suppressed) " / " (o.check.cells.len()) }
             dt { (l.pick("照合した過去の公開", "Earlier releases compared")) } dd { (o.check.compared_with) }
+            @if let Some(epsilon) = o.check.noisy {
+                dt { (l.pick("差分プライバシー", "Differential privacy")) }
+                dd id="noisy" { (l.pick(
+                    &format!("公開時に各セルへノイズを加え、許可の予算から ε = {epsilon} を使います（秘匿はしません）。下の値は真の件数です。"),
+                    &format!("Noise is added to every cell when released, spending ε = {epsilon} of the permit's budget (nothing is suppressed). The values below are the true counts."),
+                )) }
+            }
             @if !o.check.audit_holds {
                 dt { (l.pick("監査", "Audit")) } dd class="error" { (l.pick("線形計画による監査で保護できず、表全体を留保", "The linear-programming audit could not protect the table: all withheld")) }
             }
