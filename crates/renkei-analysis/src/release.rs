@@ -441,18 +441,13 @@ impl Environment {
             }
         };
         let now = self.clock.now();
-        let id = OutputId(self.next_output_id().await?);
-        self.audited(
-            actor,
-            "analysis.output.request",
-            format!(
-                "permit={} output={id} cells={} suppressed={}",
-                workspace.permit(),
-                check.cells.len(),
-                check.suppressed
-            ),
-        )
-        .await?;
+        // Numbered, recorded, logged, then committed: two requests at once
+        // cannot take one number, and one that fails logs nothing.
+        let mut tx = self.db.begin_write().await?;
+        let max: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM outputs")
+            .fetch_one(&mut *tx)
+            .await?;
+        let id = OutputId(max.unwrap_or(0) + 1);
         sqlx::query(&format!(
             "INSERT INTO outputs ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', NULL, NULL, NULL, NULL)"
         ))
@@ -464,8 +459,20 @@ impl Environment {
         .bind(to_json(&request)?)
         .bind(to_json(&table)?)
         .bind(to_json(&check)?)
-        .execute(self.db.pool())
+        .execute(&mut *tx)
         .await?;
+        self.audited(
+            actor,
+            "analysis.output.request",
+            format!(
+                "permit={} output={id} cells={} suppressed={}",
+                workspace.permit(),
+                check.cells.len(),
+                check.suppressed
+            ),
+        )
+        .await?;
+        tx.commit().await?;
         Ok(Output {
             id,
             permit: workspace.permit().to_owned(),
@@ -673,13 +680,6 @@ impl Environment {
                 })
                 .collect(),
         )
-    }
-
-    async fn next_output_id(&self) -> Result<i64> {
-        let max: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM outputs")
-            .fetch_one(self.db.pool())
-            .await?;
-        Ok(max.unwrap_or(0) + 1)
     }
 
     async fn audited(&self, actor: Actor, action: &str, object: String) -> Result<()> {
