@@ -48,6 +48,10 @@ pub enum Error {
     /// a host, say).
     #[error("invalid analysis engine: {0}")]
     InvalidEngine(String),
+    /// The analysis cluster could not be reached (a scheduler or an
+    /// executor down): the query may be fine; try again later.
+    #[error("the analysis cluster cannot be reached: {0}")]
+    Unavailable(String),
     /// Something named does not exist.
     #[error("{0} not found")]
     NotFound(String),

@@ -233,6 +233,8 @@ impl Workspace {
         let ctx = self.ctx.clone();
         let sql = sql.to_owned();
         let max_rows = self.limits.max_rows;
+        let on_cluster = matches!(self.engine, Engine::Ballista { .. });
+        let failed = move |e: datafusion::error::DataFusionError| engine_error(on_cluster, e);
         let running: Arc<std::sync::Mutex<Option<Arc<dyn ExecutionPlan>>>> = Arc::default();
         let slot = running.clone();
         let task = tokio::spawn(async move {
@@ -244,18 +246,15 @@ impl Workspace {
                 .map_err(|e| Error::Query(e.to_string()))?;
             let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
             let task_ctx = df.task_ctx();
-            let plan = df
-                .create_physical_plan()
-                .await
-                .map_err(|e| Error::Query(e.to_string()))?;
+            let plan = df.create_physical_plan().await.map_err(failed)?;
             if let Ok(mut slot) = slot.lock() {
                 *slot = Some(plan.clone());
             }
             let mut stream = datafusion::physical_plan::execute_stream(plan, Arc::new(task_ctx))
-                .map_err(|e| Error::Query(e.to_string()))?;
+                .map_err(failed)?;
             let (mut batches, mut rows, mut truncated) = (Vec::new(), 0usize, false);
             while let Some(batch) = stream.next().await {
-                let batch = batch.map_err(|e| Error::Query(e.to_string()))?;
+                let batch = batch.map_err(failed)?;
                 let room = max_rows - rows;
                 if batch.num_rows() > room {
                     batches.push(batch.slice(0, room));
@@ -329,5 +328,25 @@ impl QueryResult {
         }
         writer.finish()?;
         Ok(writer.into_inner()?)
+    }
+}
+
+/// An engine's error as the researcher should read it. On a cluster, a
+/// failure to reach the scheduler or an executor is the platform's
+/// trouble, not the query's: Ballista hands it over as text (a tonic
+/// transport error inside an execution error), so it is recognised by
+/// that text.
+fn engine_error(on_cluster: bool, e: datafusion::error::DataFusionError) -> Error {
+    let text = e.to_string();
+    const UNREACHABLE: [&str; 4] = [
+        "tonic::transport",
+        "transport error",
+        "GrpcConnectionError",
+        "Connection refused",
+    ];
+    if on_cluster && UNREACHABLE.iter().any(|m| text.contains(m)) {
+        Error::Unavailable(text)
+    } else {
+        Error::Query(text)
     }
 }

@@ -60,6 +60,10 @@ pub enum Error {
     /// (DESIGN.md invariant 5).
     #[error("the audit log could not record this request, so its result is withheld")]
     AuditUnavailable(#[source] renkei_audit::Error),
+    /// A service the request needs is down for now (the analysis
+    /// cluster); the request itself may be fine.
+    #[error("{0}")]
+    Unavailable(String),
     /// A store failed.
     #[error("storage error")]
     Store(#[from] renkei_store::Error),
@@ -116,6 +120,14 @@ impl From<renkei_analysis::Error> for Error {
             A::Conflict(message) => Error::Conflict(message),
             A::TimedOut { .. } => Error::Conflict(e.to_string()),
             A::NotFound(what) => Error::NotFound(what),
+            A::Unavailable(cause) => {
+                // The cause names internal addresses: logged, not answered.
+                tracing::warn!(%cause, "the analysis cluster is unreachable");
+                Error::Unavailable(
+                    "the analysis cluster cannot be reached just now, so the query did not run; try again later"
+                        .to_owned(),
+                )
+            }
             other => Error::Internal(format!("analysis: {other}")),
         }
     }
@@ -191,7 +203,7 @@ impl Error {
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Conflict(_) => StatusCode::CONFLICT,
-            Error::AuditUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::AuditUnavailable(_) | Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Config(_)
             | Error::Store(_)
             | Error::Database(_)
@@ -252,7 +264,9 @@ impl IntoResponse for Error {
         let detail = if status.is_server_error() {
             tracing::error!(error = %self, cause = ?std::error::Error::source(&self), "request failed");
             match &self {
-                Error::AuditUnavailable(_) => self.to_string(),
+                // The cause names the cluster, not the caller's data; the
+                // researcher is told to try again, not that the query failed.
+                Error::AuditUnavailable(_) | Error::Unavailable(_) => self.to_string(),
                 _ => "the platform failed to handle this request; it has been logged".to_owned(),
             }
         } else {

@@ -214,3 +214,31 @@ async fn cluster_nodes_read_nothing_outside_the_extract_store() {
         "{message}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_cluster_is_unavailable_not_a_bad_query() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store: Arc<dyn ObjectStore> =
+        Arc::new(LocalFileSystem::new_with_prefix(dir.path()).expect("store"));
+    let condition = table(&store, "permit-a", "condition", 30).await;
+    // A port nothing listens on: the scheduler is down.
+    let closed = TcpListener::bind("127.0.0.1:0").await.expect("port");
+    let address = closed.local_addr().expect("address");
+    drop(closed);
+    let engine = Engine::Ballista {
+        scheduler: Url::parse(&format!("df://{address}")).expect("url"),
+    };
+    let result = match Workspace::open_on(&engine, "permit-a", store, &[condition], limits()).await
+    {
+        Ok(ws) => tokio::time::timeout(
+            Duration::from_secs(120),
+            ws.query("SELECT count(*) FROM condition"),
+        )
+        .await
+        .expect("an answer, not a hang")
+        .map(|_| ()),
+        Err(e) => Err(e),
+    };
+    let err = result.expect_err("no cluster, no answer");
+    assert!(matches!(err, Error::Unavailable(_)), "{err:?}");
+}
