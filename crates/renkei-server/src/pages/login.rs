@@ -18,7 +18,41 @@ use crate::access::{Principal, SESSION_COOKIE, cookie};
 use crate::accounts::{Password, SessionToken};
 use crate::{AppState, Error};
 
-const LOGIN_CSRF_COOKIE: &str = "renkei_login_csrf";
+/// The sign-in form's double-submit token.
+const LOGIN_CSRF: FormCsrf = FormCsrf {
+    cookie: "renkei_login_csrf",
+    path: "/login",
+};
+
+/// The CSRF guard of a form shown before any session exists (signing in,
+/// a patient identifying): a random token both in a cookie scoped to the
+/// form's path and in a hidden field, which must match when the form
+/// comes back (the double-submit pattern). Forms after it use the
+/// session's own token ([`check_csrf`]).
+pub(crate) struct FormCsrf {
+    pub(crate) cookie: &'static str,
+    pub(crate) path: &'static str,
+}
+
+impl FormCsrf {
+    /// A new token for the form, and the cookie that carries it.
+    pub(crate) fn issue(&self, state: &AppState) -> (String, HeaderValue) {
+        let token = crate::accounts::random_csrf();
+        let header = cookie_header(state, self.cookie, &token, self.path, Some(3600));
+        (token, header)
+    }
+
+    /// Whether the form came back with the token its cookie holds.
+    pub(crate) fn holds(&self, headers: &HeaderMap, presented: &str) -> bool {
+        let expected = cookie(headers, self.cookie).unwrap_or_default();
+        !expected.is_empty() && same_token(expected, presented)
+    }
+
+    /// The cookie that clears the token once the form has done its work.
+    pub(crate) fn clear(&self, state: &AppState) -> HeaderValue {
+        cookie_header(state, self.cookie, "", self.path, Some(0))
+    }
+}
 
 /// Whether two CSRF tokens are equal, in constant time.
 pub fn same_token(a: &str, b: &str) -> bool {
@@ -68,7 +102,7 @@ pub struct LoginQuery {
 
 fn login_page(state: &AppState, lang: PageLang, next: &str, error: Option<&str>) -> Response {
     let l = lang.lang;
-    let csrf = crate::accounts::random_csrf();
+    let (csrf, csrf_cookie) = LOGIN_CSRF.issue(state);
     let body = html! {
         @if let Some(e) = error { p class="error" role="alert" { (e) } }
         form method="post" action="/login" {
@@ -91,10 +125,9 @@ fn login_page(state: &AppState, lang: PageLang, next: &str, error: Option<&str>)
         page(lang, l.pick("ログイン", "Sign in"), None, body),
     )
         .into_response();
-    response.headers_mut().append(
-        header::SET_COOKIE,
-        cookie_header(state, LOGIN_CSRF_COOKIE, &csrf, "/login", Some(3600)),
-    );
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, csrf_cookie);
     response
 }
 
@@ -149,8 +182,7 @@ pub async fn submit(
 ) -> Response {
     let l = lang.lang;
     let next = safe_next(form.next.as_deref()).to_owned();
-    let expected = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
-    if expected.is_empty() || !same_token(expected, &form.csrf) {
+    if !LOGIN_CSRF.holds(&headers, &form.csrf) {
         return Error::Csrf.into_response();
     }
     let username = form.username.trim().to_lowercase();
@@ -202,10 +234,7 @@ pub async fn submit(
         header::SET_COOKIE,
         cookie_header(&state, SESSION_COOKIE, token.expose(), "/", Some(age)),
     );
-    h.append(
-        header::SET_COOKIE,
-        cookie_header(&state, LOGIN_CSRF_COOKIE, "", "/login", Some(0)),
-    );
+    h.append(header::SET_COOKIE, LOGIN_CSRF.clear(&state));
     response
 }
 

@@ -19,13 +19,17 @@ use renkei_optout::{Change, ChangeKind, DataCategory, Purpose, Scope};
 use serde::Deserialize;
 
 use super::layout::{Lang, PageLang, page};
-use super::login::{check_csrf, cookie_header, same_token};
+use super::login::{FormCsrf, check_csrf, cookie_header};
 use crate::access::{PATIENT_COOKIE, Principal, cookie};
 use crate::accounts::PatientToken;
 use crate::api::optout::{IdentifyRequest, patient, patient_view, start_patient_session};
 use crate::{AppState, Error};
 
-const IDENTIFY_CSRF_COOKIE: &str = "renkei_patient_csrf";
+/// The identification form's double-submit token (no session yet).
+const IDENTIFY_CSRF: FormCsrf = FormCsrf {
+    cookie: "renkei_patient_csrf",
+    path: "/patient",
+};
 
 /// `YYYY-MM-DD HH:MM` in Japan.
 pub(crate) fn jst(t: Timestamp) -> String {
@@ -70,7 +74,7 @@ fn purpose_field(p: &Purpose) -> String {
 
 fn identify_page(state: &AppState, lang: PageLang, error: Option<&str>) -> Response {
     let l = lang.lang;
-    let csrf = crate::accounts::random_csrf();
+    let (csrf, csrf_cookie) = IDENTIFY_CSRF.issue(state);
     let body = html! {
         p { (l.pick(
             "あなたの医療情報を研究などに使わないよう申し出る（オプトアウト）ことができます。申し出はいつでも撤回できます。",
@@ -115,10 +119,9 @@ fn identify_page(state: &AppState, lang: PageLang, error: Option<&str>) -> Respo
         page(lang, l.pick("オプトアウトの申出", "Opt out"), None, body),
     )
         .into_response();
-    response.headers_mut().append(
-        header::SET_COOKIE,
-        cookie_header(state, IDENTIFY_CSRF_COOKIE, &csrf, "/patient", Some(3600)),
-    );
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, csrf_cookie);
     response
 }
 
@@ -168,8 +171,7 @@ pub async fn identify(
     Form(form): Form<IdentifyForm>,
 ) -> Response {
     let l = lang.lang;
-    let expected = cookie(&headers, IDENTIFY_CSRF_COOKIE).unwrap_or_default();
-    if expected.is_empty() || !same_token(expected, &form.csrf) {
+    if !IDENTIFY_CSRF.holds(&headers, &form.csrf) {
         return Error::Csrf.into_response();
     }
     let request = IdentifyRequest {
@@ -209,10 +211,7 @@ pub async fn identify(
         header::SET_COOKIE,
         cookie_header(&state, PATIENT_COOKIE, token.expose(), "/", Some(age)),
     );
-    h.append(
-        header::SET_COOKIE,
-        cookie_header(&state, IDENTIFY_CSRF_COOKIE, "", "/patient", Some(0)),
-    );
+    h.append(header::SET_COOKIE, IDENTIFY_CSRF.clear(&state));
     drop(session);
     response
 }
