@@ -16,7 +16,7 @@ use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Date32Type, Field, Schema};
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
-use renkei_core::LakeTable;
+use renkei_core::{LakeTable, PersonKey};
 use serde_json::json;
 
 use super::plan;
@@ -36,6 +36,56 @@ struct Record {
     area: Option<String>,
     prefecture: Option<String>,
     diagnoses: BTreeMap<String, u32>,
+}
+
+impl Record {
+    /// Age at `reference_day`, sex and place, or `None` without a birth
+    /// date or sex. A place known only to its prefecture is `pp***`; an
+    /// unknown place is a value of its own, generalized with the rest.
+    fn quasi(&self, reference_day: i32) -> Option<(String, String, String)> {
+        let (Some(s), Some(b)) = (&self.sex, self.birth) else {
+            return None;
+        };
+        let place = self
+            .area
+            .clone()
+            .or_else(|| self.prefecture.as_ref().map(|p| format!("{p}***")))
+            .unwrap_or_else(|| "unknown".to_owned());
+        Some((
+            ((reference_day - b).max(0) / 365).min(120).to_string(),
+            s.clone(),
+            place,
+        ))
+    }
+}
+
+/// Takes what row `i` says of a person where the record has nothing yet.
+fn fill(
+    r: &mut Record,
+    i: usize,
+    sex: &StringArray,
+    birth: &arrow::array::PrimitiveArray<Date32Type>,
+    place: Option<&StringArray>,
+    prefecture: Option<&StringArray>,
+) {
+    if r.sex.is_none() && sex.is_valid(i) {
+        r.sex = Some(sex.value(i).to_owned());
+    }
+    if r.birth.is_none() && birth.is_valid(i) {
+        r.birth = Some(birth.value(i));
+    }
+    if let Some(place) = place
+        && r.area.is_none()
+        && place.is_valid(i)
+    {
+        r.area = Some(place.value(i).to_owned());
+    }
+    if let Some(prefecture) = prefecture
+        && r.prefecture.is_none()
+        && prefecture.is_valid(i)
+    {
+        r.prefecture = Some(prefecture.value(i).to_owned());
+    }
 }
 
 /// The anonymized table, the persons (slots of `persons`) it holds and the
@@ -65,6 +115,11 @@ pub(crate) async fn build(
         .find(|c| person.columns.iter().any(|p| p == c));
     let has = |c: &str| person.columns.iter().any(|p| p == c);
     let mut records: HashMap<u32, Record> = HashMap::new();
+    // The population the journalist risk is measured against: every
+    // person the lake knows (opted out, outside the cohort or not), each
+    // once under their current key — the identification database an
+    // attacker would match against is at most this.
+    let mut population: HashMap<PersonKey, Record> = HashMap::new();
     let mut columns = vec!["sex".to_owned(), "birth_date".to_owned()];
     columns.extend(area.map(str::to_owned));
     // Where the municipality is not known, the prefecture may be: read it
@@ -87,28 +142,21 @@ pub(crate) async fn build(
             if keys.is_null(i) {
                 continue;
             }
+            let key = PersonKey::parse(keys.value(i))
+                .map_err(|e| Error::Corrupt(format!("lake person_key: {e}")))?;
+            let everyone = population.entry(persons.current(key)).or_default();
+            fill(everyone, i, sex, birth, place, prefecture);
             let Some(slot) = persons.decide(keys.value(i))? else {
                 continue;
             };
-            let r = records.entry(slot).or_default();
-            if r.sex.is_none() && sex.is_valid(i) {
-                r.sex = Some(sex.value(i).to_owned());
-            }
-            if r.birth.is_none() && birth.is_valid(i) {
-                r.birth = Some(birth.value(i));
-            }
-            if let Some(place) = place
-                && r.area.is_none()
-                && place.is_valid(i)
-            {
-                r.area = Some(place.value(i).to_owned());
-            }
-            if let Some(prefecture) = prefecture
-                && r.prefecture.is_none()
-                && prefecture.is_valid(i)
-            {
-                r.prefecture = Some(prefecture.value(i).to_owned());
-            }
+            fill(
+                records.entry(slot).or_default(),
+                i,
+                sex,
+                birth,
+                place,
+                prefecture,
+            );
         }
     }
     if condition.is_some() {
@@ -150,21 +198,14 @@ pub(crate) async fn build(
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for slot in &slots {
         let r = &records[slot];
-        let (Some(s), Some(b)) = (&r.sex, r.birth) else {
+        let Some((a, s, p)) = r.quasi(reference_day) else {
             incomplete += 1;
             continue;
         };
         row.push(slot.to_string());
-        age.push(((reference_day - b).max(0) / 365).min(120).to_string());
-        sex.push(s.clone());
-        // A place known only to its prefecture is `pp***`; an unknown
-        // place is a value of its own, generalized with the rest.
-        place.push(
-            r.area
-                .clone()
-                .or_else(|| r.prefecture.as_ref().map(|p| format!("{p}***")))
-                .unwrap_or_else(|| "unknown".to_owned()),
-        );
+        age.push(a);
+        sex.push(s);
+        place.push(p);
         let main = r
             .diagnoses
             .iter()
@@ -203,17 +244,46 @@ pub(crate) async fn build(
     }
     let table = Table::from_columns(cols.iter().map(|(n, v)| (*n, v.iter().map(String::as_str))))
         .map_err(anon)?;
+    let (mut p_age, mut p_sex, mut p_place) = (Vec::new(), Vec::new(), Vec::new());
+    for r in population.values() {
+        if let Some((a, s, p)) = r.quasi(reference_day) {
+            p_age.push(a);
+            p_sex.push(s);
+            p_place.push(p);
+        }
+    }
+    let population_columns: Vec<(&str, &Vec<String>)> = quasi
+        .iter()
+        .map(|q| match *q {
+            "age" => (*q, &p_age),
+            "sex" => (*q, &p_sex),
+            _ => (*q, &p_place),
+        })
+        .collect();
+    let population = Table::from_columns(
+        population_columns
+            .iter()
+            .map(|(n, v)| (*n, v.iter().map(String::as_str))),
+    )
+    .map_err(anon)?;
     let mut config = Config::new(quasi.iter().copied(), terms.k as usize);
     config.max_suppression = terms.max_suppression;
     for q in &quasi {
-        let values = table
+        // The hierarchies cover the population's values too, so that its
+        // classes can be formed at the levels chosen for the sample.
+        let mut values: Vec<String> = table
             .column(q)
             .map(|c| c.dictionary().to_vec())
             .unwrap_or_default();
+        if let Some(c) = population.column(q) {
+            values.extend(c.dictionary().iter().cloned());
+        }
+        values.sort_unstable();
+        values.dedup();
         let values = values.iter().map(String::as_str);
         let h = match *q {
             "age" => Hierarchy::age_bands(q, values),
-            "municipality_code" if !place.iter().any(|p| p == "unknown") => {
+            "municipality_code" if !place.iter().chain(&p_place).any(|p| p == "unknown") => {
                 Hierarchy::municipalities(q, values)
             }
             _ => Hierarchy::flat(q, values),
@@ -232,10 +302,12 @@ pub(crate) async fn build(
             distance: anonymize::GroundDistance::Equal,
         });
     }
-    let outcome = tokio::task::spawn_blocking(move || anonymize::anonymize(&table, &config))
-        .await
-        .map_err(|e| Error::Invalid(format!("anonymization stopped: {e}")))?
-        .map_err(anon)?;
+    let outcome = tokio::task::spawn_blocking(move || {
+        anonymize::anonymize_against(&table, &config, &population)
+    })
+    .await
+    .map_err(|e| Error::Invalid(format!("anonymization stopped: {e}")))?
+    .map_err(anon)?;
     let out = &outcome.table;
     let kept: Vec<u32> = out
         .column(ROW)
@@ -278,6 +350,9 @@ pub(crate) async fn build(
             "prosecutor_highest": r.risk.prosecutor.highest,
             "prosecutor_average": r.risk.prosecutor.average,
             "journalist_highest": r.risk.journalist.highest,
+            "journalist_average": r.risk.journalist.average,
+            "population": r.risk.population_records,
+            "population_is": "every person in the lake version read, opted out or not",
             "marketer": r.risk.marketer,
         },
     });

@@ -401,6 +401,13 @@ test_on_both_backends! {
         assert!(report["k_achieved"].as_u64().expect("k") >= 5);
         assert_eq!(report["records"].as_u64(), Some(rows as u64));
         assert!(report["risk"]["prosecutor_highest"].as_f64().expect("risk") <= 0.2 + 1e-9);
+        // The journalist's population is the whole lake, the opted-out
+        // included: its classes are at least as large, so the risk at most
+        // the prosecutor's — and lower here, where four persons are out.
+        assert_eq!(report["risk"]["population"].as_u64(), Some(60));
+        let journalist = report["risk"]["journalist_average"].as_f64().expect("journalist");
+        let prosecutor = report["risk"]["prosecutor_average"].as_f64().expect("prosecutor");
+        assert!(journalist < prosecutor, "journalist {journalist} < prosecutor {prosecutor}");
         // The bitmap holds the persons kept, none of the opted-out.
         let bitmap = Processing::persons_of(&m).expect("bitmap");
         assert_eq!(bitmap.len(), rows as u64);
