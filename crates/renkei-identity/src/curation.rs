@@ -225,7 +225,7 @@ impl PersonIndex {
         for p in [from, into] {
             let now = current_in(tx, p).await?;
             if now != *p {
-                return Err(Error::Invalid(format!(
+                return Err(Error::Conflict(format!(
                     "person {p} was merged into {now}: merge {now} instead"
                 )));
             }
@@ -286,18 +286,18 @@ impl PersonIndex {
                 .bind(*first)
                 .fetch_optional(&mut **tx)
                 .await?
-                .ok_or_else(|| Error::Invalid(format!("no attribute record {first}")))?;
+                .ok_or_else(|| Error::NotFound(format!("attribute record {first}")))?;
         let person = current_in(tx, &parse_key(&stored)?).await?;
         let all = self.records_of(tx, &person).await?;
         for id in &moving {
             if !all.iter().any(|r| r.id == *id) {
-                return Err(Error::Invalid(format!(
+                return Err(Error::Conflict(format!(
                     "record {id} does not belong to person {person}"
                 )));
             }
         }
         if all.len() == moving.len() {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Conflict(format!(
                 "these are all the records of person {person}: nothing would be left"
             )));
         }
@@ -560,7 +560,7 @@ impl PersonIndex {
         .bind(id)
         .fetch_optional(self.db().pool())
         .await?
-        .ok_or_else(|| Error::Invalid(format!("no review item {id}")))?;
+        .ok_or_else(|| Error::NotFound(format!("review item {id}")))?;
         review_item(&row)
     }
 
@@ -580,10 +580,10 @@ impl PersonIndex {
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?
-            .ok_or_else(|| Error::Invalid(format!("no review item {id}")))?;
+            .ok_or_else(|| Error::NotFound(format!("review item {id}")))?;
         let state: String = row.try_get("state")?;
         if state != "open" {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Conflict(format!(
                 "review item {id} was already decided ({state})"
             )));
         }

@@ -12,9 +12,19 @@ pub enum Error {
     /// A stored row is not what identity wrote.
     #[error("identity store is inconsistent: {0}")]
     Corrupt(String),
-    /// The caller asked for something the index refuses (names the rule).
+    /// The request itself is wrong, whatever the index holds (a blank
+    /// reason, no records named, a person merged into itself).
     #[error("{0}")]
     Invalid(String),
+    /// Something the request names does not exist (a review item, an
+    /// attribute record).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is well formed but the index's current state does not
+    /// allow it (an item already decided, a person merged away, a split
+    /// that would leave nothing).
+    #[error("{0}")]
+    Conflict(String),
     /// The probabilistic pass could not plan its linkage.
     #[error("probabilistic linkage of the index")]
     Linkage(#[from] crate::linkage::Error),

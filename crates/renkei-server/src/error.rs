@@ -162,12 +162,13 @@ impl From<renkei_optout::Error> for Error {
 }
 
 impl From<renkei_identity::Error> for Error {
-    /// The caller's faults as 400 and 404; a handler for which identity's
-    /// refusal means a state conflict maps `Invalid` to 409 itself.
+    /// The caller's faults as 400, 404 and 409.
     fn from(e: renkei_identity::Error) -> Self {
         use renkei_identity::Error as I;
         match e {
             I::Invalid(message) => Error::BadRequest(message),
+            I::NotFound(what) => Error::NotFound(what),
+            I::Conflict(message) => Error::Conflict(message),
             I::UnknownPerson(key) => Error::NotFound(format!("person {key}")),
             other => Error::Identity(other),
         }

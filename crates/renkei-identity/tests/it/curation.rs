@@ -42,7 +42,7 @@ test_on_both_backends!(
         assert!(none.is_none());
         assert!(idx.review_queue(true, 100).await.expect("queue").is_empty());
         let again = idx.decide(&queue[0].id, Decision::Same, "operator:ops", "twice").await;
-        assert!(matches!(again, Err(Error::Invalid(m)) if m.contains("already decided")));
+        assert!(matches!(again, Err(Error::Conflict(m)) if m.contains("already decided")));
     }
 );
 
@@ -98,7 +98,7 @@ test_on_both_backends!(
         assert_eq!(idx.current(&a.person_key).await.expect("current"), b.person_key);
         // Merging the merged-away key again is refused, naming the survivor.
         let refused = idx.merge(&a.person_key, &c.person_key, "operator:ops", "again").await;
-        assert!(matches!(refused, Err(Error::Invalid(m)) if m.contains(&b.person_key.to_string())));
+        assert!(matches!(refused, Err(Error::Conflict(m)) if m.contains(&b.person_key.to_string())));
         // A chain flattens: B into C takes A along.
         let second = idx.merge(&b.person_key, &c.person_key, "operator:ops", "same person").await.expect("merge");
         assert_eq!(second.seq, 2);
@@ -137,7 +137,7 @@ test_on_both_backends!(
         let only = idx.review_queue(false, 10).await.expect("queue");
         assert!(only.is_empty());
         let err = idx.split(&["no-such-record".to_owned()], "operator:ops", "test").await;
-        assert!(matches!(err, Err(Error::Invalid(m)) if m.contains("no attribute record")));
+        assert!(matches!(err, Err(Error::NotFound(m)) if m.contains("attribute record no-such-record")));
     }
 );
 

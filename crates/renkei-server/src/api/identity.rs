@@ -48,29 +48,13 @@ pub(crate) fn stated<'a>(field: &str, reason: Option<&'a str>) -> Result<&'a str
     }
 }
 
-/// Identity's refusal of a step that the request named correctly but the
-/// index's current state does not allow (an item already decided, a person
-/// merged away, a split that would leave nothing) is a conflict.
-fn conflict(e: renkei_identity::Error) -> Error {
-    match e {
-        renkei_identity::Error::Invalid(message) => Error::Conflict(message),
-        other => other.into(),
-    }
-}
-
 fn person_param(field: &str, text: &str) -> Result<PersonKey> {
     PersonKey::parse(text.trim()).map_err(|e| Error::BadRequest(format!("{field}: {e}")))
 }
 
 /// One review item; an id identity does not know is 404.
 pub(crate) async fn review_item(state: &AppState, id: &str) -> Result<ReviewItem> {
-    match state.identity().review_item(id).await {
-        Ok(item) => Ok(item),
-        Err(renkei_identity::Error::Invalid(_)) => {
-            Err(Error::NotFound(format!("review item {id}")))
-        }
-        Err(e) => Err(e.into()),
-    }
+    Ok(state.identity().review_item(id).await?)
 }
 
 /// `open`, `same` or `different`.
@@ -113,8 +97,7 @@ pub(crate) async fn decide(
     let event = state
         .identity()
         .decide(id, decision, &actor(user), reason)
-        .await
-        .map_err(conflict)?;
+        .await?;
     if let Some(e) = &event {
         detail.push_str(&format!(" event={} to={}", e.id, e.to_person));
         propagate_events(state).await;
@@ -270,7 +253,7 @@ pub async fn merge(
             .identity()
             .merge(&from, &into, &actor(user), reason)
             .await
-            .map_err(conflict)
+            .map_err(Error::from)
     }
     .await;
     if let Ok(e) = &result {
@@ -330,7 +313,7 @@ pub async fn split(
             .identity()
             .split(&body.records, &actor(user), reason)
             .await
-            .map_err(conflict)
+            .map_err(Error::from)
     }
     .await;
     if let Ok(e) = &result {

@@ -221,6 +221,7 @@ app_test!(
         // And split the record off once more, through the splits API.
         problem(operator_post(&app, "/api/v1/identity/splits", serde_json::json!({"records": [], "reason": "x"})).await, 400).await;
         problem(operator_post(&app, "/api/v1/identity/splits", serde_json::json!({"records": ["高橋"], "reason": "x"})).await, 400).await;
+        problem(operator_post(&app, "/api/v1/identity/splits", serde_json::json!({"records": ["00000000-0000-7000-8000-000000000000"], "reason": "x"})).await, 404).await;
         problem(operator_post(&app, "/api/v1/identity/splits", serde_json::json!({"records": [record], "reason": ""})).await, 400).await;
         let all: Vec<String> = records.as_array().expect("array").iter().map(|r| r["id"].as_str().expect("id").to_owned()).collect();
         let p = problem(operator_post(&app, "/api/v1/identity/splits", serde_json::json!({"records": all, "reason": "x"})).await, 409).await;
