@@ -334,22 +334,27 @@ pub async fn patient_withdraw(
     Path(receipt): Path<String>,
 ) -> Result<Response> {
     let session = patient(&principal)?;
-    let receipt = Receipt::parse(&receipt).map_err(|e| Error::BadRequest(e.to_string()))?;
-    let change = state
-        .optout()
-        .withdraw(
-            WithdrawalRequest {
-                person: session.person,
-                opt_out: receipt,
-                submitter: Submitter::Person,
-                channel: Channel::Portal,
-            },
-            Actor::Patient {
-                person_key: session.person,
-            },
-        )
-        .await?;
+    let (request, actor) = own_withdrawal(session.person, &receipt)?;
+    let change = state.optout().withdraw(request, actor).await?;
     Ok(created(change))
+}
+
+/// A patient's withdrawal of their own opt-out through the portal (the API
+/// and the page alike): they submit it themselves, online, as themselves.
+pub(crate) fn own_withdrawal(
+    person: PersonKey,
+    receipt: &str,
+) -> Result<(WithdrawalRequest, Actor)> {
+    let receipt = Receipt::parse(receipt).map_err(|e| Error::BadRequest(e.to_string()))?;
+    Ok((
+        WithdrawalRequest {
+            person,
+            opt_out: receipt,
+            submitter: Submitter::Person,
+            channel: Channel::Portal,
+        },
+        Actor::Patient { person_key: person },
+    ))
 }
 
 /// An operator's opt-out on a person's behalf (a paper form, a

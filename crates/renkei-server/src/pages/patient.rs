@@ -483,22 +483,8 @@ pub async fn withdraw(
 ) -> Result<Response, Error> {
     check_csrf(&principal, &form.csrf)?;
     let session = patient(&principal)?;
-    let receipt =
-        renkei_optout::Receipt::parse(&receipt).map_err(|e| Error::BadRequest(e.to_string()))?;
-    let result = state
-        .optout()
-        .withdraw(
-            renkei_optout::WithdrawalRequest {
-                person: session.person,
-                opt_out: receipt,
-                submitter: renkei_optout::Submitter::Person,
-                channel: renkei_optout::Channel::Portal,
-            },
-            renkei_core::Actor::Patient {
-                person_key: session.person,
-            },
-        )
-        .await;
+    let (request, actor) = crate::api::optout::own_withdrawal(session.person, &receipt)?;
+    let result = state.optout().withdraw(request, actor).await;
     match result {
         Ok(change) => {
             Ok(Redirect::to(&format!("/patient/optouts?done={}", change.receipt)).into_response())
