@@ -331,6 +331,10 @@ pub struct RegisterOutput {
     pub cells: usize,
     /// Cells suppressed.
     pub suppressed: usize,
+    /// For a table released with noise (differential privacy) instead of
+    /// suppression: the ε it spent. Its counts are then not exact.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub noise_epsilon: Option<String>,
     /// Where to download it (CSV).
     pub download: String,
     /// When it was released, for the pages and the feed.
@@ -359,6 +363,7 @@ pub(crate) async fn register_outputs(state: &AppState) -> Result<Vec<RegisterOut
             released_at: o.decided_at.map(|t| t.to_string()).unwrap_or_default(),
             cells: o.check.cells.len(),
             suppressed: o.check.suppressed,
+            noise_epsilon: o.check.noisy.map(|e| e.to_string()),
             download: format!("/register/outputs/{}/table.csv", o.id),
             released: o.decided_at,
         });

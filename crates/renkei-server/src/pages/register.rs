@@ -284,7 +284,12 @@ pub async fn decisions(
                             td { (o.permit) }
                             td { (o.holder) }
                             td { (o.released.map(jst).unwrap_or_default()) }
-                            td { (o.cells) " (" (o.suppressed) ")" }
+                            td {
+                                (o.cells) " (" (o.suppressed) ")"
+                                @if let Some(e) = &o.noise_epsilon {
+                                    " " (l.pick(&format!("ノイズ付き ε = {e}"), &format!("with noise, ε = {e}")))
+                                }
+                            }
                             td { a href=(o.download) { "CSV" } }
                         }
                     }

@@ -121,3 +121,127 @@ app_test!(
         app.stop().await;
     }
 );
+
+/// A noisy release over HTTP, on a platform with a budget of ε = 1 per
+/// permit: the request names the categories, the reviewer releases it, the
+/// register says it carries noise, and the budget cannot pay for more.
+async fn a_noisy_release(backend: renkei_store::testing::TestBackend) {
+    let app = crate::helpers::spawn_app_with(backend, |c| {
+        c.analysis.disclosure.dp_budget =
+            Some(renkei_analysis::disclosure::dp::Epsilon::parse("1").expect("epsilon"));
+    })
+    .await;
+    let (permit, _) = permit_with_data(&app).await;
+    build_extract(&app, &permit).await;
+    let ws = format!("/api/v1/workspaces/{permit}");
+    let request = |epsilon: &str| {
+        json!({
+            "title": "病型別（ノイズ付き）", "sql": "SELECT pseudonym, icd10 FROM condition",
+            "dimensions": ["icd10"],
+            "privacy": {"epsilon": epsilon, "categories": [["E11.2", "E11.9", "E10"]]}
+        })
+    };
+    let bad = send(
+        &app,
+        Role::Applicant,
+        M::POST,
+        &format!("{ws}/outputs"),
+        request("-1"),
+        400,
+    )
+    .await;
+    assert!(
+        bad["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("decimal"),
+        "{bad}"
+    );
+    let o = send(
+        &app,
+        Role::Applicant,
+        M::POST,
+        &format!("{ws}/outputs"),
+        request("0.8"),
+        201,
+    )
+    .await;
+    assert_eq!(o["check"]["noisy"], "0.8");
+    assert_eq!(o["check"]["suppressed"], 0);
+    assert_eq!(
+        o["check"]["cells"].as_array().map(Vec::len),
+        Some(3),
+        "E10 is listed, not in the data"
+    );
+    let id = o["id"].as_i64().expect("id");
+    send(
+        &app,
+        Role::Reviewer,
+        M::POST,
+        &format!("/api/v1/outputs/{id}/decision"),
+        json!({"release": true, "reason": "ノイズ付き集計"}),
+        200,
+    )
+    .await;
+    let listed: Value = app
+        .http
+        .get(app.url("/api/v1/register/outputs"))
+        .send()
+        .await
+        .expect("register")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(listed[0]["noise_epsilon"], "0.8", "{listed}");
+    let csv = app
+        .http
+        .get(app.url(&format!("/register/outputs/{id}/table.csv")))
+        .send()
+        .await
+        .expect("csv")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        csv.lines().count() == 4 && !csv.contains(",X"),
+        "three noisy rows, nothing suppressed: {csv}"
+    );
+    let page = app
+        .http
+        .get(app.url("/register"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        page.contains("ノイズ付き ε = 0.8"),
+        "the register page says the counts carry noise"
+    );
+    // ε = 0.2 is left.
+    let over = send(
+        &app,
+        Role::Applicant,
+        M::POST,
+        &format!("{ws}/outputs"),
+        request("0.5"),
+        400,
+    )
+    .await;
+    assert!(
+        over["detail"].as_str().unwrap_or_default().contains("0.2"),
+        "{over}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_noisy_release_spends_the_budget_and_says_so_on_the_register_sqlite() {
+    a_noisy_release(renkei_store::testing::TestBackend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_noisy_release_spends_the_budget_and_says_so_on_the_register_postgres() {
+    a_noisy_release(renkei_store::testing::TestBackend::Postgres).await;
+}
