@@ -459,8 +459,9 @@ fn probabilistic(records: &Records, verbose: bool) -> anyhow::Result<ModeRun> {
 }
 
 /// The PPRL mode: encode (the providers' side), then link the filters (the
-/// platform's side).
-fn pprl(records: &Records, plan: &Plan) -> anyhow::Result<ModeRun> {
+/// platform's side). With `dice_csv`, also writes (untimed) the histogram
+/// of the candidates' Dice coefficients, true pairs apart from the others.
+fn pprl(records: &Records, plan: &Plan, dice_csv: Option<&Path>) -> anyhow::Result<ModeRun> {
     let started = Instant::now();
     let table = read_table(&records.csv)?;
     let schema = ClkSchema::infer(&table, ID, DEFAULT_BITS).context("inferring the schema")?;
@@ -484,6 +485,9 @@ fn pprl(records: &Records, plan: &Plan) -> anyhow::Result<ModeRun> {
             ..MatchSettings::default()
         })
         .context("linking the encodings at the default threshold")?;
+    if let Some(path) = dice_csv {
+        write_dice_histogram(&linker, records, path)?;
+    }
     Ok(ModeRun {
         seconds,
         pairs_compared: Some(outcome.stats.pairs_compared),
@@ -498,6 +502,50 @@ fn pprl(records: &Records, plan: &Plan) -> anyhow::Result<ModeRun> {
             score(fixed.links.iter().map(|p| (p.left, p.right)), records),
         )],
     })
+}
+
+/// Writes `bin,dice,non_matches,matches`: the candidate pairs of PPRL per
+/// 0.001 of Dice coefficient, scored against the truth — what the
+/// automatic threshold has to separate.
+fn write_dice_histogram(
+    linker: &ClkLinker<'_>,
+    records: &Records,
+    path: &Path,
+) -> anyhow::Result<()> {
+    // Every candidate comes back: the links at exactly 1, the rest as
+    // "review" down to the smallest Dice coefficient allowed.
+    let all = linker
+        .run(&MatchSettings {
+            link_threshold: Some(1.0),
+            review_threshold: Some(f64::MIN_POSITIVE),
+            ..MatchSettings::default()
+        })
+        .context("scoring every candidate pair")?;
+    let mut bins = vec![[0u64; 2]; 1001];
+    for p in all.links.iter().chain(&all.review) {
+        let same = records.persons[p.left as usize] == records.persons[p.right as usize];
+        bins[((p.dice * 1000.0) as usize).min(1000)][usize::from(same)] += 1;
+    }
+    let mut out =
+        csv::Writer::from_path(path).with_context(|| format!("creating {}", path.display()))?;
+    out.write_record(["bin", "dice", "non_matches", "matches"])?;
+    for (i, [non, same]) in bins.iter().enumerate() {
+        if non + same > 0 {
+            out.write_record([
+                i.to_string(),
+                format!("{:.3}", i as f64 / 1000.0),
+                non.to_string(),
+                same.to_string(),
+            ])?;
+        }
+    }
+    out.flush()
+        .with_context(|| format!("writing {}", path.display()))?;
+    eprintln!(
+        "bench link: PPRL's Dice histogram by truth in {}",
+        path.display()
+    );
+    Ok(())
 }
 
 /// One run of Splink on the same CSV, its pairs scored here.
@@ -684,6 +732,10 @@ fn run_blocking(args: &LinkBenchArgs) -> anyhow::Result<()> {
         "link-p{}-v{}-s{}.csv",
         args.patients, args.providers, args.seed
     ));
+    let dice_csv = work.join(format!(
+        "pprl-dice-p{}-v{}-s{}.csv",
+        args.patients, args.providers, args.seed
+    ));
     let started = Instant::now();
     let records = flatten_records(&nation, &csv_path)?;
     let n = records.ids.len();
@@ -715,7 +767,7 @@ fn run_blocking(args: &LinkBenchArgs) -> anyhow::Result<()> {
             let r = match mode {
                 Mode::Deterministic => deterministic(&records),
                 Mode::Probabilistic => probabilistic(&records, run == 0),
-                Mode::Pprl => pprl(&records, &plan),
+                Mode::Pprl => pprl(&records, &plan, (run == 0).then_some(dice_csv.as_path())),
             }
             .with_context(|| format!("{mode:?}, run {run}"))?;
             eprintln!(
