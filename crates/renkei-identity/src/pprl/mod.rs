@@ -28,7 +28,8 @@
 //!
 //! **Matching** ([`matching`]): Dice coefficients, every pair for small
 //! inputs (with the popcount bound that skips pairs that cannot reach the
-//! threshold) and Hamming LSH for large ones; pairs at or above the
+//! threshold) and, for large ones, the pairs sharing a keyed blocking
+//! token the provider encoded (`--block-on`); pairs at or above the
 //! threshold are links, a band below goes to clerical review, and links
 //! become entities as in the probabilistic mode.
 
