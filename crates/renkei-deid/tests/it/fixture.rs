@@ -128,7 +128,7 @@ impl Fixture {
 
     /// A batch of `table` with `own` columns given and the rest null, and
     /// lineage filled in.
-    fn batch(&self, table: LakeTable, n: usize, own: Vec<(&str, ArrayRef)>) -> RecordBatch {
+    pub fn batch(&self, table: LakeTable, n: usize, own: Vec<(&str, ArrayRef)>) -> RecordBatch {
         let schema: SchemaRef = table.schema();
         let start = self.rows.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
         let ids: Vec<String> = (start..start + n).map(|i| format!("src-{i}")).collect();
@@ -157,7 +157,7 @@ impl Fixture {
         RecordBatch::try_new(schema, columns).expect("a lake batch")
     }
 
-    async fn append(&self, table: &str, batch: RecordBatch) {
+    pub async fn append(&self, table: &str, batch: RecordBatch) {
         self.lake
             .append(&TableName::parse(table).expect("name"), &[batch])
             .await

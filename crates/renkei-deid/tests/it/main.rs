@@ -415,3 +415,35 @@ test_on_both_backends! {
         assert!((&bitmap & &absent).is_empty());
     }
 }
+
+test_on_both_backends! {
+    async fn rows_written_before_a_column_was_added_still_extract(t) {
+        let f = Fixture::new(t).await;
+        // A lake from before identity_record existed: the condition table's
+        // schema without its last column.
+        let people = f.people(1).await;
+        let full = renkei_core::LakeTable::Condition.schema();
+        let older = std::sync::Arc::new(arrow::datatypes::Schema::new(
+            full.fields()[..full.fields().len() - 1].iter().map(|f| f.as_ref().clone()).collect::<Vec<_>>(),
+        ));
+        assert_eq!(full.fields().last().map(|f| f.name().as_str()), Some("identity_record"));
+        let batch = f.batch(renkei_core::LakeTable::Condition, 1, vec![
+            ("person_key", std::sync::Arc::new(arrow::array::StringArray::from(vec![people[0].to_string()]))),
+            ("icd10", std::sync::Arc::new(arrow::array::StringArray::from(vec!["E11"]))),
+            ("recorded_date", std::sync::Arc::new(arrow::array::Date32Array::from(vec![day("2021-03-01")]))),
+        ]);
+        let old = arrow::array::RecordBatch::try_new(older, batch.columns()[..batch.num_columns() - 1].to_vec()).expect("old batch");
+        f.append("condition", old).await;
+        // Then the new schema, with a split of a later record.
+        let record = RecordId::generate();
+        f.conditions_of_record(people[0], record, &["I10"]).await;
+        let n = PersonKey::generate();
+        f.split(record, people[0], n, 1).await;
+        let m = f.processing.build(&spec("permit-old", &[CONDITION]), &Exclusion::default(), &Allow, actor()).await.expect("extract");
+        let p = f.processing.pseudonymizer("permit-old").await.expect("key");
+        assert_eq!(f.conditions_in(&m), BTreeSet::from([
+            (p.pseudonym(&people[0]).to_string(), "E11".to_owned()),
+            (p.pseudonym(&n).to_string(), "I10".to_owned()),
+        ]), "the older row keeps its person, the split one moves");
+    }
+}

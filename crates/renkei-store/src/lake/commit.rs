@@ -12,7 +12,7 @@ use tracing::{debug, info, instrument, warn};
 use super::lake_snapshot::TableState;
 use super::log::{CommitMarker, LakeEntry, entry_path, marker_path};
 use super::manifest::{Manifest, manifest_path};
-use super::schema::{conform_batches, schema_difference};
+use super::schema::{appends_nullable, conform_batches, schema_difference};
 use super::{
     Change, Lake, LakeChange, LakeSnapshot, LakeVersion, ObjectPath, Snapshot, StagedFile,
     TableName, TableVersion, invalid,
@@ -293,6 +293,10 @@ impl Lake {
         } = change;
         check_removals(&table, base, &remove)?;
         let schema = match (base, add.first(), staged.first()) {
+            // A new nullable column: the batches' schema becomes the table's.
+            (Some(base), Some(first), _) if appends_nullable(base.schema(), &first.schema()) => {
+                first.schema()
+            }
             (Some(base), _, _) => base.schema().clone(),
             (None, Some(first), _) => first.schema(),
             (None, None, Some(first)) => first.schema().clone(),
@@ -498,8 +502,20 @@ impl TablePlan {
     ) -> Result<Snapshot> {
         let table = &self.table;
         check_removals(table, base, &self.remove)?;
-        let schema = base.map_or(&self.schema, Snapshot::schema);
+        // The table's schema grows when an added file appends nullable
+        // fields to it; files with the narrower schema still fit (their
+        // rows read as null in the new fields).
+        let mut schema = base.map_or(&self.schema, Snapshot::schema).clone();
         for file in &self.added {
+            if appends_nullable(&schema, file.schema()) {
+                schema = file.schema().clone();
+            }
+        }
+        let schema = &schema;
+        for file in &self.added {
+            if appends_nullable(file.schema(), schema) {
+                continue;
+            }
             if let Some(difference) = schema_difference(schema, file.schema()) {
                 let reason = match base {
                     Some(base) if Some(base.version()) != self.first_base => format!(

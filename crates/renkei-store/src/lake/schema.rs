@@ -67,7 +67,11 @@ pub(super) fn conform_batches(
         .into_iter()
         .enumerate()
         .map(|(i, batch)| {
-            if let Some(difference) = schema_difference(schema, &batch.schema()) {
+            // A batch of the schema before nullable fields were appended
+            // fits: it gets nulls there.
+            let older = appends_nullable(&batch.schema(), schema);
+            if let Some(difference) = schema_difference(schema, &batch.schema()).filter(|_| !older)
+            {
                 return Err(invalid(
                     table,
                     &format!("batch {i} does not have {what}: {difference}"),
@@ -79,14 +83,36 @@ pub(super) fn conform_batches(
         .collect()
 }
 
-/// `batch`'s columns under `schema` (checked by Arrow: types, nulls).
+/// Whether `wider` is `narrower` with nullable fields appended: the one
+/// way a table's schema may change. Rows written before have no value for
+/// the new fields and read as null there; nothing is rewritten.
+pub(super) fn appends_nullable(narrower: &Schema, wider: &Schema) -> bool {
+    let n = narrower.fields().len();
+    wider.fields().len() > n
+        && schema_difference(narrower, &Schema::new(wider.fields()[..n].to_vec())).is_none()
+        && wider.fields()[n..].iter().all(|f| f.is_nullable())
+}
+
+/// `batch`'s columns under `schema` (checked by Arrow: types, nulls). A
+/// batch written before nullable fields were appended to the table gets
+/// null columns for them.
 pub(super) fn with_schema(
     schema: &SchemaRef,
     batch: &RecordBatch,
 ) -> Result<RecordBatch, arrow::error::ArrowError> {
+    let mut columns = batch.columns().to_vec();
+    for field in schema.fields().iter().skip(columns.len()) {
+        if !field.is_nullable() {
+            break;
+        }
+        columns.push(arrow::array::new_null_array(
+            field.data_type(),
+            batch.num_rows(),
+        ));
+    }
     RecordBatch::try_new_with_options(
         schema.clone(),
-        batch.columns().to_vec(),
+        columns,
         &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
     )
 }

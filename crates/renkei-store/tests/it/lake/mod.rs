@@ -595,3 +595,67 @@ fn bad_lake_urls_are_refused_listing_the_supported_schemes() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_nullable_column_appended_to_a_table_reads_as_null_in_older_rows() {
+    let (_dir, lake) = temp_lake();
+    let t = table("claims");
+    lake.append(&t, &[ids(0, 2)]).await.expect("append");
+    // The platform adds a column: the same fields, then a nullable one.
+    let mut fields: Vec<Field> = claims_schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(Field::new("ward", DataType::Utf8, true));
+    let wider = Arc::new(Schema::new(fields.clone()));
+    let mut columns = ids(10, 1).columns().to_vec();
+    columns.push(Arc::new(StringArray::from(vec![Some("東病棟")])));
+    let batch = RecordBatch::try_new(wider.clone(), columns).expect("a wider batch");
+    lake.append(&t, &[batch])
+        .await
+        .expect("a nullable column may be added");
+    let snapshot = lake.current().await.expect("current").expect("a version");
+    let snapshot = snapshot.table(&t).expect("the table").clone();
+    assert_eq!(snapshot.schema(), &wider, "the table's schema grew");
+    // A writer still on the older schema fits too; nothing is rewritten.
+    lake.append(&t, &[ids(20, 1)])
+        .await
+        .expect("an older batch fits");
+    let snapshot = lake.current().await.expect("current").expect("a version");
+    let snapshot = snapshot.table(&t).expect("the table").clone();
+    let rows = concat_batches(&wider, &lake.read(&snapshot).await.expect("read")).expect("concat");
+    let ward = rows
+        .column_by_name("ward")
+        .expect("ward")
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .expect("text")
+        .clone();
+    let id = rows
+        .column_by_name("id")
+        .expect("id")
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .expect("ints")
+        .clone();
+    let by_id: Vec<(i64, Option<&str>)> = (0..rows.num_rows())
+        .map(|i| (id.value(i), ward.is_valid(i).then(|| ward.value(i))))
+        .collect();
+    assert_eq!(
+        by_id,
+        [(0, None), (1, None), (10, Some("東病棟")), (20, None)]
+    );
+
+    // A column that cannot be null has no value in the older rows: refused.
+    fields.push(Field::new("bed", DataType::Int64, false));
+    let strict = Arc::new(Schema::new(fields));
+    let mut columns = ids(30, 1).columns().to_vec();
+    columns.push(Arc::new(StringArray::from(vec![Some("西病棟")])));
+    columns.push(Arc::new(Int64Array::from(vec![3])));
+    let batch = RecordBatch::try_new(strict, columns).expect("a batch");
+    match lake.append(&t, &[batch]).await {
+        Err(Error::InvalidTable { reason, .. }) => assert!(reason.contains("bed"), "{reason}"),
+        other => panic!("a non-nullable new column was accepted: {other:?}"),
+    }
+}
