@@ -532,7 +532,7 @@ pub async fn show_output(
             dt { (l.pick("照合した過去の公開", "Earlier releases compared")) } dd { (o.check.compared_with) }
             @if let Some(epsilon) = o.check.noisy {
                 dt { (l.pick("差分プライバシー", "Differential privacy")) }
-                dd id="noisy" { (l.pick(
+                dd id="noise-note" { (l.pick(
                     &format!("公開時に各セルへノイズを加え、許可の予算から ε = {epsilon} を使います（秘匿はしません）。下の値は真の件数です。"),
                     &format!("Noise is added to every cell when released, spending ε = {epsilon} of the permit's budget (nothing is suppressed). The values below are the true counts."),
                 )) }

@@ -595,3 +595,47 @@ async fn a_researcher_requests_release_and_a_reviewer_releases_it_in_the_browser
     c.close().await.expect("close browser");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_researcher_asks_for_a_noisy_table_in_the_browser() {
+    let app = crate::helpers::spawn_app_with(TestBackend::Sqlite, |c| {
+        c.analysis.disclosure.dp_budget =
+            Some(renkei_analysis::disclosure::dp::Epsilon::parse("1").expect("epsilon"));
+    })
+    .await;
+    let (permit, _) = crate::analysis::permit_with_data(&app).await;
+    crate::analysis::build_extract(&app, &permit).await;
+    let driver = start_driver();
+    let c = browser(&driver).await;
+
+    sign_in(&c, &app, Role::Applicant, &format!("/workspaces/{permit}")).await;
+    // The platform has a budget: the page offers noise and says what is left.
+    let fieldset = settle(&c, Locator::Id("noisy")).await;
+    assert!(
+        fieldset.text().await.expect("text").contains("ε = 1"),
+        "the budget is shown"
+    );
+    type_into(&c, "out-title", "病型別（ノイズ付き）").await;
+    let source = c.find(Locator::Id("out-sql")).await.expect("source");
+    source.clear().await.expect("clear");
+    source
+        .send_keys("SELECT pseudonym, icd10 FROM condition")
+        .await
+        .expect("type");
+    type_into(&c, "out-dims", "icd10").await;
+    type_into(&c, "out-epsilon", "0.5").await;
+    type_into(&c, "out-categories", "E11.2, E11.9, E10").await;
+    click(&c, "#request-release").await;
+    // The output page says noise will be added, and how much ε it spends.
+    settle_text(&c, "#noise-note", "ε = 0.5").await;
+    let suppressed = c
+        .find_all(Locator::Css("#cells tr.suppressed"))
+        .await
+        .expect("rows");
+    assert!(suppressed.is_empty(), "noise, not suppression");
+    let rows = c
+        .find_all(Locator::Css("#cells tbody tr"))
+        .await
+        .expect("rows");
+    assert_eq!(rows.len(), 3, "every listed category, E10 too");
+}
