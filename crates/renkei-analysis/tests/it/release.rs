@@ -93,6 +93,20 @@ fn by_sex_and_code(title: &str) -> OutputRequest {
     }
 }
 
+/// Persons by sex from `sql`, without margins.
+fn by_sex(title: &str, sql: &str) -> OutputRequest {
+    OutputRequest {
+        title: title.to_owned(),
+        sql: sql.to_owned(),
+        dimensions: vec!["sex".to_owned()],
+        person: "pseudonym".to_owned(),
+        value: None,
+        margins: false,
+        kind: DataKind::General,
+        privacy: None,
+    }
+}
+
 fn actor() -> Actor {
     Actor::System {
         component: "test".to_owned(),
@@ -180,16 +194,6 @@ test_on_both_backends! {
         let (_dir, ws) = cohort_workspace(0).await;
         let env = Environment::open(&t.stores, Arc::new(SystemClock), Arc::new(Audit::default())).await.expect("environment");
         let rules = Rules::default();
-        let by_sex = |title: &str, sql: &str| OutputRequest {
-            title: title.to_owned(),
-            sql: sql.to_owned(),
-            dimensions: vec!["sex".to_owned()],
-            person: "pseudonym".to_owned(),
-            value: None,
-            margins: false,
-            kind: DataKind::General,
-            privacy: None,
-        };
         // Two requests pending together; the second leaves out three women.
         let all = env.propose(&ws, "researcher", actor(), by_sex("All by sex", "SELECT * FROM cohort"), &rules).await.expect("first");
         let fewer = env
@@ -212,16 +216,6 @@ test_on_both_backends! {
         let audit = Arc::new(Audit::default());
         let env = Environment::open(&t.stores, Arc::new(SystemClock), audit.clone()).await.expect("environment");
         let rules = Rules::default();
-        let by_sex = |title: &str, sql: &str| OutputRequest {
-            title: title.to_owned(),
-            sql: sql.to_owned(),
-            dimensions: vec!["sex".to_owned()],
-            person: "pseudonym".to_owned(),
-            value: None,
-            margins: false,
-            kind: DataKind::General,
-            privacy: None,
-        };
         // Two reviewers release two outputs of one permit at the same time:
         // whichever goes second is checked against the first.
         let all = env.propose(&ws, "researcher", actor(), by_sex("All by sex", "SELECT * FROM cohort"), &rules).await.expect("first");

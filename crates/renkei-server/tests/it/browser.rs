@@ -394,6 +394,15 @@ async fn sign_in(c: &Client, app: &crate::helpers::TestApp, role: Role, next: &s
     settle(c, Locator::Css("main h1")).await;
 }
 
+/// Fills the workspace's release request: title, source query, dimensions.
+async fn release_form(c: &Client, title: &str, sql: &str, dimensions: &str) {
+    type_into(c, "out-title", title).await;
+    let source = c.find(Locator::Id("out-sql")).await.expect("source");
+    source.clear().await.expect("clear");
+    source.send_keys(sql).await.expect("type");
+    type_into(c, "out-dims", dimensions).await;
+}
+
 async fn set_date(c: &Client, id: &str, value: &str) {
     c.execute(
         &format!("document.getElementById('{id}').value = '{value}';"),
@@ -530,14 +539,13 @@ async fn a_researcher_requests_release_and_a_reviewer_releases_it_in_the_browser
     assert_eq!(bars.len(), 2, "one bar per row");
 
     // It asks to take out the count by type; the small cell is flagged.
-    type_into(&c, "out-title", "病型別の人数").await;
-    let source = c.find(Locator::Id("out-sql")).await.expect("source");
-    source.clear().await.expect("clear");
-    source
-        .send_keys("SELECT pseudonym, icd10 FROM condition")
-        .await
-        .expect("type");
-    type_into(&c, "out-dims", "icd10").await;
+    release_form(
+        &c,
+        "病型別の人数",
+        "SELECT pseudonym, icd10 FROM condition",
+        "icd10",
+    )
+    .await;
     click(&c, "#request-release").await;
     let status = settle(&c, Locator::Id("status")).await;
     assert_eq!(status.text().await.expect("text"), "審査待ち");
@@ -615,14 +623,13 @@ async fn a_researcher_asks_for_a_noisy_table_in_the_browser() {
         fieldset.text().await.expect("text").contains("ε = 1"),
         "the budget is shown"
     );
-    type_into(&c, "out-title", "病型別（ノイズ付き）").await;
-    let source = c.find(Locator::Id("out-sql")).await.expect("source");
-    source.clear().await.expect("clear");
-    source
-        .send_keys("SELECT pseudonym, icd10 FROM condition")
-        .await
-        .expect("type");
-    type_into(&c, "out-dims", "icd10").await;
+    release_form(
+        &c,
+        "病型別（ノイズ付き）",
+        "SELECT pseudonym, icd10 FROM condition",
+        "icd10",
+    )
+    .await;
     type_into(&c, "out-epsilon", "0.5").await;
     type_into(&c, "out-categories", "E11.2, E11.9, E10").await;
     click(&c, "#request-release").await;
