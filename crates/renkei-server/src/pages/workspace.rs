@@ -310,8 +310,10 @@ async fn render(
     let outputs = analysis.outputs(&id).await?;
     let rules = disclosure_rules(state);
     // Offered only where the platform has a budget for it.
+    // A budget lowered below what was spent offers nothing more, and must
+    // not take the workspace page down with it.
     let dp = match rules.dp_budget {
-        Some(_) => Some(analysis.dp_accountant(&id, &rules).await?),
+        Some(_) => analysis.dp_accountant(&id, &rules).await.ok(),
         None => None,
     };
     let body = html! {
