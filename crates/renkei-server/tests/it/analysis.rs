@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::app_test;
 use crate::collect::{CODE, hospital_account};
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, get_text};
 use crate::processing::{condition, permit, send};
 
 fn patient(id: &str, n: usize) -> String {
@@ -122,15 +122,18 @@ app_test!(
     }
 );
 
+/// A platform that gives each permit a differential-privacy budget of
+/// ε = 1.
+pub(crate) fn with_dp_budget(config: &mut renkei_server::Config) {
+    config.analysis.disclosure.dp_budget =
+        Some(renkei_analysis::disclosure::dp::Epsilon::parse("1").expect("epsilon"));
+}
+
 /// A noisy release over HTTP, on a platform with a budget of ε = 1 per
 /// permit: the request names the categories, the reviewer releases it, the
 /// register says it carries noise, and the budget cannot pay for more.
 async fn a_noisy_release(backend: renkei_store::testing::TestBackend) {
-    let app = crate::helpers::spawn_app_with(backend, |c| {
-        c.analysis.disclosure.dp_budget =
-            Some(renkei_analysis::disclosure::dp::Epsilon::parse("1").expect("epsilon"));
-    })
-    .await;
+    let app = crate::helpers::spawn_app_with(backend, with_dp_budget).await;
     let (permit, _) = permit_with_data(&app).await;
     build_extract(&app, &permit).await;
     let ws = format!("/api/v1/workspaces/{permit}");
@@ -183,38 +186,20 @@ async fn a_noisy_release(backend: renkei_store::testing::TestBackend) {
         200,
     )
     .await;
-    let listed: Value = app
-        .http
-        .get(app.url("/api/v1/register/outputs"))
-        .send()
-        .await
-        .expect("register")
-        .json()
-        .await
-        .expect("json");
+    let listed: Value =
+        serde_json::from_str(&get_text(&app.http, &app.url("/api/v1/register/outputs")).await)
+            .expect("json");
     assert_eq!(listed[0]["noise_epsilon"], "0.8", "{listed}");
-    let csv = app
-        .http
-        .get(app.url(&format!("/register/outputs/{id}/table.csv")))
-        .send()
-        .await
-        .expect("csv")
-        .text()
-        .await
-        .expect("text");
+    let csv = get_text(
+        &app.http,
+        &app.url(&format!("/register/outputs/{id}/table.csv")),
+    )
+    .await;
     assert!(
         csv.lines().count() == 4 && !csv.contains(",X"),
         "three noisy rows, nothing suppressed: {csv}"
     );
-    let page = app
-        .http
-        .get(app.url("/register"))
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
+    let page = get_text(&app.http, &app.url("/register")).await;
     assert!(
         page.contains("ノイズ付き ε = 0.8"),
         "the register page says the counts carry noise"

@@ -606,11 +606,8 @@ async fn a_researcher_requests_release_and_a_reviewer_releases_it_in_the_browser
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_researcher_asks_for_a_noisy_table_in_the_browser() {
-    let app = crate::helpers::spawn_app_with(TestBackend::Sqlite, |c| {
-        c.analysis.disclosure.dp_budget =
-            Some(renkei_analysis::disclosure::dp::Epsilon::parse("1").expect("epsilon"));
-    })
-    .await;
+    let app =
+        crate::helpers::spawn_app_with(TestBackend::Sqlite, crate::analysis::with_dp_budget).await;
     let (permit, _) = crate::analysis::permit_with_data(&app).await;
     crate::analysis::build_extract(&app, &permit).await;
     let driver = start_driver();
