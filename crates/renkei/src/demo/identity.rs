@@ -108,48 +108,42 @@ fn text<'a>(
 
 /// Reads both key maps back from the lake, replaying them in event order.
 async fn key_maps(lake: &Lake) -> anyhow::Result<KeyMaps> {
-    let mut maps = KeyMaps::default();
-    let mut merges: Vec<(i64, String, String)> = Vec::new();
-    let table = renkei_core::PERSON_KEY_MAP_TABLE;
+    let merges = key_map_rows(
+        lake,
+        renkei_core::PERSON_KEY_MAP_TABLE,
+        "person_key",
+        "merged_into",
+    );
+    let splits = key_map_rows(
+        lake,
+        renkei_core::RECORD_KEY_MAP_TABLE,
+        "identity_record",
+        "person_key",
+    );
+    Ok(KeyMaps {
+        merges: merges.await?.into_iter().collect(),
+        // The latest split of a record wins: inserted last.
+        splits: splits.await?.into_iter().collect(),
+    })
+}
+
+/// The `(from, to)` columns of a key-map table, in event order.
+async fn key_map_rows(
+    lake: &Lake,
+    table: &str,
+    from: &str,
+    to: &str,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let mut rows: Vec<(i64, String, String)> = Vec::new();
     for batch in read_table(lake, table).await? {
-        let (from, into) = (
-            text(&batch, table, "person_key")?,
-            text(&batch, table, "merged_into")?,
-        );
+        let (f, t) = (text(&batch, table, from)?, text(&batch, table, to)?);
         let seq = seqs(&batch, table)?;
         for i in 0..batch.num_rows() {
-            merges.push((
-                seq.value(i),
-                from.value(i).to_owned(),
-                into.value(i).to_owned(),
-            ));
+            rows.push((seq.value(i), f.value(i).to_owned(), t.value(i).to_owned()));
         }
     }
-    merges.sort();
-    maps.merges = merges
-        .into_iter()
-        .map(|(_, from, into)| (from, into))
-        .collect();
-    let mut splits: Vec<(i64, String, String)> = Vec::new();
-    let table = renkei_core::RECORD_KEY_MAP_TABLE;
-    for batch in read_table(lake, table).await? {
-        let (record, to) = (
-            text(&batch, table, "identity_record")?,
-            text(&batch, table, "person_key")?,
-        );
-        let seq = seqs(&batch, table)?;
-        for i in 0..batch.num_rows() {
-            splits.push((
-                seq.value(i),
-                record.value(i).to_owned(),
-                to.value(i).to_owned(),
-            ));
-        }
-    }
-    // The latest split of a record wins: inserted last.
-    splits.sort();
-    maps.splits = splits.into_iter().map(|(_, r, to)| (r, to)).collect();
-    Ok(maps)
+    rows.sort();
+    Ok(rows.into_iter().map(|(_, f, t)| (f, t)).collect())
 }
 
 fn seqs<'a>(batch: &'a arrow::array::RecordBatch, table: &str) -> anyhow::Result<&'a Int64Array> {
@@ -260,7 +254,9 @@ pub(super) async fn step_identity(
         .filter_map(|l| Some((l.record.as_deref()?, l.person)))
         .collect();
     let queue = state.identity().review_queue(true, 10_000).await?;
-    let (mut same, mut different, mut undecidable) = (0u64, 0u64, 0u64);
+    let (mut same, mut different, mut splits, mut undecidable) = (0u64, 0u64, 0u64, 0u64);
+    // The maps change only when a decision merges or splits.
+    let mut maps = key_maps(&lake).await?;
     for item in &queue {
         let Some(&who) = by_record.get(item.record_id.as_str()) else {
             // A Coverage's record: no lake row to judge it by here.
@@ -269,7 +265,6 @@ pub(super) async fn step_identity(
         };
         // The true persons of the rows now under the person the record was
         // put with (or, for a probabilistic item, the other person).
-        let maps = key_maps(&lake).await?;
         let against = item.other_person.unwrap_or(item.person_key).to_string();
         let against = maps.person_of(&against, None).to_owned();
         let others: HashSet<u64> = linked
@@ -297,7 +292,7 @@ pub(super) async fn step_identity(
                 "different persons: similar names, other dates and places"
             }
         };
-        state
+        let event = state
             .identity()
             .decide(&item.id, decision, "operator:demo", reason)
             .await?;
@@ -305,9 +300,12 @@ pub(super) async fn step_identity(
             Decision::Same => same += 1,
             Decision::Different => different += 1,
         }
-        renkei_server::person_map::propagate(state).await?;
+        if let Some(event) = event {
+            splits += u64::from(event.kind == "split");
+            renkei_server::person_map::propagate(state).await?;
+            maps = key_maps(&lake).await?;
+        }
     }
-    let maps = key_maps(&lake).await?;
     let after_review = score(&linked, &maps);
     ensure!(
         after_review.precision >= after_pass.precision
@@ -320,7 +318,8 @@ pub(super) async fn step_identity(
     );
     let open = state.identity().review_queue(true, 10_000).await?;
     walk.record("identity_review_same", same);
-    walk.record("identity_review_split", different);
+    walk.record("identity_review_different", different);
+    walk.record("identity_review_split", splits);
     walk.record("identity_review_undecidable", undecidable);
     walk.record("identity_lake_record_map_rows", maps.splits.len());
     walk.record("identity_after_review_persons", after_review.persons);

@@ -56,13 +56,14 @@ fn demo_exit_walks_every_step_and_ends_with_a_json_summary() {
     // decisions keep the index right: every split reaches record_key_map.
     let decided = |k: &str| summary[k].as_u64().unwrap_or_else(|| panic!("{k}"));
     assert!(
-        decided("identity_review_same") + decided("identity_review_split") > 0,
+        decided("identity_review_same") + decided("identity_review_different") > 0,
         "{summary}"
     );
     assert_eq!(
         decided("identity_review_open"),
         decided("identity_review_undecidable")
     );
+    assert!(decided("identity_review_split") <= decided("identity_review_different"));
     assert!(decided("identity_lake_record_map_rows") >= decided("identity_review_split"));
     assert_eq!(summary["identity_after_review_precision"], 1.0);
     // A tenth of the persons opt out, some through the portal; every
