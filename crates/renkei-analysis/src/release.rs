@@ -413,7 +413,6 @@ impl Environment {
         rules: &Rules,
     ) -> Result<Output> {
         validate(&request)?;
-        let table = cell_table(workspace, &request, rules).await?;
         let (table, check) = match &request.privacy {
             Some(privacy) => {
                 // Refused now if the budget cannot pay for it; spent only
@@ -427,11 +426,20 @@ impl Environment {
                         left.budget()
                     )));
                 }
-                let table = listed_table(&table, &request, privacy)?;
+                // With its grand total, to tell whether the cells
+                // partition the persons.
+                let with_total = OutputRequest {
+                    margins: true,
+                    ..request.clone()
+                };
+                let computed = cell_table(workspace, &with_total, rules).await?;
+                one_cell_per_person(&computed)?;
+                let table = listed_table(&computed, &request, privacy)?;
                 let check = Check::noisy(&table, privacy.epsilon);
                 (table, check)
             }
             None => {
+                let table = cell_table(workspace, &request, rules).await?;
                 let mut conn = self.db.pool().acquire().await?;
                 let earlier = Self::earlier_releases(&mut conn, workspace.permit(), None).await?;
                 drop(conn);
@@ -722,6 +730,32 @@ fn to_json<T: Serialize>(value: &T) -> Result<String> {
 /// A disclosure error on a table the workspace computed is the request's
 /// fault (a table that does not add up, a negative value), not the
 /// platform's: the researcher is told why.
+/// Refuses a noisy table in which a person is counted in more than one
+/// cell: the noise is calibrated to one person changing one count, which
+/// holds only when the cells partition the persons (the interior adds up
+/// to the grand total of distinct persons).
+fn one_cell_per_person(computed: &CellTable) -> Result<()> {
+    let everyone = computed
+        .cells()
+        .iter()
+        .find(|c| c.key.parts().iter().all(|p| *p == Key::Total))
+        .map_or(0, |c| c.persons);
+    let counted: u64 = computed
+        .cells()
+        .iter()
+        .filter(|c| c.key.parts().iter().all(|p| matches!(p, Key::Value(_))))
+        .map(|c| c.persons)
+        .sum();
+    if counted == everyone {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "privacy: {counted} counts for {everyone} persons — a person in two categories could change two cells, \
+             and the noise is calibrated to one: give each person one category"
+        )))
+    }
+}
+
 fn no_dp() -> Error {
     Error::Invalid(
         "privacy: noisy releases are not offered here ([analysis.disclosure] dp_budget is not set)"
@@ -747,19 +781,25 @@ fn listed_table(
     request: &OutputRequest,
     privacy: &PrivacyRequest,
 ) -> Result<CellTable> {
-    let mut counts: HashMap<Vec<String>, u64> = HashMap::new();
-    for cell in computed.cells() {
-        let mut values = Vec::with_capacity(cell.key.parts().len());
-        for part in cell.key.parts() {
-            match part {
-                Key::Value(v) => values.push(v.clone()),
-                Key::Total => break,
-            }
-        }
-        if values.len() == cell.key.parts().len() {
-            counts.insert(values, cell.persons);
-        }
-    }
+    let lists = &privacy.categories;
+    // The computed interior cells inside the lists.
+    let interior: Vec<(Vec<&str>, u64)> = computed
+        .cells()
+        .iter()
+        .filter_map(|cell| {
+            let values: Vec<&str> = cell
+                .key
+                .parts()
+                .iter()
+                .zip(lists)
+                .map(|(part, list)| match part {
+                    Key::Value(v) if list.contains(v) => Some(v.as_str()),
+                    _ => None,
+                })
+                .collect::<Option<_>>()?;
+            Some((values, cell.persons))
+        })
+        .collect();
     let d = request.dimensions.len();
     let mut table = CellTable::new(request.dimensions.iter().cloned(), request.kind);
     // Each mask says which dimensions are totals: 0 is the interior.
@@ -769,48 +809,42 @@ fn listed_table(
         vec![0]
     };
     for mask in masks {
-        let free: Vec<usize> = (0..d).filter(|i| mask & (1 << i) == 0).collect();
-        let mut index = vec![0usize; free.len()];
-        loop {
-            let chosen: Vec<(usize, &str)> = free
-                .iter()
-                .zip(&index)
-                .map(|(&dim, &i)| (dim, privacy.categories[dim][i].as_str()))
-                .collect();
-            let persons: u64 = counts
-                .iter()
-                .filter(|(key, _)| {
-                    chosen.iter().all(|(dim, v)| key[*dim] == *v)
-                        && key
-                            .iter()
-                            .enumerate()
-                            .all(|(dim, v)| privacy.categories[dim].contains(v))
+        let total = |dim: usize| mask & (1 << dim) != 0;
+        let mut sums: HashMap<Vec<&str>, u64> = HashMap::new();
+        for (values, persons) in &interior {
+            let key = (0..d).map(|dim| if total(dim) { "" } else { values[dim] });
+            *sums.entry(key.collect()).or_default() += persons;
+        }
+        // Every combination of the listed categories (a total's axis has
+        // one place), an empty one included.
+        let mut combinations: Vec<Vec<&str>> = vec![Vec::new()];
+        for (dim, list) in lists.iter().enumerate() {
+            let axis: Vec<&str> = if total(dim) {
+                vec![""]
+            } else {
+                list.iter().map(String::as_str).collect()
+            };
+            combinations = combinations
+                .into_iter()
+                .flat_map(|c| {
+                    axis.iter().map(move |v| {
+                        let mut c = c.clone();
+                        c.push(*v);
+                        c
+                    })
                 })
-                .map(|(_, n)| n)
-                .sum();
-            let key: Vec<Key> = (0..d)
-                .map(|dim| match chosen.iter().find(|(c, _)| *c == dim) {
-                    Some((_, v)) => Key::value(*v),
-                    None => Key::Total,
-                })
                 .collect();
+        }
+        for combination in combinations {
+            let persons = sums.get(&combination).copied().unwrap_or(0);
+            let key = combination.iter().enumerate().map(|(dim, v)| {
+                if total(dim) {
+                    Key::Total
+                } else {
+                    Key::value(*v)
+                }
+            });
             table.push_count(key, persons);
-            // The next combination, like an odometer.
-            let mut pos = free.len();
-            loop {
-                if pos == 0 {
-                    break;
-                }
-                pos -= 1;
-                index[pos] += 1;
-                if index[pos] < privacy.categories[free[pos]].len() {
-                    break;
-                }
-                index[pos] = 0;
-            }
-            if pos == 0 && index.iter().all(|&i| i == 0) {
-                break;
-            }
         }
     }
     Ok(table)

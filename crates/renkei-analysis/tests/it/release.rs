@@ -107,6 +107,35 @@ fn by_sex(title: &str, sql: &str) -> OutputRequest {
     }
 }
 
+/// Two outputs pending together: everyone by sex, and everyone but three
+/// women (28 − 25 = 3 if both were published).
+async fn all_and_fewer(env: &Environment, ws: &Workspace, rules: &Rules) -> (Output, Output) {
+    let all = env
+        .propose(
+            ws,
+            "researcher",
+            actor(),
+            by_sex("All by sex", "SELECT * FROM cohort"),
+            rules,
+        )
+        .await
+        .expect("first");
+    let fewer = env
+        .propose(
+            ws,
+            "researcher",
+            actor(),
+            by_sex(
+                "Without three",
+                "SELECT * FROM cohort WHERE pseudonym NOT IN ('p1', 'p2', 'p3')",
+            ),
+            rules,
+        )
+        .await
+        .expect("second");
+    (all, fewer)
+}
+
 fn actor() -> Actor {
     Actor::System {
         component: "test".to_owned(),
@@ -195,11 +224,7 @@ test_on_both_backends! {
         let env = Environment::open(&t.stores, Arc::new(SystemClock), Arc::new(Audit::default())).await.expect("environment");
         let rules = Rules::default();
         // Two requests pending together; the second leaves out three women.
-        let all = env.propose(&ws, "researcher", actor(), by_sex("All by sex", "SELECT * FROM cohort"), &rules).await.expect("first");
-        let fewer = env
-            .propose(&ws, "researcher", actor(), by_sex("Without three", "SELECT * FROM cohort WHERE pseudonym NOT IN ('p1', 'p2', 'p3')"), &rules)
-            .await
-            .expect("second");
+        let (all, fewer) = all_and_fewer(&env, &ws, &rules).await;
         assert!(cell(&fewer, &["F"]).released, "alone, 25 women are safe to release");
         env.decide(all.id, "reviewer", actor(), true, "ok", &rules).await.expect("first released");
         let second = env.decide(fewer.id, "reviewer", actor(), true, "ok", &rules).await.expect("second released");
@@ -218,11 +243,7 @@ test_on_both_backends! {
         let rules = Rules::default();
         // Two reviewers release two outputs of one permit at the same time:
         // whichever goes second is checked against the first.
-        let all = env.propose(&ws, "researcher", actor(), by_sex("All by sex", "SELECT * FROM cohort"), &rules).await.expect("first");
-        let fewer = env
-            .propose(&ws, "researcher", actor(), by_sex("Without three", "SELECT * FROM cohort WHERE pseudonym NOT IN ('p1', 'p2', 'p3')"), &rules)
-            .await
-            .expect("second");
+        let (all, fewer) = all_and_fewer(&env, &ws, &rules).await;
         let (a, b) = tokio::join!(
             env.decide(all.id, "reviewer-1", actor(), true, "ok", &rules),
             env.decide(fewer.id, "reviewer-2", actor(), true, "ok", &rules),
@@ -302,6 +323,12 @@ test_on_both_backends! {
         let mut sums = noisy("Sums", "0.1");
         sums.value = Some("cost".to_owned());
         assert!(matches!(env.propose(&ws, "researcher", actor(), sums, &rules).await, Err(Error::Invalid(m)) if m.contains("value")));
+        // A person in two categories would move two cells: refused.
+        let (_dir2, overlapping) = cohort_workspace(5).await;
+        let mut unmargined = noisy("Overlapping", "0.1");
+        unmargined.margins = false;
+        let err = env.propose(&overlapping, "researcher", actor(), unmargined, &rules).await.expect_err("not a partition");
+        assert!(matches!(&err, Error::Invalid(m) if m.contains("two categories")), "{err}");
         let mut short = noisy("Short", "0.1");
         short.privacy.as_mut().expect("privacy").categories.pop();
         assert!(matches!(env.propose(&ws, "researcher", actor(), short, &rules).await, Err(Error::Invalid(m)) if m.contains("one list per dimension")));
