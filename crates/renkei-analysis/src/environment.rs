@@ -47,7 +47,8 @@ pub struct HistoryEntry {
     pub elapsed_ms: Option<i64>,
     /// Rows returned.
     pub rows: Option<i64>,
-    /// `ok`, `refused` or `timed_out`.
+    /// `ok`, `refused`, `timed_out` or `cancelled` (its request ended
+    /// first).
     pub outcome: Option<String>,
     /// The engine's message for a refused query.
     pub message: Option<String>,
@@ -66,11 +67,57 @@ pub struct SavedQuery {
     pub saved_at: Timestamp,
 }
 
+/// A history row whose query has not ended: on drop, recorded as
+/// `cancelled` with the time it ran (from a task of its own, since `Drop`
+/// cannot wait).
+struct Unfinished {
+    db: Option<Db>,
+    id: i64,
+    started: std::time::Instant,
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        let Some(db) = self.db.take() else { return };
+        let (id, elapsed) = (self.id, self.started.elapsed());
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        handle.spawn(async move {
+            let elapsed = i64::try_from(elapsed.as_micros()).unwrap_or(i64::MAX);
+            let done = sqlx::query(
+                "UPDATE queries SET elapsed_us = $2, outcome = 'cancelled', \
+                 message = 'the request ended before the query; it was stopped' \
+                 WHERE id = $1 AND outcome IS NULL",
+            )
+            .bind(id)
+            .bind(elapsed)
+            .execute(db.pool())
+            .await;
+            if let Err(e) = done {
+                tracing::warn!(query = id, error = %e, "a cancelled query's outcome was not recorded");
+            }
+        });
+    }
+}
+
 /// The analysis environment.
 pub struct Environment {
     pub(crate) db: Db,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) audit: Arc<dyn AuditSink>,
+    /// Output checks running at once in this process: one, so that a
+    /// large table takes one core of the blocking pool, never all of them.
+    pub(crate) checks: Arc<tokio::sync::Semaphore>,
+    /// Permits with a proposal being computed.
+    pub(crate) proposing: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    /// Each permit's memory pool, while any of its workspaces is open.
+    pools: std::sync::Mutex<
+        std::collections::HashMap<
+            String,
+            std::sync::Weak<dyn datafusion::execution::memory_pool::MemoryPool>,
+        >,
+    >,
 }
 
 impl std::fmt::Debug for Environment {
@@ -89,7 +136,36 @@ impl Environment {
         audit: Arc<dyn AuditSink>,
     ) -> Result<Self> {
         let db = stores.database(DB, &migrations()).await?;
-        Ok(Self { db, clock, audit })
+        Ok(Self {
+            db,
+            clock,
+            audit,
+            checks: Arc::new(tokio::sync::Semaphore::new(1)),
+            proposing: Arc::default(),
+            pools: std::sync::Mutex::default(),
+        })
+    }
+
+    /// The memory pool of `permit`'s queries in this process: one pool of
+    /// `bytes` shared by every workspace of the permit open at once, so
+    /// that concurrent queries share the permit's memory instead of each
+    /// getting all of it.
+    pub fn memory_pool(
+        &self,
+        permit: &str,
+        bytes: usize,
+    ) -> Arc<dyn datafusion::execution::memory_pool::MemoryPool> {
+        let mut pools = match self.pools.lock() {
+            Ok(pools) => pools,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        pools.retain(|_, pool| pool.strong_count() > 0);
+        if let Some(pool) = pools.get(permit).and_then(std::sync::Weak::upgrade) {
+            return pool;
+        }
+        let pool = crate::workspace::memory_pool(bytes);
+        pools.insert(permit.to_owned(), Arc::downgrade(&pool));
+        pool
     }
 
     /// The database, for readiness checks and tests.
@@ -131,7 +207,16 @@ impl Environment {
         .bind(now.unix_micros())
         .execute(self.db.pool())
         .await?;
+        // If the caller goes away mid-query (the client hung up, the
+        // request timed out), the query is stopped (`Workspace::query`)
+        // and this records it as cancelled, with the compute it used.
+        let mut unfinished = Unfinished {
+            db: Some(self.db.clone()),
+            id,
+            started: std::time::Instant::now(),
+        };
         let result = workspace.query(sql).await;
+        unfinished.db = None;
         let (elapsed, rows, outcome, message) = match &result {
             Ok(r) => (
                 i64::try_from(r.elapsed.as_micros()).unwrap_or(i64::MAX),

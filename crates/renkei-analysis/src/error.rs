@@ -52,6 +52,10 @@ pub enum Error {
     /// executor down): the query may be fine; try again later.
     #[error("the analysis cluster cannot be reached: {0}")]
     Unavailable(String),
+    /// The environment is busy with work of the same kind (an output
+    /// check); the request may be fine: try again later.
+    #[error("{0}")]
+    Busy(String),
     /// Something named does not exist.
     #[error("{0} not found")]
     NotFound(String),

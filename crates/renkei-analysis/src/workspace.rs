@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::memory_pool::{GreedyMemoryPool, MemoryPool, TrackConsumersPool};
 use datafusion::execution::object_store::{DefaultObjectStoreRegistry, ObjectStoreRegistry};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::physical_plan::ExecutionPlan;
@@ -52,6 +53,28 @@ pub(crate) fn extract_only_registry(store: Arc<dyn ObjectStore>) -> Arc<dyn Obje
     let _ = registry.deregister_store(&file);
     registry.register_store(&extracts_url(), store);
     Arc::new(registry)
+}
+
+/// Functions removed from workspaces: each makes output far larger than
+/// its input (arrays and strings of a requested length), which the memory
+/// pool does not see.
+pub const UNBOUNDED_FUNCTIONS: [&str; 6] = [
+    "range",
+    "generate_series",
+    "array_repeat",
+    "repeat",
+    "lpad",
+    "rpad",
+];
+
+/// A memory pool of `bytes` for one permit's queries: a query that would
+/// go past it fails with a resources-exhausted error naming what used the
+/// most.
+pub fn memory_pool(bytes: usize) -> Arc<dyn MemoryPool> {
+    Arc::new(TrackConsumersPool::new(
+        GreedyMemoryPool::new(bytes),
+        std::num::NonZeroUsize::new(3).expect("3 is not zero"),
+    ))
 }
 
 /// Where workspace queries run.
@@ -128,6 +151,7 @@ pub struct Workspace {
     engine: Engine,
     limits: Limits,
     tables: Vec<String>,
+    schemas: Vec<SchemaRef>,
 }
 
 impl std::fmt::Debug for Workspace {
@@ -162,32 +186,64 @@ impl Workspace {
         tables: &[ExtractTable],
         limits: Limits,
     ) -> Result<Self> {
+        let pool = memory_pool(limits.memory_bytes);
+        Self::open_sharing(engine, permit, store, tables, limits, pool).await
+    }
+
+    /// [`Workspace::open_on`], drawing memory from `pool`: the permit's
+    /// pool, shared by all its queries at once ([`crate::Environment::memory_pool`]),
+    /// so that two queries together stay within the permit's memory.
+    pub async fn open_sharing(
+        engine: &Engine,
+        permit: &str,
+        store: Arc<dyn ObjectStore>,
+        tables: &[ExtractTable],
+        limits: Limits,
+        pool: Arc<dyn MemoryPool>,
+    ) -> Result<Self> {
         // On a cluster this session only plans (and runs what reads its own
         // catalog); the limits travel with each query's settings, and the
         // executors hold their own memory pools.
         let runtime = RuntimeEnvBuilder::new()
             .with_object_store_registry(extract_only_registry(store.clone()))
-            .with_memory_limit(limits.memory_bytes, 1.0)
+            .with_memory_pool(pool)
             .with_disk_manager_builder(
                 DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
             )
             .build_arc()
             .map_err(|e| Error::Query(e.to_string()))?;
-        let config = SessionConfig::new()
+        let mut config = SessionConfig::new()
             .with_target_partitions(limits.cpus)
             .with_information_schema(true)
             .with_default_catalog_and_schema("workspace", "extract");
+        // A recursive CTE can run without end (or grow without bound) on no
+        // data at all; cohort SQL has no need of one.
+        config.options_mut().execution.enable_recursive_ctes = false;
         let ctx = match engine {
             Engine::Local => SessionContext::new_with_config_rt(config, runtime),
             Engine::Ballista { scheduler } => cluster::session(scheduler, config, runtime)?,
         };
+        // Functions whose output is not bounded by their input (a 300-million
+        // element array from two numbers) allocate outside the memory pool's
+        // view; a workspace has no use for them that a query cannot do
+        // otherwise.
+        for name in UNBOUNDED_FUNCTIONS {
+            ctx.deregister_udf(name);
+            ctx.deregister_udtf(name);
+        }
         let base = extracts_url();
         register_store(&ctx, &base, store);
+        let mut schemas = Vec::with_capacity(tables.len());
         for t in tables {
             match &t.schema {
                 Some(schema) => register_files(&ctx, &base, &t.name, schema.clone(), &t.files)?,
                 None => register_files_inferring_schema(&ctx, &base, &t.name, &t.files).await?,
             }
+            let provider = ctx
+                .table_provider(t.name.as_str())
+                .await
+                .map_err(|e| Error::Query(e.to_string()))?;
+            schemas.push(provider.schema());
         }
         Ok(Self {
             permit: permit.to_owned(),
@@ -195,6 +251,7 @@ impl Workspace {
             engine: engine.clone(),
             limits,
             tables: tables.iter().map(|t| t.name.clone()).collect(),
+            schemas,
         })
     }
 
@@ -208,6 +265,14 @@ impl Workspace {
         &self.tables
     }
 
+    /// The schema of one of its tables.
+    pub fn table_schema(&self, name: &str) -> Option<SchemaRef> {
+        self.tables
+            .iter()
+            .position(|t| t == name)
+            .map(|i| self.schemas[i].clone())
+    }
+
     /// The limits.
     pub fn limits(&self) -> Limits {
         self.limits
@@ -219,7 +284,18 @@ impl Workspace {
     }
 
     /// Runs one read-only SQL query within the limits.
+    ///
+    /// Dropping the returned future (the client went away, the request
+    /// timed out) stops the query at once: its task is aborted, and on a
+    /// cluster its job is cancelled.
     pub async fn query(&self, sql: &str) -> Result<QueryResult> {
+        self.query_capped(sql, self.limits.max_rows).await
+    }
+
+    /// [`Workspace::query`] with its own cap on rows, for tables the
+    /// platform computes from a query of its own (more rows than a
+    /// researcher sees, never more than `max_rows`).
+    pub(crate) async fn query_capped(&self, sql: &str, max_rows: usize) -> Result<QueryResult> {
         let started = Instant::now();
         let options = SQLOptions::new()
             .with_allow_ddl(false)
@@ -232,7 +308,6 @@ impl Workspace {
         // (which knows the job) is kept where the timeout can reach it.
         let ctx = self.ctx.clone();
         let sql = sql.to_owned();
-        let max_rows = self.limits.max_rows;
         let on_cluster = matches!(self.engine, Engine::Ballista { .. });
         let failed = move |e: datafusion::error::DataFusionError| engine_error(on_cluster, e);
         let running: Arc<std::sync::Mutex<Option<Arc<dyn ExecutionPlan>>>> = Arc::default();
@@ -268,12 +343,23 @@ impl Workspace {
             Ok::<_, Error>((schema, batches, rows, truncated))
         });
         let abort = task.abort_handle();
+        // Aborts the task (and cancels a cluster job) unless the query ends
+        // here: also when this future is dropped mid-way.
+        let mut stop = StopOnDrop {
+            abort: Some(abort.clone()),
+            cluster: match &self.engine {
+                Engine::Ballista { scheduler } => Some((scheduler.clone(), running.clone())),
+                Engine::Local => None,
+            },
+        };
         let (schema, batches, rows, truncated) =
             match tokio::time::timeout(self.limits.timeout, task).await {
                 Ok(joined) => {
+                    stop.disarm();
                     joined.map_err(|e| Error::Query(format!("the query stopped: {e}")))??
                 }
                 Err(_) => {
+                    stop.disarm();
                     abort.abort();
                     if let Engine::Ballista { scheduler } = &self.engine {
                         let plan = running.lock().ok().and_then(|mut p| p.take());
@@ -293,6 +379,36 @@ impl Workspace {
             truncated,
             elapsed: started.elapsed(),
         })
+    }
+}
+
+/// Stops a query whose caller went away: aborts its task, and cancels its
+/// job on a cluster (from a task of its own, since `Drop` cannot wait).
+struct StopOnDrop {
+    abort: Option<tokio::task::AbortHandle>,
+    cluster: Option<(Url, RunningPlan)>,
+}
+
+type RunningPlan = Arc<std::sync::Mutex<Option<Arc<dyn ExecutionPlan>>>>;
+
+impl StopOnDrop {
+    fn disarm(&mut self) {
+        self.abort = None;
+        self.cluster = None;
+    }
+}
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        if let Some(abort) = self.abort.take() {
+            abort.abort();
+            if let Some((scheduler, running)) = self.cluster.take() {
+                let plan = running.lock().ok().and_then(|mut p| p.take());
+                if let (Some(plan), Ok(handle)) = (plan, tokio::runtime::Handle::try_current()) {
+                    handle.spawn(async move { cluster::cancel(&scheduler, &plan).await });
+                }
+            }
+        }
     }
 }
 

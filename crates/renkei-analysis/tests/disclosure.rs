@@ -6,10 +6,10 @@ use std::collections::{HashMap, HashSet};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use renkei_analysis::disclosure::{
-    CellKey, CellTable, DataKind, EarlierRelease, Error, Key, Outcome, Published, Reason,
-    ReleaseId, ReleasedTable, Rules, SumStats, ZeroCells, audit,
+    Budget, CellKey, CellTable, DataKind, EarlierRelease, Error, Key, Membership, Outcome,
+    Published, Reason, ReleaseId, ReleasedTable, Rules, SumStats, ZeroCells, audit,
     audit::Finding,
-    check,
+    check, check_within,
     dp::{self, Accountant, Epsilon, SumBounds},
 };
 
@@ -626,25 +626,64 @@ fn malformed_tables_and_rules_are_refused() {
 
 // ---------------------------------------------------------------- differencing
 
-fn cohort(f: u64, m: u64) -> CellTable {
+/// Persons by number; interior cells by key.
+fn members(cells: &[(&[&str], std::ops::Range<u64>)]) -> Membership {
+    let mut m = Membership::new();
+    for (k, persons) in cells {
+        for p in persons.clone() {
+            m.add(p, &key(k));
+        }
+    }
+    m.seal().expect("each person in one cell")
+}
+
+/// Women are persons `0..f`, men `1000..1000 + m`, minus `without`.
+fn cohort(f: u64, m: u64, without: &[u64]) -> CellTable {
+    let mut members = Membership::new();
+    let (mut women, mut men) = (0, 0);
+    for p in (0..f).chain(1000..1000 + m) {
+        if without.contains(&p) {
+            continue;
+        }
+        if p < 1000 {
+            women += 1;
+            members.add(p, &key(&["F"]));
+        } else {
+            men += 1;
+            members.add(p, &key(&["M"]));
+        }
+    }
     let mut t = CellTable::new(["sex"], DataKind::General);
-    t.push_count([v("F")], f)
-        .push_count([v("M")], m)
-        .push_count([Key::Total], f + m);
-    t
+    t.push_count([v("F")], women)
+        .push_count([v("M")], men)
+        .push_count([Key::Total], women + men);
+    t.with_members(members.seal().expect("one cell each"))
+}
+
+fn released_as(id: &str, table: &CellTable) -> EarlierRelease {
+    EarlierRelease {
+        id: ReleaseId::parse(id).expect("valid id"),
+        table: check(table, &Rules::default(), &[])
+            .expect("checks")
+            .into_released(),
+        members: table.members().cloned(),
+    }
 }
 
 #[test]
 fn a_small_difference_from_an_earlier_release_is_suppressed_and_names_it() {
     let rules = Rules::default();
-    let first = check(&cohort(120, 200), &rules, &[]).expect("checks");
-    assert_eq!(first.suppressed().count(), 0);
-    let earlier = [EarlierRelease {
-        id: ReleaseId::parse("REL-2024-001").expect("valid id"),
-        table: first.into_released(),
-    }];
+    let first = cohort(120, 200, &[]);
+    assert_eq!(
+        check(&first, &rules, &[])
+            .expect("checks")
+            .suppressed()
+            .count(),
+        0
+    );
+    let earlier = [released_as("REL-2024-001", &first)];
     // The same cohort without the persons with one condition: 3 women fewer.
-    let second = check(&cohort(117, 200), &rules, &earlier).expect("checks");
+    let second = check(&cohort(120, 200, &[1, 2, 3]), &rules, &earlier).expect("checks");
     let (k, reason) = second.suppressed().next().expect("something suppressed");
     assert_eq!(k, &key(&["F"]));
     assert!(matches!(
@@ -658,18 +697,63 @@ fn a_small_difference_from_an_earlier_release_is_suppressed_and_names_it() {
     assert_eq!(second.released().cells()[0].value, Published::Suppressed);
     assert!(second.released().cells()[2].value.persons().is_none());
     // A difference of ten or more is no small group.
-    let third = check(&cohort(110, 200), &rules, &earlier).expect("checks");
+    let third = check(
+        &cohort(120, 200, &(0..10).collect::<Vec<_>>()),
+        &rules,
+        &earlier,
+    )
+    .expect("checks");
     assert_eq!(third.suppressed().count(), 0);
+}
+
+#[test]
+fn differencing_compares_persons_not_names_so_a_renamed_dimension_is_caught() {
+    let rules = Rules::default();
+    let earlier = [released_as("R1", &cohort(15, 15, &[]))];
+    // The same people minus one woman, under other names: "born2" with
+    // categories "a" and "b". Compared by names it would be a new table.
+    let mut t = CellTable::new(["born2"], DataKind::General);
+    t.push_count([v("a")], 14)
+        .push_count([v("b")], 15)
+        .push_count([Key::Total], 29);
+    let t = t.with_members(members(&[(&["a"], 1..15), (&["b"], 1000..1015)]));
+    let decision = check(&t, &rules, &earlier).expect("checks");
+    let differencing: Vec<String> = decision
+        .suppressed()
+        .filter(|(_, r)| matches!(r, Reason::Differencing { .. }))
+        .map(|(k, _)| k.to_string())
+        .collect();
+    assert_eq!(
+        differencing,
+        ["a", "*"],
+        "14 of the 15 women, and 29 of the 30"
+    );
+    assert!(decision.audit().holds());
+    // One person swapped for another the reader knows is caught as well.
+    let mut swapped = CellTable::new(["x"], DataKind::General);
+    swapped.push_count([v("a")], 15);
+    let swapped = swapped.with_members(members(&[(&["a"], 1..16)]));
+    let decision = check(&swapped, &rules, &earlier).expect("checks");
+    assert_eq!(decision.suppressed().count(), 1);
+    // Unrelated groups far apart are left alone (a prefecture against all
+    // women, all men, everyone): nothing is learnt by subtraction.
+    let many = [released_as("R2", &cohort(120, 200, &[]))];
+    let mut far = CellTable::new(["pref"], DataKind::General);
+    far.push_count([v("13")], 12);
+    let far = far.with_members(members(&[(&["13"], 0..6), (&["13"], 1000..1006)]));
+    assert_eq!(
+        check(&far, &rules, &many)
+            .expect("checks")
+            .suppressed()
+            .count(),
+        0
+    );
 }
 
 #[test]
 fn differencing_matches_a_margin_of_a_table_with_more_dimensions() {
     let rules = Rules::default();
-    let first = check(&cohort(120, 200), &rules, &[]).expect("checks");
-    let earlier = [EarlierRelease {
-        id: ReleaseId::parse("R1").expect("valid id"),
-        table: first.into_released(),
-    }];
+    let earlier = [released_as("R1", &cohort(120, 200, &[]))];
     // sex × age, whose sex margin (age=*) is 125 women: five more.
     let mut t = CellTable::new(["sex", "age"], DataKind::General);
     for (s, a, b) in [("F", 60, 65), ("M", 100, 100)] {
@@ -680,6 +764,12 @@ fn differencing_matches_a_margin_of_a_table_with_more_dimensions() {
     t.push_count([Key::Total, v("young")], 160)
         .push_count([Key::Total, v("old")], 165)
         .push_count([Key::Total, Key::Total], 325);
+    let t = t.with_members(members(&[
+        (&["F", "young"], 0..60),
+        (&["F", "old"], 60..125),
+        (&["M", "young"], 1000..1100),
+        (&["M", "old"], 1100..1200),
+    ]));
     let decision = check(&t, &rules, &earlier).expect("checks");
     let differencing: Vec<String> = decision
         .suppressed()
@@ -689,6 +779,51 @@ fn differencing_matches_a_margin_of_a_table_with_more_dimensions() {
     assert_eq!(differencing, ["F, *", "*, *"]);
     assert!(decision.audit().holds());
     assert!(subtraction_attack(decision.released()).is_empty());
+}
+
+#[test]
+fn a_table_without_its_persons_cannot_be_compared_with_earlier_releases() {
+    let earlier = [released_as("R1", &cohort(120, 200, &[]))];
+    let mut bare = CellTable::new(["sex"], DataKind::General);
+    bare.push_count([v("F")], 117);
+    assert!(matches!(
+        check(&bare, &Rules::default(), &earlier),
+        Err(Error::NoMembership)
+    ));
+}
+
+// ---------------------------------------------------------------- budget
+
+#[test]
+fn a_check_stops_when_its_budget_runs_out_or_its_requester_goes() {
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    let table = random_table(&mut rng, DataKind::General);
+    let rules = Rules::default();
+    // No time at all: refused, not run to the end.
+    let none = Budget::new(std::time::Duration::ZERO, 10_000);
+    assert!(matches!(
+        check_within(&table, &rules, &[], &none),
+        Err(Error::OverBudget { .. })
+    ));
+    // Cancelled by the requester.
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let cancelled = Budget::new(std::time::Duration::from_secs(60), 10_000).cancelled_by(flag);
+    assert!(matches!(
+        check_within(&table, &rules, &[], &cancelled),
+        Err(Error::Cancelled)
+    ));
+    // Too many dense cells: refused before any work.
+    let small = Budget::new(std::time::Duration::from_secs(60), 1);
+    assert!(matches!(
+        check_within(&table, &rules, &[], &small),
+        Err(Error::TooLarge { max: 1, .. })
+    ));
+    // Enough: the same answer as without a budget.
+    let enough = Budget::new(std::time::Duration::from_secs(60), 10_000);
+    assert_eq!(
+        check_within(&table, &rules, &[], &enough).expect("checks"),
+        check(&table, &rules, &[]).expect("checks")
+    );
 }
 
 // ---------------------------------------------------------------- DP

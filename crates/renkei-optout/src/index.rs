@@ -192,13 +192,16 @@ impl Index {
         RoaringBitmap::from_lsb0_bytes(0, &bytes)
     }
 
-    /// Opt-outs in force at `at_us` (current version), counted by what
-    /// they cover: `all`, then each purpose (an opt-out naming two purposes
-    /// counts under both).
-    pub(crate) fn in_force_by_scope(&self, at_us: i64) -> Vec<(String, u64)> {
+    /// Opt-outs in force at `at_us` by the registry as it stood at
+    /// `version`, counted by what they cover: `all`, then each purpose (an
+    /// opt-out naming two purposes counts under both).
+    pub(crate) fn in_force_by_scope(&self, at_us: i64, version: u64) -> Vec<(String, u64)> {
         let mut counts = [0u64; 64];
-        for i in 0..self.versions.len() {
-            if self.effective[i] <= at_us && self.withdrawn_effective[i] > at_us {
+        let n = self.versions.partition_point(|v| *v <= version);
+        for i in 0..n {
+            let withdrawn =
+                self.withdrawn_at_version[i] <= version && self.withdrawn_effective[i] <= at_us;
+            if self.effective[i] <= at_us && !withdrawn {
                 let mut m = self.masks[i];
                 while m != 0 {
                     counts[m.trailing_zeros() as usize] += 1;

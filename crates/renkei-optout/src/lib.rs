@@ -35,6 +35,6 @@ pub use error::{Error, Result};
 pub use exclusion::ExclusionSet;
 pub use identification::{ByAttributes, Evidence, PatientIdentification};
 pub use receipt::Receipt;
-pub use register::{MonthRow, Published, RegisterStats};
+pub use register::{MonthRow, Published, RegisterStats, publication_instant};
 pub use registry::{Policy, Registry};
 pub use scope::{DataCategory, DataUse, Purpose, Scope};

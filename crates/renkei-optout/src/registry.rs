@@ -316,21 +316,32 @@ impl Registry {
             .collect())
     }
 
-    /// Opt-outs in force now, by what they cover (`all`, then each
-    /// purpose), before any suppression.
-    pub async fn in_force_by_scope(&self) -> Result<Vec<(String, u64)>> {
+    /// Opt-outs in force at `at` by the registry as it stood then (the
+    /// changes recorded before `at`), by scope key.
+    pub async fn in_force_by_scope(&self, at: Timestamp) -> Result<Vec<(String, u64)>> {
         self.shared.catch_up().await?;
+        let version: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM optout_changes WHERE recorded_us < $1")
+                .bind(at.unix_micros())
+                .fetch_one(self.shared.db.pool())
+                .await?;
+        let version = u64::try_from(version.unwrap_or(0)).unwrap_or(0);
         let index = self.shared.index.read().unwrap_or_else(|e| e.into_inner());
-        Ok(index.in_force_by_scope(self.clock.now().unix_micros()))
+        Ok(index.in_force_by_scope(at.unix_micros(), version))
     }
 
-    /// Changes recorded per month (in Japan) by kind and scope, before any
-    /// suppression: `(month, kind, scope, count)`.
-    pub async fn monthly_counts(&self) -> Result<Vec<(String, String, Scope, u64)>> {
+    /// Changes recorded before `before`, per month (in Japan) by kind and
+    /// scope, before any suppression: `(month, kind, scope, count)`.
+    pub async fn monthly_counts(
+        &self,
+        before: Timestamp,
+    ) -> Result<Vec<(String, String, Scope, u64)>> {
         let rows = sqlx::query(
             "SELECT recorded_month, kind, scope, COUNT(*) AS n FROM optout_changes \
+             WHERE recorded_us < $1 \
              GROUP BY recorded_month, kind, scope ORDER BY recorded_month, kind, scope",
         )
+        .bind(before.unix_micros())
         .fetch_all(self.shared.db.pool())
         .await?;
         rows.iter()

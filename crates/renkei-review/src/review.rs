@@ -551,6 +551,28 @@ impl Review {
         Ok(())
     }
 
+    /// Refuses `reviewer` as the checker of an output made under `permit`
+    /// when they declared a conflict with the permit holder's organization
+    /// or are one of its named users: the same rule as for assigning them
+    /// to the application.
+    pub async fn may_check_outputs(&self, reviewer: &str, permit: &Permit) -> Result<()> {
+        let organization = permit.holder.name.trim().to_owned();
+        let declared: Option<String> = sqlx::query_scalar(
+            "SELECT organization FROM reviewer_conflicts WHERE reviewer = $1 AND organization = $2",
+        )
+        .bind(reviewer)
+        .bind(organization.to_lowercase())
+        .fetch_optional(self.db.pool())
+        .await?;
+        if declared.is_some() || permit.users.iter().any(|u| u == reviewer) {
+            return Err(Error::Conflict {
+                reviewer: reviewer.to_owned(),
+                organization,
+            });
+        }
+        Ok(())
+    }
+
     /// The reviewers assigned to an application.
     pub async fn assigned(&self, id: &ApplicationId) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(

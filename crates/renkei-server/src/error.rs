@@ -119,6 +119,7 @@ impl From<renkei_analysis::Error> for Error {
             A::Query(message) | A::Invalid(message) => Error::BadRequest(message),
             A::Conflict(message) => Error::Conflict(message),
             A::TimedOut { .. } => Error::Conflict(e.to_string()),
+            A::Busy(message) => Error::Unavailable(message),
             A::NotFound(what) => Error::NotFound(what),
             A::Unavailable(cause) => {
                 // The cause names internal addresses: logged, not answered.

@@ -3,6 +3,8 @@
 //! else. Asked on every request, so a revoked, suspended or expired permit
 //! closes the workspace at once.
 
+use std::time::Duration;
+
 use renkei_analysis::{ExtractTable, Limits, Workspace};
 use renkei_review::{Permit, PermitId};
 
@@ -37,8 +39,20 @@ pub async fn open(state: &AppState, permit: &str, username: &str) -> Result<(Per
             schema: None,
         });
     }
-    let limits = Limits::from_resources(permit.resources.memory_gib, permit.resources.cpus);
+    let mut limits = Limits::from_resources(permit.resources.memory_gib, permit.resources.cpus);
+    // A query stops by its own limit before the request's timeout would
+    // cut it off, so the researcher is told why and the history has it.
+    let request = Duration::from_secs(state.config().server.request_timeout_secs.max(1));
+    limits.timeout = limits.timeout.min(
+        request
+            .saturating_sub(Duration::from_secs(2))
+            .max(Duration::from_secs(1)),
+    );
     let engine = state.config().analysis.engine()?;
-    let ws = Workspace::open_on(&engine, &id.to_string(), store, &tables, limits).await?;
+    let pool = state
+        .analysis()
+        .memory_pool(&id.to_string(), limits.memory_bytes);
+    let ws =
+        Workspace::open_sharing(&engine, &id.to_string(), store, &tables, limits, pool).await?;
     Ok((permit, ws))
 }

@@ -27,6 +27,8 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::ReleasedTable;
+use super::budget::Budget;
+use super::error::Result;
 use super::rules::{Rules, ZeroCells};
 use super::simplex::{Feasible, Optimum};
 use super::table::{CellKey, Key};
@@ -90,6 +92,11 @@ struct Equation {
 
 /// Audits a released table under the rules it was checked with.
 pub fn audit(table: &ReleasedTable, rules: &Rules) -> AuditReport {
+    audit_within(table, rules, &Budget::unlimited()).expect("an unlimited budget never runs out")
+}
+
+/// [`audit`], ending early with an error when `budget` runs out.
+pub fn audit_within(table: &ReleasedTable, rules: &Rules, budget: &Budget) -> Result<AuditReport> {
     let cells = table.cells();
     let mut findings = Vec::new();
     let min = rules.threshold(table.kind());
@@ -108,10 +115,10 @@ pub fn audit(table: &ReleasedTable, rules: &Rules) -> AuditReport {
         .collect();
     if suppressed.is_empty() || suppressed.len() == cells.len() {
         // Nothing hidden, or nothing shown.
-        return AuditReport {
+        return Ok(AuditReport {
             intervals: Vec::new(),
             findings,
-        };
+        });
     }
     let equations = equations(table);
     let var: HashMap<usize, usize> = suppressed
@@ -126,7 +133,7 @@ pub fn audit(table: &ReleasedTable, rules: &Rules) -> AuditReport {
     };
     let counts = |i: usize| cells[i].value.persons().map(|p| p as f64);
     let mut intervals = Vec::new();
-    match bounds(&equations, &suppressed, &var, count_floor, counts) {
+    match bounds(&equations, &suppressed, &var, count_floor, counts, budget)? {
         None => findings.push(Finding::Inconsistent),
         Some(found) => {
             for (&c, (lower, upper)) in suppressed.iter().zip(found) {
@@ -157,7 +164,7 @@ pub fn audit(table: &ReleasedTable, rules: &Rules) -> AuditReport {
                 .persons()
                 .map(|_| cells[i].value.sum().unwrap_or(0.0))
         };
-        match bounds(&equations, &suppressed, &var, 0.0, sums) {
+        match bounds(&equations, &suppressed, &var, 0.0, sums, budget)? {
             None => findings.push(Finding::Inconsistent),
             Some(found) => {
                 let scale = cells
@@ -174,10 +181,10 @@ pub fn audit(table: &ReleasedTable, rules: &Rules) -> AuditReport {
             }
         }
     }
-    AuditReport {
+    Ok(AuditReport {
         intervals,
         findings,
-    }
+    })
 }
 
 /// The margins' equations, found by grouping keys: a cell with a category
@@ -215,6 +222,9 @@ fn equations(table: &ReleasedTable) -> Vec<Equation> {
     equations
 }
 
+/// The least and greatest value of a cell; `None` above for unbounded.
+type Bounds = (f64, Option<f64>);
+
 /// For each suppressed cell, the least and greatest value it can take: the
 /// suppressed values are variables `≥ floor`, published ones are `known`.
 /// `None` if the published values admit no solution at all.
@@ -224,7 +234,8 @@ fn bounds(
     var: &HashMap<usize, usize>,
     floor: f64,
     known: impl Fn(usize) -> Option<f64>,
-) -> Option<Vec<(f64, Option<f64>)>> {
+    budget: &Budget,
+) -> Result<Option<Vec<Bounds>>> {
     let n = suppressed.len();
     let mut a = Vec::new();
     let mut b = Vec::new();
@@ -244,33 +255,35 @@ fn bounds(
                     rhs -= sign * floor;
                 }
                 (None, Some(value)) => rhs -= sign * value,
-                (None, None) => return None,
+                (None, None) => return Ok(None),
             }
         }
         if row.iter().all(|v| *v == 0.0) {
             if rhs.abs() > 1e-6 * (1.0 + rhs.abs()) {
-                return None;
+                return Ok(None);
             }
             continue;
         }
         a.push(row);
         b.push(rhs);
     }
-    let feasible = Feasible::find(&a, &b, n)?;
+    let Some(feasible) = Feasible::find(&a, &b, n, budget)? else {
+        return Ok(None);
+    };
     let mut out = Vec::with_capacity(n);
     for v in 0..n {
         let mut c = vec![0.0; n];
         c[v] = 1.0;
-        let lower = match feasible.minimize(&c) {
+        let lower = match feasible.minimize(&c, budget)? {
             Optimum::Value(x) => x + floor,
-            Optimum::Unbounded => return None,
+            Optimum::Unbounded => return Ok(None),
         };
         c[v] = -1.0;
-        let upper = match feasible.minimize(&c) {
+        let upper = match feasible.minimize(&c, budget)? {
             Optimum::Value(x) => Some(floor - x),
             Optimum::Unbounded => None,
         };
         out.push((lower, upper));
     }
-    Some(out)
+    Ok(Some(out))
 }

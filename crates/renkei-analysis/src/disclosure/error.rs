@@ -96,6 +96,33 @@ pub enum Error {
         /// ε left in the budget.
         remaining: Epsilon,
     },
+    /// The check ran out of its time budget: the table is too large or
+    /// too fragmented to check here.
+    #[error(
+        "the table could not be checked within {seconds} s: ask for fewer dimensions or categories"
+    )]
+    OverBudget {
+        /// The budget.
+        seconds: f64,
+    },
+    /// The request that asked for the check went away.
+    #[error("the check was cancelled")]
+    Cancelled,
+    /// A person is counted in two interior cells.
+    #[error("a person is counted in two cells; a table counts each person in one")]
+    PersonInTwoCells,
+    /// A table's persons could not be read back.
+    #[error("a table's persons are unreadable: {detail}")]
+    InvalidMembership {
+        /// What is wrong.
+        detail: &'static str,
+    },
+    /// A table to be compared with earlier releases does not say which
+    /// persons it counts.
+    #[error(
+        "the table does not say which persons it counts, so it cannot be compared with earlier releases"
+    )]
+    NoMembership,
     /// A bug of ours: an invariant of the engine does not hold.
     #[error("internal error in disclosure control: {detail}")]
     Internal {

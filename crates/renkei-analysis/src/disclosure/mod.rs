@@ -50,10 +50,12 @@
 #![warn(missing_docs)]
 
 pub mod audit;
+mod budget;
 mod differencing;
 pub mod dp;
 mod error;
 mod grid;
+mod members;
 mod primary;
 mod reason;
 mod rules;
@@ -61,9 +63,11 @@ mod secondary;
 mod simplex;
 mod table;
 
-pub use audit::{AuditReport, audit};
+pub use audit::{AuditReport, audit, audit_within};
+pub use budget::Budget;
 pub use differencing::{EarlierRelease, ReleaseId};
 pub use error::{Error, Result};
+pub use members::Membership;
 pub use reason::{Explanation, Reason};
 pub use rules::{Dominance, Rules, ZeroCells};
 pub use table::{Cell, CellKey, CellTable, DataKind, Key, SumStats};
@@ -251,8 +255,27 @@ impl ReleasedTable {
 /// sum or earlier release) or the rules' (a minimum below 2); a table that
 /// cannot be protected is not an error but a decision to withhold it.
 pub fn check(table: &CellTable, rules: &Rules, earlier: &[EarlierRelease]) -> Result<Decision> {
+    check_within(table, rules, earlier, &Budget::unlimited())
+}
+
+/// [`check`] within a [`Budget`]: a dense table larger than the budget
+/// allows is refused before any work ([`Error::TooLarge`]), and the check
+/// stops with [`Error::OverBudget`] or [`Error::Cancelled`] when its time
+/// is up or its requester has gone.
+pub fn check_within(
+    table: &CellTable,
+    rules: &Rules,
+    earlier: &[EarlierRelease],
+    budget: &Budget,
+) -> Result<Decision> {
     rules.validate()?;
     let grid = Grid::build(table)?;
+    if grid.cells.len() > budget.max_dense_cells() {
+        return Err(Error::TooLarge {
+            cells: grid.cells.len(),
+            max: budget.max_dense_cells(),
+        });
+    }
     let mut status = Vec::with_capacity(grid.cells.len());
     for (i, cell) in grid.cells.iter().enumerate() {
         status.push(primary::cell_reason(cell, rules, grid.kind, || {
@@ -260,14 +283,17 @@ pub fn check(table: &CellTable, rules: &Rules, earlier: &[EarlierRelease]) -> Re
         })?);
     }
     let min = rules.threshold(grid.kind);
-    differencing::apply(&grid, min, earlier, &mut status)?;
+    if !earlier.is_empty() {
+        differencing::apply(&grid, table.members(), min, earlier, &mut status, budget)?;
+    }
     let lines = grid.lines();
     // Each round adds at least one suppressed cell, so this ends; the
     // bound is a guard.
     for _ in 0..=grid.cells.len() {
+        budget.spend()?;
         secondary::protect(&grid, &lines, rules, &mut status);
         let released = released_table(&grid, &status);
-        let report = audit::audit(&released, rules);
+        let report = audit::audit_within(&released, rules, budget)?;
         if report.holds() {
             return Ok(decide(&grid, status, released, report));
         }
@@ -296,7 +322,7 @@ pub fn check(table: &CellTable, rules: &Rules, earlier: &[EarlierRelease]) -> Re
         *s = Some(Reason::Withheld);
     }
     let released = released_table(&grid, &status);
-    let report = audit::audit(&released, rules);
+    let report = audit::audit_within(&released, rules, budget)?;
     if !report.holds() {
         return Err(Error::Internal {
             detail: "a fully withheld table failed its audit".to_owned(),

@@ -8,6 +8,9 @@
 //! integers far below 2^53, and the audit rounds bounds towards the integers
 //! an attacker would also assume.
 
+use super::budget::Budget;
+use super::error::Result;
+
 const EPS: f64 = 1e-9;
 
 /// The optimum of one program.
@@ -32,7 +35,13 @@ pub(crate) struct Feasible {
 impl Feasible {
     /// Phase 1; `None` if the constraints have no non-negative solution.
     /// `a` has `m` rows of `n` entries each (and may have no rows).
-    pub(crate) fn find(a: &[Vec<f64>], b: &[f64], n: usize) -> Option<Feasible> {
+    /// Ends early when `budget` runs out.
+    pub(crate) fn find(
+        a: &[Vec<f64>],
+        b: &[f64],
+        n: usize,
+        budget: &Budget,
+    ) -> Result<Option<Feasible>> {
         let m = a.len();
         let width = n + m + 1;
         let mut tableau: Vec<Vec<f64>> = a
@@ -53,11 +62,12 @@ impl Feasible {
         let mut basis: Vec<usize> = (n..n + m).collect();
         // Minimise the sum of the artificials.
         let cost: Vec<f64> = (0..n + m).map(|j| if j >= n { 1.0 } else { 0.0 }).collect();
-        let Optimum::Value(v) = run(&mut tableau, &mut basis, &cost, n + m, width - 1) else {
-            return None;
+        let Optimum::Value(v) = run(&mut tableau, &mut basis, &cost, n + m, width - 1, budget)?
+        else {
+            return Ok(None);
         };
         if v > EPS * (1.0 + b.iter().map(|x| x.abs()).sum::<f64>()) {
-            return None;
+            return Ok(None);
         }
         // Drive artificials out of the basis where a real column can
         // replace them; rows where none can are redundant and stay inert.
@@ -67,17 +77,17 @@ impl Feasible {
                 pivot(&mut tableau, &mut basis, i, j);
             }
         }
-        Some(Feasible { tableau, basis, n })
+        Ok(Some(Feasible { tableau, basis, n }))
     }
 
     /// Phase 2: the least value of `c·x` over the feasible set.
-    pub(crate) fn minimize(&self, c: &[f64]) -> Optimum {
+    pub(crate) fn minimize(&self, c: &[f64], budget: &Budget) -> Result<Optimum> {
         let mut tableau = self.tableau.clone();
         let mut basis = self.basis.clone();
         let mut cost = c.to_vec();
         cost.resize(self.n + tableau.len(), 0.0);
         let rhs = self.n + tableau.len();
-        run(&mut tableau, &mut basis, &cost, self.n, rhs)
+        run(&mut tableau, &mut basis, &cost, self.n, rhs, budget)
     }
 }
 
@@ -89,8 +99,10 @@ fn run(
     cost: &[f64],
     enter_limit: usize,
     rhs: usize,
-) -> Optimum {
+    budget: &Budget,
+) -> Result<Optimum> {
     loop {
+        budget.spend()?;
         // Reduced costs: c_j − c_B · column j.
         let reduced = |j: usize| -> f64 {
             cost[j]
@@ -107,7 +119,7 @@ fn run(
                 .zip(basis.iter())
                 .map(|(row, &bi)| cost[bi] * row[rhs])
                 .sum();
-            return Optimum::Value(value);
+            return Ok(Optimum::Value(value));
         };
         let mut leave: Option<(usize, f64)> = None;
         for (i, row) in tableau.iter().enumerate() {
@@ -126,7 +138,7 @@ fn run(
             }
         }
         let Some((row, _)) = leave else {
-            return Optimum::Unbounded;
+            return Ok(Optimum::Unbounded);
         };
         pivot(tableau, basis, row, enter);
     }
@@ -156,31 +168,59 @@ fn pivot(tableau: &mut [Vec<f64>], basis: &mut [usize], row: usize, col: usize) 
 mod tests {
     use super::*;
 
+    fn find(a: &[Vec<f64>], b: &[f64], n: usize) -> Option<Feasible> {
+        Feasible::find(a, b, n, &Budget::unlimited()).expect("an unlimited budget")
+    }
+
     #[test]
     fn bounds_of_a_variable_in_a_simple_system() {
         // x + y = 5, y + z = 3: x ∈ [2, 5].
         let a = vec![vec![1.0, 1.0, 0.0], vec![0.0, 1.0, 1.0]];
         let b = vec![5.0, 3.0];
-        let f = Feasible::find(&a, &b, a[0].len()).expect("feasible");
-        assert_eq!(f.minimize(&[1.0, 0.0, 0.0]), Optimum::Value(2.0));
-        assert_eq!(f.minimize(&[-1.0, 0.0, 0.0]), Optimum::Value(-5.0));
+        let f = find(&a, &b, a[0].len()).expect("feasible");
+        assert_eq!(
+            f.minimize(&[1.0, 0.0, 0.0], &Budget::unlimited())
+                .expect("unlimited"),
+            Optimum::Value(2.0)
+        );
+        assert_eq!(
+            f.minimize(&[-1.0, 0.0, 0.0], &Budget::unlimited())
+                .expect("unlimited"),
+            Optimum::Value(-5.0)
+        );
     }
 
     #[test]
     fn infeasible_and_unbounded_programs_are_told_apart() {
         // x + y = −1 has no non-negative solution.
-        assert!(Feasible::find(&[vec![1.0, 1.0]], &[-1.0], 2).is_none());
+        assert!(find(&[vec![1.0, 1.0]], &[-1.0], 2).is_none());
         // x − y = 1: x grows without bound.
-        let f = Feasible::find(&[vec![1.0, -1.0]], &[1.0], 2).expect("feasible");
-        assert_eq!(f.minimize(&[-1.0, 0.0]), Optimum::Unbounded);
-        assert_eq!(f.minimize(&[1.0, 0.0]), Optimum::Value(1.0));
+        let f = find(&[vec![1.0, -1.0]], &[1.0], 2).expect("feasible");
+        assert_eq!(
+            f.minimize(&[-1.0, 0.0], &Budget::unlimited())
+                .expect("unlimited"),
+            Optimum::Unbounded
+        );
+        assert_eq!(
+            f.minimize(&[1.0, 0.0], &Budget::unlimited())
+                .expect("unlimited"),
+            Optimum::Value(1.0)
+        );
     }
 
     #[test]
     fn without_constraints_variables_are_unbounded_above() {
-        let f = Feasible::find(&[], &[], 2).expect("feasible");
-        assert_eq!(f.minimize(&[1.0, 0.0]), Optimum::Value(0.0));
-        assert_eq!(f.minimize(&[-1.0, 0.0]), Optimum::Unbounded);
+        let f = find(&[], &[], 2).expect("feasible");
+        assert_eq!(
+            f.minimize(&[1.0, 0.0], &Budget::unlimited())
+                .expect("unlimited"),
+            Optimum::Value(0.0)
+        );
+        assert_eq!(
+            f.minimize(&[-1.0, 0.0], &Budget::unlimited())
+                .expect("unlimited"),
+            Optimum::Unbounded
+        );
     }
 
     #[test]
@@ -188,8 +228,16 @@ mod tests {
         // The same equation twice, and their sum.
         let a = vec![vec![1.0, 1.0], vec![1.0, 1.0], vec![2.0, 2.0]];
         let b = vec![4.0, 4.0, 8.0];
-        let f = Feasible::find(&a, &b, a[0].len()).expect("feasible");
-        assert_eq!(f.minimize(&[-1.0, 0.0]), Optimum::Value(-4.0));
-        assert_eq!(f.minimize(&[1.0, 0.0]), Optimum::Value(0.0));
+        let f = find(&a, &b, a[0].len()).expect("feasible");
+        assert_eq!(
+            f.minimize(&[-1.0, 0.0], &Budget::unlimited())
+                .expect("unlimited"),
+            Optimum::Value(-4.0)
+        );
+        assert_eq!(
+            f.minimize(&[1.0, 0.0], &Budget::unlimited())
+                .expect("unlimited"),
+            Optimum::Value(0.0)
+        );
     }
 }

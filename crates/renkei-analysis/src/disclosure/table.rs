@@ -12,6 +12,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::error::{Error, Result};
+use super::members::Membership;
 
 /// One part of a cell's key: a category of one dimension, or that
 /// dimension's total (margin).
@@ -126,6 +127,10 @@ pub struct CellTable {
     dimensions: Vec<String>,
     kind: DataKind,
     cells: Vec<Cell>,
+    /// Which persons the interior cells count: kept apart from the cells
+    /// (stored on its own), used to compare releases by persons.
+    #[serde(skip)]
+    members: Option<Membership>,
 }
 
 impl CellTable {
@@ -135,7 +140,19 @@ impl CellTable {
             dimensions: dimensions.into_iter().map(Into::into).collect(),
             kind,
             cells: Vec::new(),
+            members: None,
         }
+    }
+
+    /// The table with the persons of its interior cells.
+    pub fn with_members(mut self, members: Membership) -> Self {
+        self.members = Some(members);
+        self
+    }
+
+    /// The persons of its interior cells, if known.
+    pub fn members(&self) -> Option<&Membership> {
+        self.members.as_ref()
     }
 
     /// Adds a count cell.

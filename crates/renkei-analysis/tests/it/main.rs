@@ -165,7 +165,7 @@ async fn memory_and_time_limits_stop_a_query() {
         .await
         .expect("workspace");
     let err = ws
-        .query("SELECT value FROM generate_series(1, 5000000) ORDER BY value DESC")
+        .query("SELECT a.icd10, a.age, b.age FROM condition a CROSS JOIN condition b ORDER BY a.age + b.age DESC")
         .await
         .expect_err("over the memory limit");
     assert!(
@@ -182,10 +182,135 @@ async fn memory_and_time_limits_stop_a_query() {
         .await
         .expect("workspace");
     let err = ws
-        .query("SELECT count(*) FROM generate_series(1, 3000) a CROSS JOIN generate_series(1, 3000) b WHERE a.value * b.value % 7 = 1")
+        .query("SELECT count(*) FROM condition a CROSS JOIN condition b CROSS JOIN condition c WHERE a.age * b.age * c.age % 7 = 1")
         .await
         .expect_err("over the time limit");
     assert!(matches!(err, Error::TimedOut { .. }), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn functions_that_make_unbounded_output_from_small_input_are_not_offered() {
+    // The attack: `cardinality(range(1, 300000000))` built a 2.4 GB array
+    // in a 1 GiB workspace, outside the memory pool's view; an endless
+    // recursive CTE ran until the server stopped.
+    let s = setup().await;
+    for sql in [
+        "SELECT cardinality(range(1, 300000000))",
+        "SELECT count(*) FROM generate_series(1, 300000000)",
+        "SELECT count(*) FROM range(1, 300000000)",
+        "SELECT length(repeat('x', 2000000000))",
+        "SELECT length(lpad('x', 2000000000))",
+        "SELECT cardinality(array_repeat(1, 300000000))",
+        "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r",
+    ] {
+        let err = s.a.query(sql).await.expect_err(sql);
+        assert!(matches!(err, Error::Query(_)), "{sql}: {err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permits_queries_share_one_memory_pool() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store: Arc<dyn ObjectStore> =
+        Arc::new(LocalFileSystem::new_with_prefix(dir.path()).expect("store"));
+    let t = table(&store, "p", "condition", 300).await;
+    let t_stores =
+        renkei_store::testing::TestStores::new(renkei_store::testing::TestBackend::Sqlite).await;
+    let env = Environment::open(
+        &t_stores.stores,
+        Arc::new(SystemClock),
+        Arc::new(Audit::default()),
+    )
+    .await
+    .expect("environment");
+    let one = env.memory_pool("p", 1 << 20);
+    let two = env.memory_pool("p", 1 << 20);
+    assert!(Arc::ptr_eq(&one, &two), "one pool per permit");
+    assert!(!Arc::ptr_eq(&one, &env.memory_pool("q", 1 << 20)));
+    // Half the pool held by one query of the permit leaves the other half:
+    // a query that alone fits in the permit's memory fails beside it.
+    let held =
+        datafusion::execution::memory_pool::MemoryConsumer::new("another query").register(&one);
+    held.try_grow((1 << 20) - (64 << 10)).expect("room");
+    let tight = Limits {
+        memory_bytes: 1 << 20,
+        ..limits()
+    };
+    let ws = Workspace::open_sharing(&Default::default(), "p", store, &[t], tight, two)
+        .await
+        .expect("workspace");
+    let sort = "SELECT a.icd10, a.age, b.age FROM condition a CROSS JOIN condition b WHERE b.age < 25 ORDER BY a.age + b.age DESC";
+    let err = ws.query(sort).await.expect_err("the pool is shared");
+    assert!(
+        err.to_string()
+            .to_lowercase()
+            .contains("resources exhausted"),
+        "{err}"
+    );
+    drop(held);
+    ws.query(sort)
+        .await
+        .expect("fits once the other query is done");
+}
+
+test_on_both_backends! {
+async fn a_query_whose_caller_goes_away_is_stopped_and_recorded(ts) {
+    // The attack: a client sends an endless query and hangs up; the query
+    // ran on for 505 s past every limit, and its compute was never
+    // recorded.
+    let dir = tempfile::tempdir().expect("dir");
+    let store: Arc<dyn ObjectStore> =
+        Arc::new(LocalFileSystem::new_with_prefix(dir.path()).expect("store"));
+    let t = table(&store, "p", "condition", 3000).await;
+    let env = Arc::new(
+        Environment::open(&ts.stores, Arc::new(SystemClock), Arc::new(Audit::default()))
+            .await
+            .expect("environment"),
+    );
+    let pool = env.memory_pool("p", 1 << 30);
+    let ws = Arc::new(
+        Workspace::open_sharing(&Default::default(), "p", store, &[t], limits(), pool.clone())
+            .await
+            .expect("workspace"),
+    );
+    // A filter keeps the count from being answered out of file statistics.
+    let endless = "SELECT count(*) FROM condition a CROSS JOIN condition b CROSS JOIN condition c WHERE a.age + b.age + c.age < 0";
+    let (env2, ws2) = (env.clone(), ws.clone());
+    let caller = tokio::spawn(async move {
+        let actor = Actor::System {
+            component: "test".to_owned(),
+        };
+        env2.run(&ws2, "researcher", actor, endless).await
+    });
+    // Running: the join's build side holds memory of the permit's pool.
+    wait_for(|| pool.reserved() > 0, "the query to start").await;
+    caller.abort();
+    // Stopped: its memory goes back, and the history says what happened.
+    wait_for(|| pool.reserved() == 0, "the query to stop").await;
+    let mut recorded = None;
+    for _ in 0..200 {
+        let history = env.history("p", 10).await.expect("history");
+        if history[0].outcome.is_some() {
+            recorded = Some(history[0].clone());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let entry = recorded.expect("the outcome is recorded");
+    assert_eq!(entry.outcome.as_deref(), Some("cancelled"));
+    assert!(entry.elapsed_ms.is_some(), "its compute is recorded");
+}
+}
+
+/// Waits up to 10 s for `done`, checking every 10 ms.
+async fn wait_for(done: impl Fn() -> bool, what: &str) {
+    for _ in 0..1000 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("waited 10 s for {what}");
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use arrow::array::Float64Array;
 use renkei_analysis::disclosure::dp::Epsilon;
 use renkei_analysis::disclosure::{DataKind, Published, Rules};
-use renkei_analysis::release::PrivacyRequest;
+use renkei_analysis::release::{Dimension, PrivacyRequest};
 use renkei_analysis::{Output, OutputRequest, OutputStatus};
 
 use super::*;
@@ -25,6 +25,8 @@ fn cohort_schema() -> SchemaRef {
         Field::new("sex", DataType::Utf8, true),
         Field::new("icd10", DataType::Utf8, true),
         Field::new("cost", DataType::Float64, true),
+        // Unique to each person: a record, never a category.
+        Field::new("detail", DataType::Utf8, true),
     ]))
 }
 
@@ -35,7 +37,8 @@ async fn cohort_workspace(doubled: usize) -> (tempfile::TempDir, Workspace) {
     let dir = tempfile::tempdir().expect("dir");
     let store: Arc<dyn ObjectStore> =
         Arc::new(LocalFileSystem::new_with_prefix(dir.path()).expect("store"));
-    let (mut ids, mut sexes, mut codes, mut costs) = (vec![], vec![], vec![], vec![]);
+    let (mut ids, mut sexes, mut codes, mut costs, mut details) =
+        (vec![], vec![], vec![], vec![], vec![]);
     let mut n = 0;
     for (sex, code, persons) in GROUPS {
         for _ in 0..*persons {
@@ -43,6 +46,7 @@ async fn cohort_workspace(doubled: usize) -> (tempfile::TempDir, Workspace) {
             sexes.push(*sex);
             codes.push(*code);
             costs.push(if n == 0 { 100_000.0 } else { 100.0 });
+            details.push(format!("female|1933-12-30|01|M819 K219 #{n}"));
             n += 1;
         }
     }
@@ -51,6 +55,7 @@ async fn cohort_workspace(doubled: usize) -> (tempfile::TempDir, Workspace) {
         sexes.push("F");
         codes.push("I10");
         costs.push(1.0);
+        details.push(format!("female|1933-12-30|01|M819 K219 #{i}"));
     }
     let batch = RecordBatch::try_new(
         cohort_schema(),
@@ -59,6 +64,7 @@ async fn cohort_workspace(doubled: usize) -> (tempfile::TempDir, Workspace) {
             Arc::new(StringArray::from(sexes)),
             Arc::new(StringArray::from(codes)),
             Arc::new(Float64Array::from(costs)),
+            Arc::new(StringArray::from(details)),
         ],
     )
     .expect("batch");
@@ -80,12 +86,19 @@ async fn cohort_workspace(doubled: usize) -> (tempfile::TempDir, Workspace) {
     (dir, ws)
 }
 
+fn dims(names: &[&str]) -> Vec<Dimension> {
+    names
+        .iter()
+        .map(|d| d.parse().expect("a dimension"))
+        .collect()
+}
+
 fn by_sex_and_code(title: &str) -> OutputRequest {
     OutputRequest {
         title: title.to_owned(),
-        sql: "SELECT pseudonym, sex, icd10 FROM cohort".to_owned(),
-        dimensions: vec!["sex".to_owned(), "icd10".to_owned()],
-        person: "pseudonym".to_owned(),
+        cohort: None,
+        table: "cohort".to_owned(),
+        dimensions: dims(&["sex", "icd10"]),
         value: None,
         margins: true,
         kind: DataKind::General,
@@ -93,13 +106,13 @@ fn by_sex_and_code(title: &str) -> OutputRequest {
     }
 }
 
-/// Persons by sex from `sql`, without margins.
+/// Persons of the cohort `sql` by sex, without margins.
 fn by_sex(title: &str, sql: &str) -> OutputRequest {
     OutputRequest {
         title: title.to_owned(),
-        sql: sql.to_owned(),
-        dimensions: vec!["sex".to_owned()],
-        person: "pseudonym".to_owned(),
+        cohort: Some(sql.to_owned()),
+        table: "cohort".to_owned(),
+        dimensions: dims(&["sex"]),
         value: None,
         margins: false,
         kind: DataKind::General,
@@ -323,12 +336,14 @@ test_on_both_backends! {
         let mut sums = noisy("Sums", "0.1");
         sums.value = Some("cost".to_owned());
         assert!(matches!(env.propose(&ws, "researcher", actor(), sums, &rules).await, Err(Error::Invalid(m)) if m.contains("value")));
-        // A person in two categories would move two cells: refused.
+        // A person with two rows is still one person in one cell: one
+        // person moves one count, which is what the noise is calibrated to.
         let (_dir2, overlapping) = cohort_workspace(5).await;
         let mut unmargined = noisy("Overlapping", "0.1");
         unmargined.margins = false;
-        let err = env.propose(&overlapping, "researcher", actor(), unmargined, &rules).await.expect_err("not a partition");
-        assert!(matches!(&err, Error::Invalid(m) if m.contains("two categories")), "{err}");
+        let o = env.propose(&overlapping, "researcher", actor(), unmargined, &rules).await.expect("one cell each");
+        assert_eq!(o.check.several_values, 5);
+        assert_eq!(o.check.cells.iter().map(|c| c.persons).sum::<u64>(), 72, "72 persons, 72 counts");
         let mut short = noisy("Short", "0.1");
         short.privacy.as_mut().expect("privacy").categories.pop();
         assert!(matches!(env.propose(&ws, "researcher", actor(), short, &rules).await, Err(Error::Invalid(m)) if m.contains("one list per dimension")));
@@ -354,21 +369,119 @@ test_on_both_backends! {
         let (_dir, ws) = cohort_workspace(5).await;
         let env = Environment::open(&t.stores, Arc::new(SystemClock), Arc::new(Audit::default())).await.expect("environment");
         let rules = Rules::default();
-        // Five persons have two conditions: the margins cannot add up.
-        let err = env.propose(&ws, "researcher", actor(), by_sex_and_code("Overlapping"), &rules).await.expect_err("not additive");
-        assert!(matches!(&err, Error::Invalid(m) if m.contains("two categories")), "{err}");
+        // Five persons have two conditions: each still counts once, under
+        // their first, and the check says so.
+        let o = env.propose(&ws, "researcher", actor(), by_sex_and_code("Overlapping"), &rules).await.expect("one cell each");
+        assert_eq!(o.check.several_values, 5);
+        assert_eq!(cell(&o, &["*", "*"]).persons, 72);
         let mut outside = by_sex_and_code("Outside");
-        outside.sql = "SELECT * FROM '/etc/passwd'".to_owned();
+        outside.cohort = Some("SELECT * FROM '/etc/passwd'".to_owned());
         assert!(env.propose(&ws, "researcher", actor(), outside, &rules).await.is_err());
-        let mut bad = by_sex_and_code("Bad column");
-        bad.dimensions = vec!["sex; DROP".to_owned()];
-        let err = env.propose(&ws, "researcher", actor(), bad, &rules).await.expect_err("bad column");
-        assert!(matches!(err, Error::Invalid(_)), "{err}");
+        for (field, bad) in [("table", "nosuch"), ("table", "cohort; DROP")] {
+            let mut r = by_sex_and_code("Bad table");
+            r.table = bad.to_owned();
+            let err = env.propose(&ws, "researcher", actor(), r, &rules).await.expect_err("bad table");
+            assert!(matches!(&err, Error::Invalid(m) if m.contains(field)), "{err}");
+        }
+        let mut missing = by_sex_and_code("No such column");
+        missing.dimensions = dims(&["age"]);
+        let err = env.propose(&ws, "researcher", actor(), missing, &rules).await.expect_err("no column");
+        assert!(matches!(&err, Error::Invalid(m) if m.contains("icd10")), "the valid columns are named: {err}");
+        assert!("sex; DROP".parse::<Dimension>().is_err());
         let mut microdata = by_sex_and_code("Microdata");
-        microdata.dimensions = vec!["pseudonym".to_owned()];
-        microdata.person = "pseudonym".to_owned();
+        microdata.dimensions = dims(&["pseudonym"]);
         assert!(env.propose(&ws, "researcher", actor(), microdata, &rules).await.is_err(), "the person cannot be a dimension");
-        assert!(env.pending_outputs().await.expect("pending").is_empty(), "nothing refused is recorded");
+        let mut year = by_sex_and_code("Year of text");
+        year.dimensions = dims(&["sex:year"]);
+        assert!(matches!(env.propose(&ws, "researcher", actor(), year, &rules).await, Err(Error::Invalid(m)) if m.contains("date")));
+        assert_eq!(env.pending_outputs().await.expect("pending").len(), 1, "nothing refused is recorded");
+    }
+}
+
+// ---------------------------------------------------------------- attacks
+
+test_on_both_backends! {
+    async fn padding_persons_in_the_cohort_counts_nobody_twice(t) {
+        // The attack: each person ten times over (as `pseudonym || '#' || n`
+        // or as the same pseudonym repeated) to lift small cells over the
+        // minimum. Only the extract's own pseudonyms count, each once.
+        let (_dir, ws) = cohort_workspace(0).await;
+        let env = Environment::open(&t.stores, Arc::new(SystemClock), Arc::new(Audit::default())).await.expect("environment");
+        let rules = Rules::default();
+        let tens = "(VALUES (1), (2), (3), (4), (5), (6), (7), (8), (9), (10)) AS ten(n)";
+        // Made-up pseudonyms are nobody.
+        let mut padded = by_sex_and_code("Padded");
+        padded.cohort = Some(format!("SELECT pseudonym || '#' || CAST(n AS VARCHAR) AS pseudonym FROM cohort CROSS JOIN {tens}"));
+        let o = env.propose(&ws, "researcher", actor(), padded, &rules).await.expect("propose");
+        assert!(o.check.cells.iter().all(|c| c.persons == 0), "{:?}", o.check.cells);
+        // Real pseudonyms ten times over are each one person.
+        let mut repeated = by_sex_and_code("Repeated");
+        repeated.cohort = Some(format!("SELECT pseudonym FROM cohort CROSS JOIN {tens}"));
+        let o = env.propose(&ws, "researcher", actor(), repeated, &rules).await.expect("propose");
+        let small = cell(&o, &["F", "I10"]);
+        assert!(small.persons == 3 && !small.released, "{small:?}");
+        assert_eq!(cell(&o, &["*", "*"]).persons, 72);
+    }
+}
+
+test_on_both_backends! {
+    async fn a_record_cannot_be_released_as_a_category_label(t) {
+        // The attack: a dimension whose every value is one person's record
+        // (`female|1933-12-30|01|M819 K219`). Its cells are suppressed, but
+        // the labels would be public. Labels shared by fewer persons than
+        // the minimum become その他.
+        let (_dir, ws) = cohort_workspace(0).await;
+        let env = Environment::open(&t.stores, Arc::new(SystemClock), Arc::new(Audit::default())).await.expect("environment");
+        let rules = Rules::default();
+        let mut r = by_sex_and_code("Records as labels");
+        r.dimensions = dims(&["detail", "sex"]);
+        let o = env.propose(&ws, "researcher", actor(), r, &rules).await.expect("propose");
+        assert_eq!(o.check.recoded, 72, "every record is a category of one");
+        assert!(o.check.cells.iter().all(|c| !c.key[0].contains("M819")), "{:?}", o.check.cells);
+        let done = env.decide(o.id, "reviewer", actor(), true, "ok", &rules).await.expect("release");
+        let csv = done.csv().expect("csv");
+        assert!(!csv.contains("1933") && csv.contains(renkei_analysis::release::OTHER), "{csv}");
+    }
+}
+
+test_on_both_backends! {
+    async fn duplicating_persons_does_not_weaken_a_noisy_release(t) {
+        // The attack: each person 1000 times in a noisy release, so that
+        // noise calibrated to one person is drowned. The true counts the
+        // noise is added to are those of distinct extract persons.
+        let (_dir, ws) = cohort_workspace(0).await;
+        let env = Environment::open(&t.stores, Arc::new(SystemClock), Arc::new(Audit::default())).await.expect("environment");
+        let rules = Rules { dp_budget: Some(Epsilon::parse("1.0").expect("ε")), ..Rules::default() };
+        let thousand = "SELECT c.pseudonym FROM cohort AS c CROSS JOIN cohort AS a CROSS JOIN (VALUES (1), (2), (3), (4), (5), (6), (7), (8), (9), (10), (11), (12), (13), (14)) AS k(n)";
+        let mut r = by_sex("Duplicated", thousand);
+        r.privacy = Some(PrivacyRequest {
+            epsilon: Epsilon::parse("0.1").expect("ε"),
+            categories: vec![vec!["F".to_owned(), "M".to_owned()]],
+        });
+        let o = env.propose(&ws, "researcher", actor(), r, &rules).await.expect("propose");
+        assert_eq!(cell(&o, &["F"]).persons, 28);
+        assert_eq!(cell(&o, &["M"]).persons, 44);
+    }
+}
+
+test_on_both_backends! {
+    async fn the_same_persons_under_another_name_are_differenced(t) {
+        // The attack: release "by sex", then the same cohort minus one
+        // woman under another table and dimension; compared by names the
+        // second is new, compared by persons it differs by one.
+        let (_dir, ws) = cohort_workspace(0).await;
+        let env = Environment::open(&t.stores, Arc::new(SystemClock), Arc::new(Audit::default())).await.expect("environment");
+        let rules = Rules::default();
+        let first = env.propose(&ws, "researcher", actor(), by_sex("By sex", "SELECT pseudonym FROM cohort"), &rules).await.expect("first");
+        env.decide(first.id, "reviewer", actor(), true, "ok", &rules).await.expect("released");
+        let mut second = by_sex("By code, women but one", "SELECT pseudonym FROM cohort WHERE sex = 'F' AND pseudonym <> 'p7'");
+        second.dimensions = dims(&["icd10"]);
+        second.margins = true;
+        let o = env.propose(&ws, "researcher", actor(), second, &rules).await.expect("second");
+        let total = cell(&o, &["*"]);
+        assert_eq!(total.persons, 27);
+        assert!(!total.released, "27 of the 28 women released before: {total:?}");
+        assert!(total.why_en.as_deref().unwrap_or_default().contains("output-"), "{total:?}");
     }
 }
 
@@ -380,9 +493,9 @@ test_on_both_backends! {
         let o = env
             .propose(&ws, "researcher", actor(), OutputRequest {
                 title: "Cost by sex".to_owned(),
-                sql: "SELECT pseudonym, sex, cost FROM cohort".to_owned(),
-                dimensions: vec!["sex".to_owned()],
-                person: "pseudonym".to_owned(),
+                cohort: None,
+                table: "cohort".to_owned(),
+                dimensions: dims(&["sex"]),
                 value: Some("cost".to_owned()),
                 margins: false,
                 kind: DataKind::General,

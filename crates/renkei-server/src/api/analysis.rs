@@ -297,9 +297,16 @@ pub(crate) async fn decide_output(
     let who = acting(principal)?;
     let id = OutputId::parse(id)?;
     let output = state.analysis().output(id).await?;
+    let permit_id = PermitId::parse(&output.permit).map_err(|e| Error::Internal(e.to_string()))?;
+    // A reviewer with a declared conflict with the permit's holder, or
+    // named on the permit, neither releases nor refuses its outputs.
+    let (permit, _) = state.review().permit(&permit_id).await?;
+    state
+        .review()
+        .may_check_outputs(&who.username, &permit)
+        .await?;
     if release {
-        let permit = PermitId::parse(&output.permit).map_err(|e| Error::Internal(e.to_string()))?;
-        state.review().permit_in_force(&permit).await?;
+        state.review().permit_in_force(&permit_id).await?;
     }
     Ok(state
         .analysis()

@@ -589,12 +589,18 @@ pub async fn exclusion(
     }))
 }
 
-/// The register's opt-out statistics: in force by scope, and changes per
-/// month (in Japan) by scope, counts below `optout.suppress_below` shown
-/// as `"<N"` objects (`{"below": N}`).
+/// The register's opt-out statistics as published at the last midnight in
+/// Japan (never live, so that no single change can be seen): in force by
+/// scope, and changes per month (in Japan) by scope, counts below
+/// `optout.suppress_below` shown as `"<N"` objects (`{"below": N}`).
 #[utoipa::path(get, path = "/api/v1/register/optouts", tag = "opt-out",
     responses((status = 200, description = "Statistics", body = Object)))]
 pub async fn register(State(state): State<AppState>) -> Result<ApiJson<RegisterStats>> {
     let threshold = state.config().optout.suppress_below;
-    Ok(ApiJson(state.optout().register_stats(threshold).await?))
+    Ok(ApiJson(
+        state
+            .optout()
+            .register_stats(threshold, state.clock().now())
+            .await?,
+    ))
 }

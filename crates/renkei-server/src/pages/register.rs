@@ -17,7 +17,10 @@ use crate::{AppState, Error};
 pub async fn optouts(State(state): State<AppState>, lang: PageLang) -> Result<Response, Error> {
     let l = lang.lang;
     let threshold = state.config().optout.suppress_below;
-    let stats = state.optout().register_stats(threshold).await?;
+    let stats = state
+        .optout()
+        .register_stats(threshold, state.clock().now())
+        .await?;
     let body = html! {
         p { (l.pick(
             "患者の申出によるオプトアウトの件数です。特定の方を推測できないよう、",
@@ -53,7 +56,7 @@ pub async fn optouts(State(state): State<AppState>, lang: PageLang) -> Result<Re
                 }
             }
         }
-        p class="hint" { (l.pick("登録簿の版", "Registry version")) ": " (stats.version)
+        p class="hint" { (l.pick("集計時点（毎日0時に公表）", "As of (published daily at midnight JST)")) ": " (stats.published_at.jst_minute())
             " · " a href="/api/v1/register/optouts" { "JSON" } }
         p { a href="/patient" { (l.pick("オプトアウトを申し出る", "Opt out")) } }
     };

@@ -230,19 +230,19 @@ pub async fn propose(
             })
             .map_err(|e| renkei_analysis::Error::Invalid(format!("privacy.epsilon: {e}")))
     };
-    let request = OutputRequest {
-        title: field(&fields, "title").to_owned(),
-        sql: field(&fields, "sql").to_owned(),
-        dimensions: field(&fields, "dimensions")
+    let dimensions: Result<Vec<renkei_analysis::release::Dimension>, _> =
+        field(&fields, "dimensions")
             .split([',', '、', ' '])
             .map(str::trim)
             .filter(|d| !d.is_empty())
-            .map(str::to_owned)
-            .collect(),
-        person: match field(&fields, "person").trim() {
-            "" => "pseudonym".to_owned(),
-            other => other.to_owned(),
-        },
+            .map(str::parse)
+            .collect();
+    let cohort = field(&fields, "cohort").trim();
+    let request = OutputRequest {
+        title: field(&fields, "title").to_owned(),
+        cohort: (!cohort.is_empty()).then(|| cohort.to_owned()),
+        table: field(&fields, "table").trim().to_owned(),
+        dimensions: dimensions.as_ref().cloned().unwrap_or_default(),
         value: (!value.is_empty()).then(|| value.to_owned()),
         margins: fields.contains_key("margins"),
         kind: if fields.contains_key("genomic") {
@@ -252,7 +252,11 @@ pub async fn propose(
         },
         privacy: None,
     };
-    let sql = request.sql.clone();
+    let sql = cohort.to_owned();
+    let privacy = match dimensions {
+        Ok(_) => privacy,
+        Err(e) => Err(e),
+    };
     let proposed = match privacy {
         Ok(privacy) => {
             let request = OutputRequest { privacy, ..request };
@@ -353,8 +357,8 @@ async fn render(
         }
         h2 { (l.pick("結果の持ち出し申請", "Request release of an output")) }
         p class="hint" { (l.pick(
-            "集計表は、問合せの行（仮名と各次元の列）から解析環境が計算し、自動で秘匿処理（最小セル数 ",
-            "The table is computed by the workspace from the query's rows (the pseudonym and each dimension) and checked automatically (minimum cell count "
+            "集計表は、抽出データの表の列から解析環境が計算します（一人は一つのセルに一度だけ数え、人数が最小セル数に満たないカテゴリは「その他」にまとめます）。自動で秘匿処理（最小セル数 ",
+            "The table is computed by the workspace from the columns of an extract table (each person counted once, in one cell; categories shared by fewer persons than the minimum become その他) and checked automatically (minimum cell count "
         )) (rules.min_count) (l.pick(
             "、補完秘匿、差分）を行ったうえで審査に回ります。",
             ", complementary suppression, differencing) before a reviewer decides."
@@ -366,9 +370,17 @@ async fn render(
             input type="hidden" name="csrf" value=(csrf);
             label for="out-title" { (l.pick("題名", "Title")) }
             input id="out-title" name="title" required maxlength="200";
-            label for="out-sql" { (l.pick("集計元の問合せ", "Query the table is made from")) }
-            textarea id="out-sql" name="sql" rows="4" class="code" required { (sql) }
-            label for="out-dims" { (l.pick("次元（列名をカンマ区切り、最大4）", "Dimensions (column names, comma-separated, at most 4)")) }
+            label for="out-table" { (l.pick("集計する表", "Table to count")) }
+            select id="out-table" name="table" required {
+                @for t in ws.tables() {
+                    @if ws.table_schema(t).is_some_and(|s| s.field_with_name("pseudonym").is_ok()) {
+                        option value=(t) { (t) }
+                    }
+                }
+            }
+            label for="out-cohort" { (l.pick("対象者の問合せ（任意。pseudonym 列を返す問合せ。空欄なら表の全員）", "Cohort query (optional: a query returning a pseudonym column; empty for everyone in the table)")) }
+            textarea id="out-cohort" name="cohort" rows="4" class="code" { (sql) }
+            label for="out-dims" { (l.pick("次元（表の列名をカンマ区切り、最大4。例: sex, birth_date:year10, icd10:prefix3）", "Dimensions (columns of the table, comma-separated, at most 4; e.g. sex, birth_date:year10, icd10:prefix3)")) }
             input id="out-dims" name="dimensions" required;
             label for="out-value" { (l.pick("合計する列（任意）", "Column to sum (optional)")) }
             input id="out-value" name="value";
@@ -529,7 +541,19 @@ pub async fn show_output(
             dt { (l.pick("状態", "Status")) } dd id="status" { (status_text(l, o.status)) }
             dt { (l.pick("許可", "Permit")) } dd { (o.permit) }
             dt { (l.pick("申請者", "Requested by")) } dd { (o.requested_by) " · " (jst(o.requested_at)) }
-            dt { (l.pick("集計元", "Made from")) } dd { code { (o.request.sql) } }
+            dt { (l.pick("集計した表", "Table counted")) } dd { code { (o.request.table) } " · " (o.request.dimensions.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")) }
+            dt { (l.pick("対象者", "Cohort")) } dd { @match &o.request.cohort {
+                Some(sql) => code { (sql) },
+                None => (l.pick("表の全員", "everyone in the table")),
+            } }
+            @if o.check.several_values > 0 {
+                dt { (l.pick("複数の値を持つ人", "Persons with several values")) }
+                dd { (o.check.several_values) (l.pick("人（最も多い値の組で一度だけ数えました）", " (each counted once, under their most frequent values)")) }
+            }
+            @if o.check.recoded > 0 {
+                dt { (l.pick("「その他」にまとめたカテゴリ", "Categories shown as その他")) }
+                dd { (o.check.recoded) }
+            }
             dt { (l.pick("秘匿セル", "Suppressed cells")) } dd id="suppressed" { (o.check.suppressed) " / " (o.check.cells.len()) }
             dt { (l.pick("照合した過去の公開", "Earlier releases compared")) } dd { (o.check.compared_with) }
             @if let Some(epsilon) = o.check.noisy {

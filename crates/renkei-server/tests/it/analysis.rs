@@ -4,13 +4,31 @@
 //! the small cell as X. Revoking the permit closes the workspace at once.
 
 use renkei_core::Role;
+use renkei_server::accounts::{NewUser, Password};
 use reqwest::Method as M;
 use serde_json::{Value, json};
 
 use crate::app_test;
 use crate::collect::{CODE, hospital_account};
-use crate::helpers::{TestApp, get_text};
+use crate::helpers::{PASSWORD, TestApp, get_text};
 use crate::processing::{condition, permit, send};
+
+/// A reviewer account of its own, and its API token.
+async fn reviewer_token(app: &TestApp, username: &str) -> String {
+    let accounts = app.state.accounts();
+    let user = accounts
+        .create_user(NewUser {
+            username: username.to_owned(),
+            display_name: "審査委員".to_owned(),
+            role: Role::Reviewer,
+            org_id: None,
+            password: Some(Password::new(PASSWORD.to_owned()).expect("password")),
+        })
+        .await
+        .expect("user");
+    let (_, token) = accounts.create_token(&user, "test").await.expect("token");
+    token.expose().to_owned()
+}
 
 fn patient(id: &str, n: usize) -> String {
     json!({
@@ -77,11 +95,13 @@ app_test!(
         let m = build_extract(&app, &permit).await;
         assert_eq!(m["persons"], 18, "{m}");
 
-        let request = json!({"title": "2型糖尿病の病型別人数", "sql": "SELECT pseudonym, icd10 FROM condition", "dimensions": ["icd10"]});
+        let request = json!({"title": "2型糖尿病の病型別人数", "table": "condition", "dimensions": ["icd10"]});
         let o = send(&app, Role::Applicant, M::POST, &format!("{ws}/outputs"), request, 201).await;
         assert_eq!(o["status"], "pending");
         let cells = o["check"]["cells"].as_array().expect("cells");
-        let small = cells.iter().find(|c| c["key"][0] == "E11.2").expect("E11.2 cell");
+        // E11.2 has 3 persons: too few for its label to be shown.
+        assert!(!cells.iter().any(|c| c["key"][0] == "E11.2"), "{cells:?}");
+        let small = cells.iter().find(|c| c["key"][0] == "その他").expect("その他 cell");
         assert_eq!(small["persons"], 3);
         assert_eq!(small["released"], false);
         assert!(small["why_ja"].as_str().unwrap_or_default().contains("10"), "{small}");
@@ -93,6 +113,18 @@ app_test!(
         assert_eq!(app.http.get(&csv_url).send().await.expect("csv").status(), 404);
         let queue = send(&app, Role::Reviewer, M::GET, "/api/v1/outputs", Value::Null, 200).await;
         assert_eq!(queue.as_array().map(Vec::len), Some(1));
+        // The attack: a reviewer who declared a conflict with the holder's
+        // organization releases its output anyway. Refused, and nothing
+        // changes.
+        let conflicted = reviewer_token(&app, "conflicted-reviewer").await;
+        let declared = app.http.post(app.url("/api/v1/reviewers/conflicts")).bearer_auth(&conflicted)
+            .json(&json!({"organization": "京都大学"})).send().await.expect("declare");
+        assert_eq!(declared.status(), 204);
+        let refused = app.http.post(app.url(&format!("/api/v1/outputs/{id}/decision"))).bearer_auth(&conflicted)
+            .json(&json!({"release": true, "reason": "利益相反を無視"})).send().await.expect("decide");
+        assert_eq!(refused.status(), 409, "{}", refused.text().await.unwrap_or_default());
+        let still = send(&app, Role::Reviewer, M::GET, &format!("/api/v1/outputs/{id}"), Value::Null, 200).await;
+        assert_eq!(still["status"], "pending");
         let done = send(&app, Role::Reviewer, M::POST, &format!("/api/v1/outputs/{id}/decision"), json!({"release": true, "reason": "集計値のみ、秘匿済み"}), 200).await;
         assert_eq!(done["status"], "released");
         send(&app, Role::Reviewer, M::POST, &format!("/api/v1/outputs/{id}/decision"), json!({"release": false, "reason": "再考"}), 409).await;
@@ -102,7 +134,7 @@ app_test!(
         assert_eq!(listed[0]["permit"], permit.as_str());
         assert_eq!(listed[0]["suppressed"], 1, "{listed}");
         let csv = app.http.get(&csv_url).send().await.expect("csv").text().await.expect("text");
-        assert!(csv.contains("E11.9,15") && csv.contains("E11.2,X"), "{csv}");
+        assert!(csv.contains("E11.9,15") && csv.contains("その他,X") && !csv.contains("E11.2"), "{csv}");
         let page = app.http.get(app.url("/register")).send().await.expect("page").text().await.expect("html");
         assert!(page.contains("2型糖尿病の病型別人数"), "the register page lists the output");
         let found = app.http.get(app.url("/register?q=病型別")).send().await.expect("search").text().await.expect("html");
@@ -139,7 +171,7 @@ async fn a_noisy_release(backend: renkei_store::testing::TestBackend) {
     let ws = format!("/api/v1/workspaces/{permit}");
     let request = |epsilon: &str| {
         json!({
-            "title": "病型別（ノイズ付き）", "sql": "SELECT pseudonym, icd10 FROM condition",
+            "title": "病型別（ノイズ付き）", "table": "condition",
             "dimensions": ["icd10"],
             "privacy": {"epsilon": epsilon, "categories": [["E11.2", "E11.9", "E10"]]}
         })

@@ -395,11 +395,17 @@ async fn sign_in(c: &Client, app: &crate::helpers::TestApp, role: Role, next: &s
 }
 
 /// Fills the workspace's release request: title, source query, dimensions.
-async fn release_form(c: &Client, title: &str, sql: &str, dimensions: &str) {
+async fn release_form(c: &Client, title: &str, table: &str, dimensions: &str) {
     type_into(c, "out-title", title).await;
-    let source = c.find(Locator::Id("out-sql")).await.expect("source");
-    source.clear().await.expect("clear");
-    source.send_keys(sql).await.expect("type");
+    c.find(Locator::Css(&format!("#out-table option[value={table}]")))
+        .await
+        .expect("the table is offered")
+        .click()
+        .await
+        .expect("choose the table");
+    // Everyone in the table: no cohort query.
+    let cohort = c.find(Locator::Id("out-cohort")).await.expect("cohort");
+    cohort.clear().await.expect("clear");
     type_into(c, "out-dims", dimensions).await;
 }
 
@@ -539,13 +545,7 @@ async fn a_researcher_requests_release_and_a_reviewer_releases_it_in_the_browser
     assert_eq!(bars.len(), 2, "one bar per row");
 
     // It asks to take out the count by type; the small cell is flagged.
-    release_form(
-        &c,
-        "病型別の人数",
-        "SELECT pseudonym, icd10 FROM condition",
-        "icd10",
-    )
-    .await;
+    release_form(&c, "病型別の人数", "condition", "icd10").await;
     click(&c, "#request-release").await;
     let status = settle(&c, Locator::Id("status")).await;
     assert_eq!(status.text().await.expect("text"), "審査待ち");
@@ -555,8 +555,8 @@ async fn a_researcher_requests_release_and_a_reviewer_releases_it_in_the_browser
         .expect("rows");
     assert_eq!(suppressed.len(), 1);
     assert!(
-        suppressed[0].text().await.expect("text").contains("E11.2"),
-        "the cell of 3 persons is suppressed"
+        suppressed[0].text().await.expect("text").contains("その他"),
+        "the cell of 3 persons is suppressed, under その他: too few to show E11.2"
     );
     let output_path = c.current_url().await.expect("url").path().to_owned();
 
@@ -596,8 +596,8 @@ async fn a_researcher_requests_release_and_a_reviewer_releases_it_in_the_browser
         .await
         .expect("text");
     assert_eq!(
-        csv, "icd10,persons\nE11.2,X\nE11.9,15\n",
-        "categories in order"
+        csv, "icd10,persons\nE11.9,15\nその他,X\n",
+        "categories in order, the rare one as その他"
     );
 
     c.close().await.expect("close browser");
@@ -620,13 +620,7 @@ async fn a_researcher_asks_for_a_noisy_table_in_the_browser() {
         fieldset.text().await.expect("text").contains("ε = 1"),
         "the budget is shown"
     );
-    release_form(
-        &c,
-        "病型別（ノイズ付き）",
-        "SELECT pseudonym, icd10 FROM condition",
-        "icd10",
-    )
-    .await;
+    release_form(&c, "病型別（ノイズ付き）", "condition", "icd10").await;
     type_into(&c, "out-epsilon", "0.5").await;
     type_into(&c, "out-categories", "E11.2, E11.9, E10").await;
     click(&c, "#request-release").await;

@@ -61,6 +61,15 @@ pub async fn spawn_app(backend: TestBackend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: TestBackend, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_clocked(backend, tweak, Arc::new(SystemClock)).await
+}
+
+/// [`spawn_app_with`] on a clock of the test's (a `FixedClock` it moves).
+pub async fn spawn_app_clocked(
+    backend: TestBackend,
+    tweak: impl FnOnce(&mut Config),
+    clock: Arc<dyn renkei_core::Clock>,
+) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         // Several tests share the process; only the first one installs it.
         let _ = tracing_subscriber::fmt()
@@ -76,9 +85,7 @@ pub async fn spawn_app_with(backend: TestBackend, tweak: impl FnOnce(&mut Config
     };
     config.server.listen = "127.0.0.1:0".parse().expect("address");
     tweak(&mut config);
-    let state = AppState::open(config, Arc::new(SystemClock))
-        .await
-        .expect("platform opens");
+    let state = AppState::open(config, clock).await.expect("platform opens");
     let mut creds = HashMap::new();
     for role in Role::ALL {
         let username = format!("{}-user", role.as_str());

@@ -132,42 +132,144 @@ app_test!(
     }
 );
 
-app_test!(
-    async fn operators_enter_paper_forms_and_the_register_counts_them(app) {
-        let operator = app.creds(Role::Operator).token.clone();
-        let mut people = Vec::new();
-        for i in 0..12 {
-            let person = PersonKey::generate();
-            let scope = if i < 11 { "all" } else { "commercial,category:mental_health" };
-            let resp = app.http.post(app.url("/api/v1/optouts")).bearer_auth(&operator)
-                .json(&json!({"person_key": person.to_string(), "scope": scope,
-                              "submitter": {"kind": "representative", "relation": "親権者"}}))
-                .send().await.expect("send");
-            assert_eq!(resp.status(), 201);
-            let change: Value = resp.json().await.expect("json");
-            assert_eq!(change["channel"], "paper");
-            people.push((person, change["receipt"].as_str().expect("receipt").to_owned()));
-        }
-        let bad = app.http.post(app.url("/api/v1/optouts")).bearer_auth(&operator)
-            .json(&json!({"person_key": PersonKey::generate().to_string(), "scope": "marketing"})).send().await.expect("send");
-        let body = problem(bad, 400).await;
-        assert!(body["detail"].as_str().unwrap_or("").contains("marketing"), "{body}");
-        let (person, receipt) = &people[0];
-        let resp = app.http.post(app.url(&format!("/api/v1/optouts/{receipt}/withdraw"))).bearer_auth(&operator).json(&json!({})).send().await.expect("send");
-        assert_eq!(resp.status(), 201);
-        let history = operator_get(&app, &format!("/api/v1/optouts/persons/{person}")).await;
-        assert_eq!(history.as_array().map(Vec::len), Some(2), "{history}");
+/// Noon in Japan on a day of the test's.
+const NOON_JST: &str = "2026-12-06T03:00:00Z";
 
-        let stats: Value = app.http.get(app.url("/api/v1/register/optouts")).send().await.expect("send").json().await.expect("json");
-        assert_eq!(stats["version"], 13);
-        let in_force = stats["in_force"].as_array().expect("in force");
-        assert!(in_force.contains(&json!(["all", 10])), "{stats}");
-        assert!(in_force.contains(&json!(["commercial", {"below": 10}])), "{stats}");
-        let page = app.http.get(app.url("/register/optouts")).send().await.expect("send").text().await.expect("text");
-        assert!(page.contains("全ての二次利用") && page.contains("&lt;10"), "{page}");
-        app.stop().await;
+async fn paper_forms_and_the_register(backend: renkei_store::testing::TestBackend) {
+    let clock = std::sync::Arc::new(renkei_core::FixedClock::new(
+        renkei_core::Timestamp::parse_rfc3339(NOON_JST).expect("time"),
+    ));
+    let app = crate::helpers::spawn_app_clocked(backend, |_| {}, clock.clone()).await;
+    let operator = app.creds(Role::Operator).token.clone();
+    let mut people = Vec::new();
+    for i in 0..12 {
+        let person = PersonKey::generate();
+        let scope = if i < 11 {
+            "all"
+        } else {
+            "commercial,category:mental_health"
+        };
+        let resp = app
+            .http
+            .post(app.url("/api/v1/optouts"))
+            .bearer_auth(&operator)
+            .json(&json!({"person_key": person.to_string(), "scope": scope,
+                              "submitter": {"kind": "representative", "relation": "親権者"}}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(resp.status(), 201);
+        let change: Value = resp.json().await.expect("json");
+        assert_eq!(change["channel"], "paper");
+        people.push((
+            person,
+            change["receipt"].as_str().expect("receipt").to_owned(),
+        ));
     }
-);
+    let bad = app
+        .http
+        .post(app.url("/api/v1/optouts"))
+        .bearer_auth(&operator)
+        .json(&json!({"person_key": PersonKey::generate().to_string(), "scope": "marketing"}))
+        .send()
+        .await
+        .expect("send");
+    let body = problem(bad, 400).await;
+    assert!(
+        body["detail"].as_str().unwrap_or("").contains("marketing"),
+        "{body}"
+    );
+    let (person, receipt) = &people[0];
+    let resp = app
+        .http
+        .post(app.url(&format!("/api/v1/optouts/{receipt}/withdraw")))
+        .bearer_auth(&operator)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 201);
+    let history = operator_get(&app, &format!("/api/v1/optouts/persons/{person}")).await;
+    assert_eq!(history.as_array().map(Vec::len), Some(2), "{history}");
+
+    // The attack: poll the register around one patient's change and
+    // watch a count go up by one. Today's changes are not published
+    // until midnight in Japan, and no live version is shown.
+    let today: Value = app
+        .http
+        .get(app.url("/api/v1/register/optouts"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert!(today.get("version").is_none(), "{today}");
+    let at = |v: &Value| {
+        renkei_core::Timestamp::parse_rfc3339(v.as_str().unwrap_or_default()).expect("an instant")
+    };
+    assert_eq!(
+        at(&today["published_at"]),
+        renkei_core::Timestamp::parse_rfc3339("2026-12-05T15:00:00Z").expect("time"),
+        "{today}"
+    );
+    assert!(
+        today["in_force"]
+            .as_array()
+            .expect("in force")
+            .contains(&json!(["all", 0])),
+        "{today}"
+    );
+    assert!(
+        today["months"].as_array().expect("months").is_empty(),
+        "{today}"
+    );
+    clock.advance_micros(24 * 3_600_000_000);
+    let stats: Value = app
+        .http
+        .get(app.url("/api/v1/register/optouts"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        at(&stats["published_at"]),
+        renkei_core::Timestamp::parse_rfc3339("2026-12-06T15:00:00Z").expect("time"),
+        "{stats}"
+    );
+    let in_force = stats["in_force"].as_array().expect("in force");
+    assert!(in_force.contains(&json!(["all", 10])), "{stats}");
+    assert!(
+        in_force.contains(&json!(["commercial", {"below": 10}])),
+        "{stats}"
+    );
+    let page = app
+        .http
+        .get(app.url("/register/optouts"))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        page.contains("全ての二次利用") && page.contains("&lt;10"),
+        "{page}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_enter_paper_forms_and_the_register_counts_them_a_day_later_sqlite() {
+    paper_forms_and_the_register(renkei_store::testing::TestBackend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_enter_paper_forms_and_the_register_counts_them_a_day_later_postgres() {
+    paper_forms_and_the_register(renkei_store::testing::TestBackend::Postgres).await;
+}
 
 app_test!(
     async fn each_provider_renders_its_notice_from_the_configuration(app) {

@@ -82,18 +82,15 @@ pub(super) async fn step_analysis(
     .await?;
     let queries = history.as_array().map_or(0, Vec::len);
 
-    // A person has a record from each hospital that treated them, and the
-    // hospitals do not always agree: one row per person (the earliest birth
-    // date, the first sex recorded) keeps every person in one category, so
-    // the margins add up.
-    let one_row_per_person = "SELECT pseudonym, min(sex) AS sex, \
-         substr(CAST(min(birth_date) AS VARCHAR), 1, 3) || '0s' AS birth_decade \
-         FROM person GROUP BY pseudonym";
+    // Tables are declared, never handed in: the person table's columns,
+    // computed by the platform. A person has a record from each hospital
+    // that treated them, and the hospitals do not always agree: the
+    // platform counts each person once, under their most frequent values.
     let requests = [
-        json!({"title": "対象者数（性別）", "sql": one_row_per_person,
+        json!({"title": "対象者数（性別）", "table": "person",
                "dimensions": ["sex"], "margins": true}),
-        json!({"title": "対象者数（生年の年代・性別）", "sql": one_row_per_person,
-               "dimensions": ["birth_decade", "sex"], "margins": true}),
+        json!({"title": "対象者数（生年の年代・性別）", "table": "person",
+               "dimensions": ["birth_date:year10", "sex"], "margins": true}),
     ];
     let mut ids = Vec::new();
     let mut needs_suppression = 0;

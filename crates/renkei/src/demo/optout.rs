@@ -146,6 +146,9 @@ pub(super) async fn step_optout(
     );
     walk.record("optout_excluded_any_study", ordinary["excluded"].clone());
     walk.record("optout_excluded_every_purpose", wide["excluded"].clone());
-    walk.record("optout_register_version", register["version"].clone());
+    walk.record(
+        "optout_register_published_at",
+        register["published_at"].clone(),
+    );
     Ok(())
 }

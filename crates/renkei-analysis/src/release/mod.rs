@@ -17,29 +17,40 @@
 //!
 //! States: `pending` → `released` | `refused`; nothing else changes.
 
+mod compute;
+mod request;
+
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-use arrow::array::{Array, AsArray};
-use arrow::datatypes::{DataType, Float64Type, Int64Type};
 use renkei_core::{Actor, AuditEvent, Outcome, Timestamp};
 use renkei_store::Backend;
 use serde::{Deserialize, Serialize};
 
+pub use compute::{MAX_PERSON_ROWS, MISSING, OTHER};
+pub use request::{
+    Bin, Dimension, MAX_CELLS, MAX_DIMENSIONS, MAX_LABEL_CHARS, OutputRequest, PrivacyRequest,
+};
+
 use crate::disclosure::dp::{Accountant, Epsilon};
 use crate::disclosure::{
-    self, Cell, CellKey, CellTable, DataKind, EarlierRelease, Key, Published, ReleaseId,
-    ReleasedTable, Rules, SumStats,
+    self, Budget, CellTable, EarlierRelease, Key, Membership, Published, ReleaseId, ReleasedTable,
+    Rules,
 };
-use crate::workspace::{QueryResult, Workspace};
+use crate::workspace::Workspace;
 use crate::{Environment, Error, Result};
+use compute::Computed;
+use request::validate;
 
-/// Most dimensions an output may have: with margins, every one of the
-/// `2^d` combinations of totals is computed and protected.
-pub const MAX_DIMENSIONS: usize = 4;
-/// Most cells an output may have (a table bigger than this is a microdata
-/// extract in disguise, not a statistic).
-pub const MAX_CELLS: usize = 5_000;
+/// How long one output's check (secondary suppression, the LP audit,
+/// differencing) may run before the output is refused as too large.
+pub const CHECK_SECONDS: u64 = 20;
+/// The largest dense table (every combination, totals and empty cells
+/// included) that is checked at all.
+pub const MAX_DENSE_CELLS: usize = 10_000;
 
 /// An output's number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -70,60 +81,6 @@ impl fmt::Display for OutputId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)
     }
-}
-
-/// What a researcher asks to take out.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OutputRequest {
-    /// A title, as the public register shows it.
-    pub title: String,
-    /// A read-only query of the workspace whose rows carry `person` and
-    /// every dimension (and `value`, for a magnitude table).
-    pub sql: String,
-    /// The table's dimensions: columns of the query, 1 to 4.
-    pub dimensions: Vec<String>,
-    /// The column holding the person's pseudonym.
-    #[serde(default = "default_person")]
-    pub person: String,
-    /// A non-negative numeric column to sum per cell (costs, days, doses);
-    /// without it the table counts persons.
-    #[serde(default)]
-    pub value: Option<String>,
-    /// Whether the table carries totals (margins) for every dimension.
-    #[serde(default)]
-    pub margins: bool,
-    /// General, or genomic (a stricter minimum).
-    #[serde(default = "general")]
-    pub kind: DataKind,
-    /// Noise instead of suppression: a count table released under
-    /// differential privacy, spending ε of the permit's budget.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub privacy: Option<PrivacyRequest>,
-}
-
-/// A noisy release (differential privacy) of a count table: discrete
-/// Laplace noise on every interior cell, margins added up from them.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PrivacyRequest {
-    /// ε this table spends (`"0.5"`).
-    pub epsilon: Epsilon,
-    /// Every category of every dimension, in the dimensions' order. The
-    /// table is built from this public list, never from the data — a
-    /// category present only because one person has it would disclose
-    /// that person by its presence — so every listed combination is a
-    /// cell (with noise, also an empty one) and rows outside the list are
-    /// not counted.
-    pub categories: Vec<Vec<String>>,
-}
-
-fn default_person() -> String {
-    "pseudonym".to_owned()
-}
-
-fn general() -> DataKind {
-    DataKind::General
 }
 
 /// Where an output stands.
@@ -203,6 +160,13 @@ pub struct Check {
     /// when a reviewer releases it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noisy: Option<Epsilon>,
+    /// Persons with more than one combination of values in the table, each
+    /// counted once under their most frequent.
+    #[serde(default)]
+    pub several_values: u64,
+    /// Categories too rare (or too long) to show, counted as その他.
+    #[serde(default)]
+    pub recoded: u64,
 }
 
 impl Check {
@@ -233,6 +197,8 @@ impl Check {
             audit_holds: decision.audit().holds(),
             compared_with,
             noisy: None,
+            several_values: 0,
+            recoded: 0,
         }
     }
 
@@ -258,6 +224,8 @@ impl Check {
             audit_holds: true,
             compared_with: 0,
             noisy: Some(epsilon),
+            several_values: 0,
+            recoded: 0,
         }
     }
 }
@@ -382,7 +350,7 @@ fn output_of(row: OutputRow) -> Result<(Output, CellTable)> {
         title,
         requested_by: by,
         requested_at: Timestamp::from_unix_micros(at),
-        request: serde_json::from_str(&request).map_err(|e| corrupt("request", e))?,
+        request: request::stored(&request).map_err(|e| corrupt("request", e))?,
         check: serde_json::from_str(&check).map_err(|e| corrupt("check", e))?,
         status: OutputStatus::parse(&status)?,
         reviewer,
@@ -413,6 +381,9 @@ impl Environment {
         rules: &Rules,
     ) -> Result<Output> {
         validate(&request)?;
+        // One proposal of a permit at a time: each costs a scan of the
+        // extract and a check, and a researcher cannot queue a hundred.
+        let _turn = self.proposal_turn(workspace.permit())?;
         let (table, check) = match &request.privacy {
             Some(privacy) => {
                 // Refused now if the budget cannot pay for it; spent only
@@ -426,25 +397,30 @@ impl Environment {
                         left.budget()
                     )));
                 }
-                // With its grand total, to tell whether the cells
-                // partition the persons.
-                let with_total = OutputRequest {
-                    margins: true,
-                    ..request.clone()
-                };
-                let computed = cell_table(workspace, &with_total, rules).await?;
-                one_cell_per_person(&computed)?;
-                let table = listed_table(&computed, &request, privacy)?;
-                let check = Check::noisy(&table, privacy.epsilon);
+                // Each real person in one listed cell at most: one person
+                // moves one count, which is what the noise is calibrated to.
+                let computed =
+                    compute::compute(workspace, &request, rules, Some(&privacy.categories)).await?;
+                let table = listed_table(&computed.table, &request, privacy)?
+                    .with_members(computed.table.members().cloned().unwrap_or_default());
+                let mut check = Check::noisy(&table, privacy.epsilon);
+                check.several_values = computed.several_values;
                 (table, check)
             }
             None => {
-                let table = cell_table(workspace, &request, rules).await?;
+                let Computed {
+                    table,
+                    several_values,
+                    recoded,
+                } = compute::compute(workspace, &request, rules, None).await?;
                 let mut conn = self.db.pool().acquire().await?;
                 let earlier = Self::earlier_releases(&mut conn, workspace.permit(), None).await?;
                 drop(conn);
-                let decision = disclosure::check(&table, rules, &earlier).map_err(refusal)?;
-                let check = Check::of(&decision, earlier.len());
+                let compared = earlier.len();
+                let (table, decision) = self.checked(table, rules, earlier).await?;
+                let mut check = Check::of(&decision, compared);
+                check.several_values = several_values;
+                check.recoded = recoded;
                 (table, check)
             }
         };
@@ -457,7 +433,7 @@ impl Environment {
             .await?;
         let id = OutputId(max.unwrap_or(0) + 1);
         sqlx::query(&format!(
-            "INSERT INTO outputs ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', NULL, NULL, NULL, NULL)"
+            "INSERT INTO outputs ({COLUMNS}, members) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', NULL, NULL, NULL, NULL, $9)"
         ))
         .bind(id.0)
         .bind(workspace.permit())
@@ -467,6 +443,7 @@ impl Environment {
         .bind(to_json(&request)?)
         .bind(to_json(&table)?)
         .bind(to_json(&check)?)
+        .bind(table.members().map(Membership::to_bytes))
         .execute(&mut *tx)
         .await?;
         self.audited(
@@ -518,6 +495,10 @@ impl Environment {
             ));
         }
         let (mut output, table) = self.output_with_cells(id).await?;
+        let table = match self.members_of(id).await? {
+            Some(members) => table.with_members(members),
+            None => table,
+        };
         if output.status != OutputStatus::Pending {
             return Err(Error::Conflict(format!(
                 "output {id} was already {}",
@@ -570,8 +551,12 @@ impl Environment {
             }
             (true, None) => {
                 let earlier = Self::earlier_releases(&mut tx, &output.permit, Some(id)).await?;
-                let decision = disclosure::check(&table, rules, &earlier).map_err(refusal)?;
-                output.check = Check::of(&decision, earlier.len());
+                let compared = earlier.len();
+                let (_, decision) = self.checked(table, rules, earlier).await?;
+                let (several_values, recoded) = (output.check.several_values, output.check.recoded);
+                output.check = Check::of(&decision, compared);
+                output.check.several_values = several_values;
+                output.check.recoded = recoded;
                 (OutputStatus::Released, Some(decision.into_released()))
             }
             (false, _) => (OutputStatus::Refused, None),
@@ -675,19 +660,105 @@ impl Environment {
         permit: &str,
         except: Option<OutputId>,
     ) -> Result<Vec<EarlierRelease>> {
-        Ok(
-            outputs_where_in(conn, "status = 'released' AND permit_id = $1", permit)
-                .await?
-                .into_iter()
-                .filter(|o| Some(o.id) != except)
-                .filter_map(|o| {
-                    o.released.map(|table| EarlierRelease {
-                        id: o.id.release_id(),
-                        table,
-                    })
-                })
-                .collect(),
+        let members: Vec<(i64, Option<Vec<u8>>)> = sqlx::query_as(
+            "SELECT id, members FROM outputs WHERE status = 'released' AND permit_id = $1",
         )
+        .bind(permit)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut members: HashMap<i64, Vec<u8>> = members
+            .into_iter()
+            .filter_map(|(id, m)| m.map(|m| (id, m)))
+            .collect();
+        let mut earlier = Vec::new();
+        for o in outputs_where_in(conn, "status = 'released' AND permit_id = $1", permit).await? {
+            // A noisy table tells nothing exact to subtract from: what it
+            // says of a person is bounded by its ε, whatever comes after.
+            if Some(o.id) == except || o.check.noisy.is_some() {
+                continue;
+            }
+            let Some(table) = o.released else { continue };
+            let members = members
+                .remove(&o.id.get())
+                .map(|bytes| {
+                    Membership::from_bytes(&bytes)
+                        .map_err(|e| Error::Corrupt(format!("output {} persons: {e}", o.id)))
+                })
+                .transpose()?;
+            earlier.push(EarlierRelease {
+                id: o.id.release_id(),
+                table,
+                members,
+            });
+        }
+        Ok(earlier)
+    }
+
+    /// The persons of an output's interior cells, if it has them.
+    async fn members_of(&self, id: OutputId) -> Result<Option<Membership>> {
+        let bytes: Option<Option<Vec<u8>>> =
+            sqlx::query_scalar("SELECT members FROM outputs WHERE id = $1")
+                .bind(id.0)
+                .fetch_optional(self.db.pool())
+                .await?;
+        bytes
+            .flatten()
+            .map(|b| {
+                Membership::from_bytes(&b)
+                    .map_err(|e| Error::Corrupt(format!("output {id} persons: {e}")))
+            })
+            .transpose()
+    }
+
+    /// Checks `table` on the blocking pool, one check at a time in the
+    /// process, within [`CHECK_SECONDS`] and [`MAX_DENSE_CELLS`]; dropping
+    /// the returned future stops the check. The async runtime never runs
+    /// the solver, so a large table cannot stall sign-in, the portal or
+    /// the audit writer.
+    async fn checked(
+        &self,
+        table: CellTable,
+        rules: &Rules,
+        earlier: Vec<EarlierRelease>,
+    ) -> Result<(CellTable, disclosure::Decision)> {
+        let wait = Duration::from_secs(CHECK_SECONDS);
+        let _slot = tokio::time::timeout(wait, self.checks.acquire())
+            .await
+            .map_err(|_| {
+                Error::Busy(
+                    "the output check is busy with other tables; try again in a minute".to_owned(),
+                )
+            })?
+            .map_err(|_| Error::Corrupt("the output check's slots were closed".to_owned()))?;
+        let cancel = Arc::new(AtomicBool::new(false));
+        let _stop = CancelOnDrop(cancel.clone());
+        let budget = Budget::new(wait, MAX_DENSE_CELLS).cancelled_by(cancel);
+        let rules = rules.clone();
+        let (table, decision) = tokio::task::spawn_blocking(move || {
+            let decision = disclosure::check_within(&table, &rules, &earlier, &budget);
+            (table, decision)
+        })
+        .await
+        .map_err(|e| Error::Corrupt(format!("the output check stopped: {e}")))?;
+        Ok((table, decision.map_err(refusal)?))
+    }
+
+    /// A permit's turn to propose an output, or [`Error::Busy`] while one
+    /// of its proposals is being computed.
+    fn proposal_turn(&self, permit: &str) -> Result<ProposalTurn> {
+        let mut busy = self
+            .proposing
+            .lock()
+            .map_err(|_| Error::Corrupt("the proposal list was poisoned".to_owned()))?;
+        if !busy.insert(permit.to_owned()) {
+            return Err(Error::Busy(format!(
+                "an output of permit {permit} is being checked; wait for it before asking for another"
+            )));
+        }
+        Ok(ProposalTurn {
+            permit: permit.to_owned(),
+            proposing: self.proposing.clone(),
+        })
     }
 
     async fn audited(&self, actor: Actor, action: &str, object: String) -> Result<()> {
@@ -725,35 +796,6 @@ async fn outputs_where_in(
 
 fn to_json<T: Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| Error::Corrupt(format!("to JSON: {e}")))
-}
-
-/// A disclosure error on a table the workspace computed is the request's
-/// fault (a table that does not add up, a negative value), not the
-/// platform's: the researcher is told why.
-/// Refuses a noisy table in which a person is counted in more than one
-/// cell: the noise is calibrated to one person changing one count, which
-/// holds only when the cells partition the persons (the interior adds up
-/// to the grand total of distinct persons).
-fn one_cell_per_person(computed: &CellTable) -> Result<()> {
-    let everyone = computed
-        .cells()
-        .iter()
-        .find(|c| c.key.parts().iter().all(|p| *p == Key::Total))
-        .map_or(0, |c| c.persons);
-    let counted: u64 = computed
-        .cells()
-        .iter()
-        .filter(|c| c.key.parts().iter().all(|p| matches!(p, Key::Value(_))))
-        .map(|c| c.persons)
-        .sum();
-    if counted == everyone {
-        Ok(())
-    } else {
-        Err(Error::Invalid(format!(
-            "privacy: {counted} counts for {everyone} persons — a person in two categories could change two cells, \
-             and the noise is calibrated to one: give each person one category"
-        )))
-    }
 }
 
 fn no_dp() -> Error {
@@ -801,7 +843,10 @@ fn listed_table(
         })
         .collect();
     let d = request.dimensions.len();
-    let mut table = CellTable::new(request.dimensions.iter().cloned(), request.kind);
+    let mut table = CellTable::new(
+        request.dimensions.iter().map(ToString::to_string),
+        request.kind,
+    );
     // Each mask says which dimensions are totals: 0 is the interior.
     let masks: Vec<u32> = if request.margins {
         (0..1u32 << d).collect()
@@ -850,264 +895,37 @@ fn listed_table(
     Ok(table)
 }
 
+/// A disclosure error on a table the workspace computed is the request's
+/// fault (a table too large to check, a negative value), not the
+/// platform's: the researcher is told why.
 fn refusal(e: disclosure::Error) -> Error {
-    let hint = match &e {
-        disclosure::Error::NotAdditive { .. } => {
-            " — a person counted in two categories makes totals unequal to their lines; ask without margins, or give each person one category"
+    match e {
+        disclosure::Error::Cancelled => {
+            Error::Conflict("the output check was cancelled".to_owned())
         }
-        _ => "",
-    };
-    Error::Invalid(format!("the output cannot be checked: {e}{hint}"))
+        e => Error::Invalid(format!("the output cannot be checked: {e}")),
+    }
 }
 
-fn validate(request: &OutputRequest) -> Result<()> {
-    let title = request.title.trim();
-    if title.is_empty() || title.chars().count() > 200 {
-        return Err(Error::Invalid("title: 1 to 200 characters".to_owned()));
+/// Sets its flag when dropped: the check's requester has gone.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
     }
-    if request.sql.trim().is_empty() {
-        return Err(Error::Invalid(
-            "sql: the query the table is made from".to_owned(),
-        ));
-    }
-    if request.dimensions.is_empty() || request.dimensions.len() > MAX_DIMENSIONS {
-        return Err(Error::Invalid(format!(
-            "dimensions: 1 to {MAX_DIMENSIONS} columns of the query"
-        )));
-    }
-    let mut names: Vec<&str> = request.dimensions.iter().map(String::as_str).collect();
-    names.push(&request.person);
-    if let Some(v) = &request.value {
-        names.push(v);
-    }
-    for name in &names {
-        let ok = name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !ok {
-            return Err(Error::Invalid(format!(
-                "column {name:?}: a column name of letters, digits and _"
-            )));
-        }
-    }
-    let mut sorted = names.clone();
-    sorted.sort_unstable();
-    if sorted.windows(2).any(|w| w[0] == w[1]) {
-        return Err(Error::Invalid(
-            "dimensions, person and value: each a different column".to_owned(),
-        ));
-    }
-    if let Some(privacy) = &request.privacy {
-        if request.value.is_some() {
-            return Err(Error::Invalid(
-                "privacy: a noisy release is of counts; leave out value".to_owned(),
-            ));
-        }
-        if privacy.epsilon.is_zero() {
-            return Err(Error::Invalid("privacy.epsilon: more than 0".to_owned()));
-        }
-        if privacy.categories.len() != request.dimensions.len() {
-            return Err(Error::Invalid(format!(
-                "privacy.categories: one list per dimension ({} dimensions, {} lists)",
-                request.dimensions.len(),
-                privacy.categories.len()
-            )));
-        }
-        let mut cells: usize = 1;
-        for (dim, list) in request.dimensions.iter().zip(&privacy.categories) {
-            let mut unique: Vec<&String> = list.iter().collect();
-            unique.sort_unstable();
-            unique.dedup();
-            if list.is_empty() || unique.len() != list.len() {
-                return Err(Error::Invalid(format!(
-                    "privacy.categories of {dim}: a list of distinct categories, not empty"
-                )));
-            }
-            cells = cells.saturating_mul(list.len() + usize::from(request.margins));
-        }
-        if cells > MAX_CELLS {
-            return Err(Error::Invalid(format!(
-                "privacy.categories: {cells} cells, more than {MAX_CELLS}"
-            )));
-        }
-    }
-    Ok(())
 }
 
-/// Computes the output's cells from the data: for each combination of
-/// dimensions and totals, the distinct persons (and the sum with its
-/// largest per-person contributions) of every cell.
-async fn cell_table(ws: &Workspace, request: &OutputRequest, rules: &Rules) -> Result<CellTable> {
-    let d = request.dimensions.len();
-    let source = request.sql.trim().trim_end_matches(';');
-    let mut select: Vec<String> = request
-        .dimensions
-        .iter()
-        .enumerate()
-        .map(|(i, dim)| format!("COALESCE(CAST(\"{dim}\" AS VARCHAR), '(missing)') AS d{i}"))
-        .collect();
-    select.push(format!("CAST(\"{}\" AS VARCHAR) AS p", request.person));
-    if let Some(v) = &request.value {
-        select.push(format!("CAST(\"{v}\" AS DOUBLE) AS v"));
-    }
-    let src = format!(
-        "SELECT {} FROM ({source}) AS output_source WHERE \"{}\" IS NOT NULL",
-        select.join(", "),
-        request.person
-    );
-    let top_n = rules.dominance.map_or(0, |dom| dom.n);
-    let masks: Vec<u32> = if request.margins {
-        (0..(1u32 << d)).collect()
-    } else {
-        vec![(1u32 << d) - 1]
-    };
-    let mut found: Vec<Cell> = Vec::new();
-    let mut cells = 0usize;
-    for mask in masks {
-        let groups: Vec<String> = (0..d)
-            .filter(|i| mask & (1 << i) != 0)
-            .map(|i| format!("d{i}"))
-            .collect();
-        let g = groups.iter().map(|c| format!("{c}, ")).collect::<String>();
-        let group_by = if groups.is_empty() {
-            String::new()
-        } else {
-            format!(" GROUP BY {}", groups.join(", "))
-        };
-        let key_of = |parts: &[String]| -> Vec<Key> {
-            let mut it = parts.iter();
-            (0..d)
-                .map(|i| {
-                    if mask & (1 << i) != 0 {
-                        Key::value(it.next().cloned().unwrap_or_default())
-                    } else {
-                        Key::Total
-                    }
-                })
-                .collect()
-        };
-        if request.value.is_none() {
-            let sql = format!(
-                "WITH src AS ({src}), per AS (SELECT DISTINCT {g}p FROM src) \
-                 SELECT {g}COUNT(*) AS persons FROM per{group_by}"
-            );
-            let result = run(ws, &sql).await?;
-            for (parts, persons, _) in rows(&result, groups.len(), false)? {
-                cells += 1;
-                if cells > MAX_CELLS {
-                    return Err(too_many());
-                }
-                found.push(Cell {
-                    key: CellKey::new(key_of(&parts)),
-                    persons,
-                    sum: None,
-                });
-            }
-        } else {
-            let per = format!("SELECT {g}p, COALESCE(SUM(v), 0) AS c FROM src GROUP BY {g}p");
-            let sql = format!(
-                "WITH src AS ({src}), per AS ({per}) \
-                 SELECT {g}COUNT(*) AS persons, SUM(c) AS total FROM per{group_by}"
-            );
-            let result = run(ws, &sql).await?;
-            let mut largest: HashMap<Vec<String>, Vec<f64>> = HashMap::new();
-            if top_n > 0 {
-                let partition = if groups.is_empty() {
-                    String::new()
-                } else {
-                    format!("PARTITION BY {} ", groups.join(", "))
-                };
-                let sql = format!(
-                    "WITH src AS ({src}), per AS ({per}) \
-                     SELECT {g}c FROM (SELECT {g}c, ROW_NUMBER() OVER ({partition}ORDER BY c DESC) AS rn FROM per) AS ranked \
-                     WHERE rn <= {top_n}"
-                );
-                let top = run(ws, &sql).await?;
-                for (parts, _, c) in rows(&top, groups.len(), true)? {
-                    largest.entry(parts).or_default().push(c.unwrap_or(0.0));
-                }
-            }
-            for (parts, persons, total) in rows(&result, groups.len(), true)? {
-                cells += 1;
-                if cells > MAX_CELLS {
-                    return Err(too_many());
-                }
-                let mut top = largest.remove(&parts).unwrap_or_default();
-                top.sort_by(|a, b| b.total_cmp(a));
-                found.push(Cell {
-                    key: CellKey::new(key_of(&parts)),
-                    persons,
-                    sum: Some(SumStats {
-                        total: total.unwrap_or(0.0),
-                        largest: top,
-                    }),
-                });
-            }
-        }
-    }
-    // The engine answers groups in no fixed order; sorted keys (each
-    // dimension's total after its categories) make the released table the
-    // same every time the same data is asked.
-    found.sort_by(|a, b| a.key.cmp(&b.key));
-    let mut table = CellTable::new(request.dimensions.iter().cloned(), request.kind);
-    for cell in found {
-        table.push(cell);
-    }
-    Ok(table)
+/// A permit's proposal in progress; dropping it ends the permit's turn.
+struct ProposalTurn {
+    permit: String,
+    proposing: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
-fn too_many() -> Error {
-    Error::Invalid(format!(
-        "the output has more than {MAX_CELLS} cells: a statistic, not microdata, may leave"
-    ))
-}
-
-async fn run(ws: &Workspace, sql: &str) -> Result<QueryResult> {
-    let result = ws.query(sql).await?;
-    if result.truncated {
-        return Err(too_many());
-    }
-    Ok(result)
-}
-
-/// A row of a cell query: the key's parts, persons, a sum or contribution.
-type CellRow = (Vec<String>, u64, Option<f64>);
-
-/// The rows of a cell query: `keys` text columns, then either a count
-/// (`persons`) and, with `float`, a sum; or for the top-n query the keys
-/// and one float.
-fn rows(result: &QueryResult, keys: usize, float: bool) -> Result<Vec<CellRow>> {
-    let mut out = Vec::new();
-    for batch in &result.batches {
-        let mut texts = Vec::with_capacity(keys);
-        for i in 0..keys {
-            texts.push(arrow::compute::cast(batch.column(i), &DataType::Utf8)?);
-        }
-        let rest = batch.num_columns() - keys;
-        let count = (rest == 2 || !float)
-            .then(|| arrow::compute::cast(batch.column(keys), &DataType::Int64))
-            .transpose()?;
-        let value = float
-            .then(|| {
-                arrow::compute::cast(batch.column(batch.num_columns() - 1), &DataType::Float64)
-            })
-            .transpose()?;
-        for row in 0..batch.num_rows() {
-            let parts = texts
-                .iter()
-                .map(|t| t.as_string::<i32>().value(row).to_owned())
-                .collect();
-            let persons = count.as_ref().map_or(0, |c| {
-                c.as_primitive::<Int64Type>().value(row).max(0) as u64
-            });
-            let v = value.as_ref().and_then(|v| {
-                let v = v.as_primitive::<Float64Type>();
-                (!v.is_null(row)).then(|| v.value(row))
-            });
-            out.push((parts, persons, v));
+impl Drop for ProposalTurn {
+    fn drop(&mut self) {
+        if let Ok(mut busy) = self.proposing.lock() {
+            busy.remove(&self.permit);
         }
     }
-    Ok(out)
 }
