@@ -28,9 +28,10 @@ use renkei_fhir::flatten::{Cell, Flattened, Lineage, TableBuilder};
 use renkei_store::lake::{Change, Lake, LakeChange, StagedFile, TableName};
 use renkei_store::{Db, Stores};
 use tokio::io::AsyncRead;
-use tracing::{info, instrument, warn};
+use tracing::{Instrument, info, instrument, warn};
 
 use crate::input::Source;
+use crate::limits::{CHUNK_BYTES, Limits};
 use crate::process::{self, Accepted, Kind, Processed};
 use crate::provider::{self, Provider};
 use crate::quality::Tally;
@@ -43,9 +44,8 @@ use crate::{Error, Result};
 /// Tuning of the intake.
 #[derive(Clone, Debug)]
 pub struct IntakeConfig {
-    /// The largest single JSON document (a Bundle or resource sent whole);
-    /// NDJSON is streamed and has no limit.
-    pub max_document_bytes: usize,
+    /// How much a submission may make the platform hold.
+    pub limits: Limits,
     /// Resources processed per chunk.
     pub chunk_resources: usize,
     /// Rows per staged Parquet file (per table).
@@ -55,7 +55,7 @@ pub struct IntakeConfig {
 impl Default for IntakeConfig {
     fn default() -> Self {
         Self {
-            max_document_bytes: 64 << 20,
+            limits: Limits::default(),
             chunk_resources: 4096,
             rows_per_file: 1 << 17,
         }
@@ -75,6 +75,9 @@ struct Inner {
     clock: Arc<dyn Clock>,
     config: IntakeConfig,
     locks: std::sync::Mutex<HashMap<ProviderCode, Arc<tokio::sync::Mutex<()>>>>,
+    /// The memory budget, in KiB: each submission reserves its worst case
+    /// before it reads.
+    budget: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for Intake {
@@ -102,6 +105,7 @@ impl Intake {
                 lake,
                 identity,
                 clock,
+                budget: tokio::sync::Semaphore::new(kib(config.limits.memory_budget_bytes) as usize),
                 config,
                 locks: std::sync::Mutex::default(),
             }),
@@ -188,7 +192,11 @@ impl Intake {
     /// the first receipt and writes nothing.
     ///
     /// An error means nothing of the submission was committed: the body
-    /// could not be read to its end, or a store failed.
+    /// could not be read to its end, went past a limit ([`Limits`]), was
+    /// not FHIR JSON, or a store failed. Dropping the returned future
+    /// before the body has been read to its end (a client that hangs up,
+    /// a request that times out) stops the work and rolls the submission
+    /// back; once the body is read, the submission is committed whole.
     #[instrument(skip_all, fields(provider = %provider))]
     pub async fn submit<R>(&self, provider: &ProviderCode, body: R) -> Result<Receipt>
     where
@@ -200,6 +208,29 @@ impl Intake {
                 "not registered: an operator registers a provider before it submits".to_owned(),
             ));
         }
+        // The work runs as a task of its own, told by `hangup` closing that
+        // its caller is gone: dropping a future would stop it at an await
+        // point without its rollback, and blocking work it had started
+        // would go on.
+        let (_hangup, hangup_rx) = tokio::sync::oneshot::channel::<std::convert::Infallible>();
+        let this = self.clone();
+        let provider = provider.clone();
+        let task = tokio::spawn(
+            async move { this.run(&provider, body, hangup_rx).await }.in_current_span(),
+        );
+        task.await
+            .map_err(|e| Error::Corrupt(format!("the intake task failed: {e}")))?
+    }
+
+    async fn run<R>(
+        &self,
+        provider: &ProviderCode,
+        body: R,
+        mut hangup: tokio::sync::oneshot::Receiver<std::convert::Infallible>,
+    ) -> Result<Receipt>
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+    {
         let lock = {
             let mut locks = self
                 .inner
@@ -208,13 +239,38 @@ impl Intake {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             locks.entry(provider.clone()).or_default().clone()
         };
-        let _serialized = lock.lock().await;
+        let _serialized = tokio::select! {
+            guard = lock.lock() => guard,
+            _ = &mut hangup => return Err(Error::Cancelled),
+        };
+        let reserve = kib(self.inner.config.limits.reserve_bytes());
+        let _reserved = tokio::select! {
+            permit = self.inner.budget.acquire_many(reserve) => permit
+                .map_err(|e| Error::Corrupt(format!("the intake's memory budget: {e}")))?,
+            _ = &mut hangup => return Err(Error::Cancelled),
+        };
 
         let id = SubmissionId::generate();
         let received_at = self.inner.clock.now();
         store::insert_submission(&self.inner.db, &id, provider, received_at.unix_micros()).await?;
         let mut run = Run::new(&self.inner, provider.clone(), id.clone(), received_at);
-        match run.read_and_commit(body).await {
+        let read = tokio::select! {
+            biased;
+            _ = &mut hangup => {
+                warn!(submission = %id, "the request was dropped while its body was read; rolling back");
+                Err(Error::Cancelled)
+            }
+            read = run.read(body) => read,
+        };
+        let result = match read {
+            Ok(source) => {
+                let (content_sha256, bytes) = (source.content_sha256(), source.bytes());
+                drop(source);
+                run.commit(content_sha256, bytes).await
+            }
+            Err(e) => Err(e),
+        };
+        match result {
             Ok(receipt) => Ok(receipt),
             Err(error) => {
                 // A lake commit whose outcome was unknown may have landed:
@@ -242,6 +298,12 @@ impl Intake {
             }
         }
     }
+}
+
+/// Bytes in whole KiB, rounded up (the budget's unit: a semaphore counts
+/// in `u32`).
+fn kib(bytes: u64) -> u32 {
+    u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX)
 }
 
 /// The decision about an accepted resource against the version held.
@@ -310,24 +372,43 @@ impl<'a> Run<'a> {
         }
     }
 
-    async fn read_and_commit<R>(&mut self, body: R) -> Result<Receipt>
+    /// Reads the body to its end, processing it chunk by chunk. The only
+    /// phase a hang-up cancels.
+    async fn read<R>(&mut self, body: R) -> Result<Source>
     where
         R: AsyncRead + Unpin + Send + 'static,
     {
         let config = self.inner.config.clone();
-        let mut source = Source::open(body, config.max_document_bytes).await?;
+        let limits = Arc::new(config.limits.clone());
+        let mut source = Source::open(body, config.limits.clone()).await?;
+        let mut empty = true;
         loop {
-            let items = source.next_chunk(config.chunk_resources, 64 << 20).await?;
+            let items = source
+                .next_chunk(config.chunk_resources, CHUNK_BYTES)
+                .await?;
             if items.is_empty() {
                 break;
             }
+            empty = false;
             let lineage = self.lineage.clone();
-            let processed = tokio::task::spawn_blocking(move || process::chunk(items, &lineage))
-                .await
-                .map_err(|e| Error::Corrupt(format!("processing a chunk panicked: {e}")))?;
+            let limits = limits.clone();
+            let processed =
+                tokio::task::spawn_blocking(move || process::chunk(items, &lineage, &limits))
+                    .await
+                    .map_err(|e| Error::Corrupt(format!("processing a chunk panicked: {e}")))??;
             self.absorb(processed).await?;
         }
-        let content_sha256 = source.content_sha256();
+        if empty {
+            return Err(Error::NotFhir(
+                "the body is empty: send FHIR JSON (NDJSON, a resource or a Bundle)".to_owned(),
+            ));
+        }
+        Ok(source)
+    }
+
+    /// Commits what was read: bookkeeping staged, then one lake commit,
+    /// then the database.
+    async fn commit(&mut self, content_sha256: String, bytes: u64) -> Result<Receipt> {
         if let Some(first) =
             store::same_content(&self.inner.db, &self.provider, &content_sha256).await?
         {
@@ -351,7 +432,7 @@ impl<'a> Run<'a> {
             committed_at: None,
             lake_version: None,
             content_sha256,
-            bytes: source.bytes(),
+            bytes,
             counts: std::mem::take(&mut self.counts),
             rejected: std::mem::take(&mut self.rejected),
             notices: std::mem::take(&mut self.notices),

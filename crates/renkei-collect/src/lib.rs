@@ -21,6 +21,16 @@
 //!   the older version: the old rows stay in the lake and a row of the
 //!   `superseded` table, committed with the new rows, says they no longer
 //!   hold. An older version is ignored as stale.
+//! - **Bounded.** Every part of a body is refused before it is held past
+//!   its limit ([`Limits`]: a line, a resource or Bundle entry, a
+//!   document, a Bundle's entries, gzip's inflated size and ratio), with
+//!   an error naming where, which limit and its value; a string or an
+//!   identifying attribute past its limit refuses its resource, before
+//!   identity sees it. A Bundle is never parsed into one tree. Submissions
+//!   being read share a memory budget.
+//! - **Cancelled with its caller.** Dropping [`Intake::submit`]'s future
+//!   before the body is read (a client that hangs up, a request timeout)
+//!   stops the work and rolls the submission back.
 //! - **Nothing pending is dropped.** A resource whose Patient has not
 //!   arrived is held pending (with a notice on the receipt) and joins the
 //!   lake in the submission that brings the Patient.
@@ -33,13 +43,16 @@
 //! submission, refuses a valid resource for its type alone, or decides who
 //! a patient is (identity does).
 //!
-//! **Start at:** [`Intake::submit`], then `intake` for the flow and
-//! `process` for what one resource becomes.
+//! **Start at:** [`Intake::submit`], then `intake` for the flow, `input`
+//! and [`Limits`] for how a body is read, and `process` for what one
+//! resource becomes.
 #![warn(missing_docs)]
 
+mod encoding;
 mod error;
 mod input;
 mod intake;
+mod limits;
 mod process;
 mod provider;
 mod quality;
@@ -47,8 +60,10 @@ mod report;
 mod store;
 mod submission;
 
+pub use encoding::Encoding;
 pub use error::{Error, Result};
 pub use intake::{Intake, IntakeConfig};
+pub use limits::{Limit, Limits};
 pub use provider::{FacilityKind, Provider};
 pub use quality::LAG_BUCKETS;
 pub use report::{

@@ -2,18 +2,27 @@
 //! validated, Bundles expanded as the specification says, and flattened
 //! into identity attributes and lake rows. Pure CPU work, run off the
 //! async threads one chunk at a time.
+//!
+//! A Bundle is never parsed into one tree: its entries are raw slices of
+//! the input, counted and measured as they are read, then parsed one at a
+//! time (`bundle`).
 
+use std::cell::Cell;
 use std::collections::HashMap;
 
 use renkei_core::Timestamp;
 use renkei_fhir::flatten::{self, Flattened, Lineage};
-use renkei_fhir::{Issue, IssueType, Outcome, Severity};
-use serde_json::{Value, json};
+use renkei_fhir::{BundleValidator, Issue, IssueType, Outcome, Severity};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::input::Item;
+use crate::input::{Item, trim};
+use crate::limits::{Limit, Limits};
 use crate::quality::Sample;
 use crate::submission::Location;
+use crate::{Error, Result};
 
 /// What became of one resource (or one Bundle entry).
 #[derive(Debug)]
@@ -52,16 +61,51 @@ pub(crate) struct Accepted {
     pub(crate) warnings: usize,
 }
 
-/// Processes a chunk of input.
-pub(crate) fn chunk(items: Vec<Item>, lineage: &Lineage) -> Vec<Processed> {
+/// Processes a chunk of input. An error refuses the whole submission: a
+/// document that is not FHIR JSON, or a part over a limit.
+pub(crate) fn chunk(
+    items: Vec<Item>,
+    lineage: &Lineage,
+    limits: &Limits,
+) -> Result<Vec<Processed>> {
     let mut out = Vec::with_capacity(items.len());
     for item in items {
         match item {
-            Item::Line { line, bytes } => one(bytes, Some(line), lineage, &mut out),
-            Item::Document(bytes) => one(bytes, None, lineage, &mut out),
+            Item::Line { line, bytes } => {
+                one(&bytes, Unit::Line(line), lineage, limits, &mut out)?;
+            }
+            Item::Document(bytes) => {
+                one(trim(&bytes), Unit::Document, lineage, limits, &mut out)?;
+            }
         }
     }
-    out
+    Ok(out)
+}
+
+/// Where a unit of input came from.
+#[derive(Clone, Copy)]
+enum Unit {
+    /// An NDJSON line: a bad one is refused on its own.
+    Line(u64),
+    /// The whole body: if it is not FHIR JSON, the body is refused.
+    Document,
+}
+
+impl Unit {
+    fn line(self) -> Option<u64> {
+        match self {
+            Unit::Line(l) => Some(l),
+            Unit::Document => None,
+        }
+    }
+
+    /// `what` located in this unit, for errors: `Bundle.entry[3] (line 7)`.
+    fn locate(self, what: &str) -> String {
+        match self {
+            Unit::Line(l) => format!("{what} (line {l})"),
+            Unit::Document => format!("{what} (the document)"),
+        }
+    }
 }
 
 /// Re-flattens a resource held pending, under the lineage of the
@@ -71,65 +115,143 @@ pub(crate) fn reflatten(json: &[u8], lineage: &Lineage) -> Option<Flattened> {
     flatten::flatten(&value, lineage).ok()
 }
 
-fn one(bytes: Vec<u8>, line: Option<u64>, lineage: &Lineage, out: &mut Vec<Processed>) {
-    let location = Location { line, entry: None };
-    let value: Value = match serde_json::from_slice(&bytes) {
-        Ok(v) => v,
-        Err(e) => {
-            out.push(rejected_plain(
+/// Only the `resourceType` of a resource, read without building its tree:
+/// a Bundle must not be parsed whole.
+#[derive(serde::Deserialize)]
+struct Head<'a> {
+    #[serde(rename = "resourceType", borrow)]
+    resource_type: Option<std::borrow::Cow<'a, str>>,
+}
+
+fn one(
+    bytes: &[u8],
+    unit: Unit,
+    lineage: &Lineage,
+    limits: &Limits,
+    out: &mut Vec<Processed>,
+) -> Result<()> {
+    let location = Location {
+        line: unit.line(),
+        entry: None,
+    };
+    let not_a_resource = || {
+        let json = serde_json::from_slice::<serde::de::IgnoredAny>(bytes);
+        match (unit, json) {
+            (Unit::Document, Err(e)) => Err(Error::NotFhir(format!(
+                "malformed JSON at line {}, column {}: {}",
+                e.line(),
+                e.column(),
+                json_reason(&e)
+            ))),
+            (Unit::Document, Ok(_)) => Err(Error::NotFhir(
+                "the JSON is not a FHIR resource: no string resourceType".to_owned(),
+            )),
+            (Unit::Line(_), Err(e)) => Ok(rejected_plain(
                 location,
                 None,
                 None,
                 IssueType::Structure,
                 "",
                 format!("malformed JSON: {e}"),
-            ));
-            return;
+            )),
+            (Unit::Line(_), Ok(_)) => Ok(rejected_plain(
+                location,
+                None,
+                None,
+                IssueType::Structure,
+                "",
+                "not a FHIR resource: no string resourceType".to_owned(),
+            )),
         }
     };
-    let Some(resource_type) = value
-        .get("resourceType")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-    else {
-        out.push(rejected_plain(
-            location,
-            None,
-            None,
-            IssueType::Structure,
-            "",
-            "not a FHIR resource: no string resourceType".to_owned(),
-        ));
-        return;
+    let resource_type = match serde_json::from_slice::<Head<'_>>(bytes) {
+        Ok(Head {
+            resource_type: Some(t),
+        }) => t.into_owned(),
+        Ok(Head {
+            resource_type: None,
+        })
+        | Err(_) => {
+            out.push(not_a_resource()?);
+            return Ok(());
+        }
     };
     if resource_type == "Bundle" {
-        bundle(value, line, lineage, out);
-        return;
+        return bundle(bytes, unit, lineage, limits, out);
     }
+    if bytes.len() > limits.max_resource_bytes {
+        return Err(Error::TooLarge {
+            at: unit.locate(&resource_type),
+            limit: Limit::ResourceBytes,
+            max: limits.max_resource_bytes as u64,
+        });
+    }
+    let value: Value = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(_) => {
+            out.push(not_a_resource()?);
+            return Ok(());
+        }
+    };
     let outcome = renkei_fhir::validate(&value);
-    let hash = hash16(&bytes);
+    let hash = hash16(bytes);
+    let at = resource_type.clone();
     out.push(checked(
         value,
         resource_type,
-        location,
-        outcome,
-        hash,
-        bytes,
+        Checked {
+            location,
+            at: &at,
+            outcome,
+            hash,
+            json: bytes.to_vec(),
+        },
         lineage,
+        limits,
     ));
+    Ok(())
+}
+
+/// What is known of a resource when it is checked.
+struct Checked<'a> {
+    location: Location,
+    /// Its FHIRPath-style location: `Patient`, `Bundle.entry[3].resource`.
+    at: &'a str,
+    /// The validator's outcome.
+    outcome: Outcome,
+    hash: [u8; 16],
+    json: Vec<u8>,
 }
 
 /// A validated resource: accepted and flattened, or refused.
 fn checked(
     value: Value,
     resource_type: String,
-    location: Location,
-    outcome: Outcome,
-    hash: [u8; 16],
-    json: Vec<u8>,
+    c: Checked<'_>,
     lineage: &Lineage,
+    limits: &Limits,
 ) -> Processed {
+    let Checked {
+        location,
+        at,
+        outcome,
+        hash,
+        json,
+    } = c;
     let id = value.get("id").and_then(Value::as_str).map(str::to_owned);
+    if let Some(path) = crate::limits::long_string(&value, limits.max_string_bytes, at) {
+        return rejected_plain(
+            location,
+            Some(resource_type),
+            id,
+            IssueType::TooLong,
+            &path,
+            format!(
+                "a string longer than {} bytes (collect.max_string_bytes)",
+                limits.max_string_bytes
+            ),
+        );
+    }
     if !outcome.is_accepted() {
         return rejected(location, Some(resource_type), id, &outcome);
     }
@@ -139,7 +261,7 @@ fn checked(
             Some(resource_type.clone()),
             None,
             IssueType::Required,
-            &format!("{resource_type}.id"),
+            &format!("{at}.id"),
             "a resource sent to the platform needs its id: a later version of it supersedes this one by id".to_owned(),
         );
     }
@@ -156,6 +278,26 @@ fn checked(
             );
         }
     };
+    // Checked here, before anything is sent to identity: a megabyte
+    // "name" must never reach the person index.
+    if let Some(element) = flattened
+        .identity
+        .as_ref()
+        .and_then(|a| crate::limits::long_attribute(a, &resource_type, limits.max_attribute_chars))
+    {
+        let at = at.to_owned();
+        return rejected_plain(
+            location,
+            Some(resource_type),
+            id,
+            IssueType::TooLong,
+            &format!("{at}.{element}"),
+            format!(
+                "an identifying attribute longer than {} characters (collect.max_attribute_chars)",
+                limits.max_attribute_chars
+            ),
+        );
+    }
     let last_updated = value
         .pointer("/meta/lastUpdated")
         .and_then(Value::as_str)
@@ -177,65 +319,239 @@ fn checked(
     }
 }
 
+/// A Bundle's top level, read without building its tree: the entries as
+/// raw JSON slices of the input, the other members apart.
+struct Parts<'a> {
+    shell: Vec<(String, &'a RawValue)>,
+    entries: Option<Vec<&'a RawValue>>,
+}
+
+/// Which limit a Bundle went past while its entries were counted.
+#[derive(Clone, Copy)]
+enum Over {
+    Entries,
+    Entry(usize),
+}
+
+/// Reads a Bundle's top level, counting entries and measuring each as it
+/// goes, so that past a limit it stops at once (the `over` cell says
+/// which; the parse error is only the way out).
+#[derive(Clone, Copy)]
+struct PartsSeed<'l> {
+    max_entries: usize,
+    max_entry: usize,
+    over: &'l Cell<Option<Over>>,
+}
+
+impl<'de> DeserializeSeed<'de> for PartsSeed<'_> {
+    type Value = Parts<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Parts<'de>, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PartsSeed<'_> {
+    type Value = Parts<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a Bundle as a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Parts<'de>, A::Error> {
+        let mut parts = Parts {
+            shell: Vec::new(),
+            entries: None,
+        };
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "entry" {
+                parts.entries = Some(map.next_value_seed(Entries(self))?);
+            } else {
+                parts.shell.push((key, map.next_value::<&'de RawValue>()?));
+            }
+        }
+        Ok(parts)
+    }
+}
+
+struct Entries<'l>(PartsSeed<'l>);
+
+impl<'de> DeserializeSeed<'de> for Entries<'_> {
+    type Value = Vec<&'de RawValue>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Entries<'_> {
+    type Value = Vec<&'de RawValue>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Bundle.entry as a JSON array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let limits = self.0;
+        let mut out = Vec::new();
+        while let Some(entry) = seq.next_element::<&'de RawValue>()? {
+            if out.len() == limits.max_entries {
+                limits.over.set(Some(Over::Entries));
+                return Err(de::Error::custom("too many entries"));
+            }
+            if entry.get().len() > limits.max_entry {
+                limits.over.set(Some(Over::Entry(out.len())));
+                return Err(de::Error::custom("an entry too large"));
+            }
+            out.push(entry);
+        }
+        Ok(out)
+    }
+}
+
 /// Expands a Bundle (FHIR R4 §3.1.0.11, transaction processing): entries
 /// are processed as resources; in a transaction one refused entry refuses
 /// them all; `urn:uuid:` and conditional references between entries are
 /// resolved to the ids the entries get.
-fn bundle(mut value: Value, line: Option<u64>, lineage: &Lineage, out: &mut Vec<Processed>) {
-    let bundle_type = value
+///
+/// The Bundle is never held as one `Value` tree: its top level is read
+/// into raw slices (entries counted and measured on the way, refused past
+/// `max_bundle_entries` or `max_resource_bytes`), then the entries are
+/// parsed one at a time, twice: once for the ids and references they
+/// offer, once to be processed.
+fn bundle(
+    bytes: &[u8],
+    unit: Unit,
+    lineage: &Lineage,
+    limits: &Limits,
+    out: &mut Vec<Processed>,
+) -> Result<()> {
+    let at = |entry: Option<usize>| Location {
+        line: unit.line(),
+        entry,
+    };
+    let over = Cell::new(None);
+    let seed = PartsSeed {
+        max_entries: limits.max_bundle_entries,
+        max_entry: limits.max_resource_bytes,
+        over: &over,
+    };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let parsed = seed.deserialize(&mut de).and_then(|p| de.end().map(|()| p));
+    let parts = match (parsed, over.get()) {
+        (_, Some(Over::Entries)) => {
+            return Err(Error::TooLarge {
+                at: unit.locate(&format!("Bundle.entry[{}]", limits.max_bundle_entries)),
+                limit: Limit::BundleEntries,
+                max: limits.max_bundle_entries as u64,
+            });
+        }
+        (_, Some(Over::Entry(i))) => {
+            return Err(Error::TooLarge {
+                at: unit.locate(&format!("Bundle.entry[{i}]")),
+                limit: Limit::ResourceBytes,
+                max: limits.max_resource_bytes as u64,
+            });
+        }
+        (Ok(parts), None) => parts,
+        (Err(e), None) => {
+            out.push(rejected_plain(
+                at(None),
+                Some("Bundle".to_owned()),
+                None,
+                IssueType::Structure,
+                "Bundle",
+                format!("the Bundle cannot be read: {}", json_reason(&e)),
+            ));
+            return Ok(());
+        }
+    };
+    let shell_bytes: usize = parts
+        .shell
+        .iter()
+        .map(|(k, v)| k.len() + v.get().len())
+        .sum();
+    if shell_bytes > limits.max_resource_bytes {
+        return Err(Error::TooLarge {
+            at: unit.locate("Bundle (outside its entries)"),
+            limit: Limit::ResourceBytes,
+            max: limits.max_resource_bytes as u64,
+        });
+    }
+    let mut shell = Map::new();
+    for (key, raw) in &parts.shell {
+        shell.insert(key.clone(), parse_or_null(raw));
+    }
+    let shell = Value::Object(shell);
+    let bundle_id = shell.get("id").and_then(Value::as_str).map(str::to_owned);
+    let bundle_type = shell
         .get("type")
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_owned();
-    let at = |entry: Option<usize>| Location { line, entry };
-
-    // References are resolved before validation: a conditional reference
-    // is valid in a transaction, and becomes an ordinary one here.
-    let mut reference_errors: Vec<Option<String>> = Vec::new();
-    if let Some(entries) = value.get_mut("entry").and_then(Value::as_array_mut) {
-        let ids = entry_ids(entries);
-        let index = reference_index(entries, &ids);
-        for (entry, id) in entries.iter_mut().zip(&ids) {
-            let Some(resource) = entry.get_mut("resource") else {
-                reference_errors.push(None);
-                continue;
-            };
-            if let (Some((_, id)), Some(obj)) = (id, resource.as_object_mut()) {
-                obj.insert("id".to_owned(), Value::String(id.clone()));
-            }
-            reference_errors.push(rewrite_references(resource, &index).err());
-        }
+    let (mut validator, mut own) = BundleValidator::start(&shell);
+    if let Some(path) = crate::limits::long_string(&shell, limits.max_string_bytes, "Bundle") {
+        own.issues.push(Issue {
+            severity: Severity::Error,
+            code: IssueType::TooLong,
+            diagnostics: format!(
+                "a string longer than {} bytes (collect.max_string_bytes)",
+                limits.max_string_bytes
+            ),
+            expression: path,
+        });
     }
-    let whole = renkei_fhir::validate(&value);
-    let entries = value
-        .get_mut("entry")
-        .and_then(Value::as_array_mut)
-        .map(std::mem::take)
-        .unwrap_or_default();
-
+    let raws = match parts.entries {
+        Some(raws) if raws.is_empty() => {
+            own.issues.push(Issue {
+                severity: Severity::Error,
+                code: IssueType::Structure,
+                diagnostics: "arrays must not be empty (FHIR R4 §2.6.2)".to_owned(),
+                expression: "Bundle.entry".to_owned(),
+            });
+            raws
+        }
+        raws => raws.unwrap_or_default(),
+    };
     // Issues about the Bundle itself (not within an entry) refuse it whole.
-    let mut per_entry: Vec<Outcome> = (0..entries.len()).map(|_| Outcome::default()).collect();
-    let mut own = Outcome::default();
-    for issue in whole.issues {
-        match entry_index(&issue.expression) {
-            Some(i) if i < per_entry.len() => per_entry[i].issues.push(issue),
-            _ => own.issues.push(issue),
-        }
-    }
     if !own.is_accepted() {
         out.push(rejected(
             at(None),
             Some("Bundle".to_owned()),
-            value.get("id").and_then(Value::as_str).map(str::to_owned),
+            bundle_id,
             &own,
         ));
-        return;
+        return Ok(());
     }
+
+    // First pass: the id each entry will be stored under, and how other
+    // entries may refer to it.
+    let mut ids = Vec::with_capacity(raws.len());
+    let mut index = ReferenceIndex::default();
+    for raw in &raws {
+        let entry = parse_or_null(raw);
+        let id = entry_id(&entry);
+        index.add(&entry, id.as_ref());
+        ids.push(id);
+    }
+
+    // Second pass: each entry with its references resolved (before
+    // validation: a conditional reference is valid in a transaction, and
+    // becomes an ordinary one here), validated and processed.
     let is_transaction = bundle_type == "transaction";
     let uses_requests = matches!(bundle_type.as_str(), "transaction" | "batch");
-    let mut produced = Vec::with_capacity(entries.len());
-    for (i, (mut entry, issues)) in entries.into_iter().zip(per_entry).enumerate() {
+    let mut produced = Vec::with_capacity(raws.len());
+    for (i, (raw, id)) in raws.iter().zip(&ids).enumerate() {
         let location = at(Some(i));
+        let mut entry = parse_or_null(raw);
+        let mut reference_error = None;
+        if let Some(resource) = entry.get_mut("resource") {
+            if let (Some((_, id)), Some(obj)) = (id, resource.as_object_mut()) {
+                obj.insert("id".to_owned(), Value::String(id.clone()));
+            }
+            reference_error = rewrite_references(resource, &index).err();
+        }
+        let issues = validator.entry(i, &entry);
         let method = entry
             .pointer("/request/method")
             .and_then(Value::as_str)
@@ -281,7 +597,7 @@ fn bundle(mut value: Value, line: Option<u64>, lineage: &Lineage, out: &mut Vec<
             .unwrap_or("")
             .to_owned();
         let mut outcome = issues;
-        if let Some(Some(message)) = reference_errors.get(i).cloned() {
+        if let Some(message) = reference_error {
             outcome.issues.push(Issue {
                 severity: Severity::Error,
                 code: IssueType::Processing,
@@ -291,14 +607,19 @@ fn bundle(mut value: Value, line: Option<u64>, lineage: &Lineage, out: &mut Vec<
         }
         let json = serde_json::to_vec(&resource).unwrap_or_default();
         let hash = hash16(&json);
+        let at = format!("Bundle.entry[{i}].resource");
         produced.push(checked(
             resource,
             resource_type,
-            location,
-            outcome,
-            hash,
-            json,
+            Checked {
+                location,
+                at: &at,
+                outcome,
+                hash,
+                json,
+            },
             lineage,
+            limits,
         ));
     }
 
@@ -323,34 +644,47 @@ fn bundle(mut value: Value, line: Option<u64>, lineage: &Lineage, out: &mut Vec<
         }
     }
     out.extend(produced);
+    Ok(())
 }
 
-/// For each entry, the `(type, id)` it will be stored under: its
-/// resource's id, else the id in a `PUT` URL, else the UUID of a
-/// `urn:uuid:` fullUrl (the server assigns the id of a created resource).
-fn entry_ids(entries: &[Value]) -> Vec<Option<(String, String)>> {
-    entries
-        .iter()
-        .map(|e| {
-            let ty = e
-                .pointer("/resource/resourceType")
-                .and_then(Value::as_str)?
-                .to_owned();
-            if let Some(id) = e.pointer("/resource/id").and_then(Value::as_str) {
-                return Some((ty, id.to_owned()));
-            }
-            if let Some(url) = e.pointer("/request/url").and_then(Value::as_str)
-                && let Some((t, id)) = url.split_once('/')
-                && t == ty
-                && !id.contains(['/', '?'])
-            {
-                return Some((ty, id.to_owned()));
-            }
-            let full = e.get("fullUrl").and_then(Value::as_str)?;
-            let uuid = full.strip_prefix("urn:uuid:")?;
-            Some((ty, uuid.to_owned()))
-        })
-        .collect()
+/// A raw slice already read as JSON, as a tree. Only serde_json's nesting
+/// limit can fail it; the null that stands in is then refused by the
+/// validator as not an object.
+fn parse_or_null(raw: &RawValue) -> Value {
+    serde_json::from_str(raw.get()).unwrap_or(Value::Null)
+}
+
+/// serde_json's message without its own "at line … column …", which the
+/// caller words.
+fn json_reason(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    }
+}
+
+/// The `(type, id)` an entry will be stored under: its resource's id, else
+/// the id in a `PUT` URL, else the UUID of a `urn:uuid:` fullUrl (the
+/// server assigns the id of a created resource).
+fn entry_id(e: &Value) -> Option<(String, String)> {
+    let ty = e
+        .pointer("/resource/resourceType")
+        .and_then(Value::as_str)?
+        .to_owned();
+    if let Some(id) = e.pointer("/resource/id").and_then(Value::as_str) {
+        return Some((ty, id.to_owned()));
+    }
+    if let Some(url) = e.pointer("/request/url").and_then(Value::as_str)
+        && let Some((t, id)) = url.split_once('/')
+        && t == ty
+        && !id.contains(['/', '?'])
+    {
+        return Some((ty, id.to_owned()));
+    }
+    let full = e.get("fullUrl").and_then(Value::as_str)?;
+    let uuid = full.strip_prefix("urn:uuid:")?;
+    Some((ty, uuid.to_owned()))
 }
 
 /// How entries are referred to: by `fullUrl`, and by identifier for
@@ -361,13 +695,12 @@ struct ReferenceIndex {
     by_identifier: HashMap<(String, String, String), Vec<String>>,
 }
 
-fn reference_index(entries: &[Value], ids: &[Option<(String, String)>]) -> ReferenceIndex {
-    let mut index = ReferenceIndex::default();
-    for (entry, id) in entries.iter().zip(ids) {
-        let Some((ty, id)) = id else { continue };
+impl ReferenceIndex {
+    fn add(&mut self, entry: &Value, id: Option<&(String, String)>) {
+        let Some((ty, id)) = id else { return };
         let target = format!("{ty}/{id}");
         if let Some(full) = entry.get("fullUrl").and_then(Value::as_str) {
-            index.by_url.insert(full.to_owned(), target.clone());
+            self.by_url.insert(full.to_owned(), target.clone());
         }
         let identifiers = entry
             .pointer("/resource/identifier")
@@ -379,15 +712,13 @@ fn reference_index(entries: &[Value], ids: &[Option<(String, String)>]) -> Refer
                 .and_then(Value::as_str)
                 .unwrap_or("");
             if let Some(value) = identifier.get("value").and_then(Value::as_str) {
-                index
-                    .by_identifier
+                self.by_identifier
                     .entry((ty.clone(), system.to_owned(), value.to_owned()))
                     .or_default()
                     .push(target.clone());
             }
         }
     }
-    index
 }
 
 /// Rewrites references to other entries (by `fullUrl`) and conditional
@@ -466,12 +797,6 @@ fn delete(location: Location, url: &str, i: usize) -> Processed {
             format!("DELETE needs Type/id; conditional deletes ({url:?}) are not supported"),
         ),
     }
-}
-
-/// `Bundle.entry[12].resource.code` → `Some(12)`.
-fn entry_index(expression: &str) -> Option<usize> {
-    let rest = expression.strip_prefix("Bundle.entry[")?;
-    rest[..rest.find(']')?].parse().ok()
 }
 
 fn hash16(bytes: &[u8]) -> [u8; 16] {

@@ -65,6 +65,7 @@ pub mod profile;
 pub mod resource_type;
 mod validator;
 
+pub use bundle::BundleValidator;
 pub use error::{Error, Result};
 pub use outcome::{Issue, IssueType, OperationOutcome, Outcome, Severity};
 

@@ -38,6 +38,9 @@ pub enum IssueType {
     NotSupported,
     /// A reference could not be understood.
     Processing,
+    /// An element's content is longer than the receiver accepts (a string
+    /// past a configured limit).
+    TooLong,
     /// Nothing wrong: an informational note.
     Informational,
 }

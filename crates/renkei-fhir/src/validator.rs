@@ -130,6 +130,16 @@ fn resource_at(v: &Value, at: Option<&Loc<'_>>, out: &mut Outcome, depth: usize)
     }
 }
 
+/// Validate `entry` as the element `Bundle.entry[i]` located at `at`, as
+/// the walk over a whole Bundle would (for [`crate::BundleValidator`]).
+pub(crate) fn bundle_entry(entry: &Value, at: &Path, out: &mut Outcome) {
+    let def = profile::for_type("Bundle")
+        .and_then(|p| p.elements.iter().find(|d| d.name == "entry"))
+        .expect("the Bundle table lists entry");
+    let mut w = Walker { out, depth: 0 };
+    w.value(DataType::Backbone, entry, def, &Loc::At(at));
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Closed {
     Yes,

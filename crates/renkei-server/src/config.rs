@@ -217,6 +217,38 @@ pub struct CollectConfig {
     /// resource sent whole), which is held in memory while it is read.
     #[serde(default = "default_max_document_bytes")]
     pub max_document_bytes: usize,
+    /// Longest NDJSON line, in bytes (after gzip decoding). A longer line
+    /// is refused (413, naming its line) after reading one byte past this.
+    #[serde(default = "default_max_line_bytes")]
+    pub max_line_bytes: usize,
+    /// Largest resource, also as a Bundle entry, in bytes (413, naming the
+    /// line or `Bundle.entry[i]`).
+    #[serde(default = "default_max_resource_bytes")]
+    pub max_resource_bytes: usize,
+    /// Longest JSON string in a resource, in bytes; a resource holding a
+    /// longer one is refused on its own (OperationOutcome `too-long`).
+    #[serde(default = "default_max_string_bytes")]
+    pub max_string_bytes: usize,
+    /// Longest identifying attribute (a name, identifier, address,
+    /// telephone number), in characters; the resource is refused before
+    /// anything of it reaches identity.
+    #[serde(default = "default_max_attribute_chars")]
+    pub max_attribute_chars: usize,
+    /// Most entries in one Bundle (413).
+    #[serde(default = "default_max_bundle_entries")]
+    pub max_bundle_entries: usize,
+    /// Most bytes a gzip body may inflate to (413).
+    #[serde(default = "default_max_decompressed_bytes")]
+    pub max_decompressed_bytes: u64,
+    /// How many times its compressed size a gzip body may inflate to,
+    /// checked past 1 MiB inflated (413): a gzip bomb.
+    #[serde(default = "default_max_gzip_ratio")]
+    pub max_gzip_ratio: u64,
+    /// Bytes all submissions being read at once may hold; each reserves
+    /// its worst case (a chunk or a document, plus a line) and waits while
+    /// the budget is spent.
+    #[serde(default = "default_memory_budget_bytes")]
+    pub memory_budget_bytes: u64,
     /// The data sets each facility type must send, and how often, which
     /// the compliance report (`GET /api/v1/compliance`) checks. A
     /// `[collect.compliance]` section replaces the defaults as a whole
@@ -230,7 +262,48 @@ fn default_max_submission_bytes() -> u64 {
     8 << 30
 }
 fn default_max_document_bytes() -> usize {
-    64 << 20
+    renkei_collect::Limits::default().max_document_bytes
+}
+fn default_max_line_bytes() -> usize {
+    renkei_collect::Limits::default().max_line_bytes
+}
+fn default_max_resource_bytes() -> usize {
+    renkei_collect::Limits::default().max_resource_bytes
+}
+fn default_max_string_bytes() -> usize {
+    renkei_collect::Limits::default().max_string_bytes
+}
+fn default_max_attribute_chars() -> usize {
+    renkei_collect::Limits::default().max_attribute_chars
+}
+fn default_max_bundle_entries() -> usize {
+    renkei_collect::Limits::default().max_bundle_entries
+}
+fn default_max_decompressed_bytes() -> u64 {
+    renkei_collect::Limits::default().max_decompressed_bytes
+}
+fn default_max_gzip_ratio() -> u64 {
+    renkei_collect::Limits::default().max_gzip_ratio
+}
+fn default_memory_budget_bytes() -> u64 {
+    renkei_collect::Limits::default().memory_budget_bytes
+}
+
+impl CollectConfig {
+    /// The intake's limits, as configured.
+    pub fn limits(&self) -> renkei_collect::Limits {
+        renkei_collect::Limits {
+            max_document_bytes: self.max_document_bytes,
+            max_line_bytes: self.max_line_bytes,
+            max_resource_bytes: self.max_resource_bytes,
+            max_string_bytes: self.max_string_bytes,
+            max_attribute_chars: self.max_attribute_chars,
+            max_bundle_entries: self.max_bundle_entries,
+            max_decompressed_bytes: self.max_decompressed_bytes,
+            max_gzip_ratio: self.max_gzip_ratio,
+            memory_budget_bytes: self.memory_budget_bytes,
+        }
+    }
 }
 
 impl Default for CollectConfig {
@@ -238,6 +311,14 @@ impl Default for CollectConfig {
         Self {
             max_submission_bytes: default_max_submission_bytes(),
             max_document_bytes: default_max_document_bytes(),
+            max_line_bytes: default_max_line_bytes(),
+            max_resource_bytes: default_max_resource_bytes(),
+            max_string_bytes: default_max_string_bytes(),
+            max_attribute_chars: default_max_attribute_chars(),
+            max_bundle_entries: default_max_bundle_entries(),
+            max_decompressed_bytes: default_max_decompressed_bytes(),
+            max_gzip_ratio: default_max_gzip_ratio(),
+            memory_budget_bytes: default_memory_budget_bytes(),
             compliance: ComplianceRules::default(),
         }
     }
@@ -498,6 +579,7 @@ mod tests {
             ),
             (defaults.max_submission_bytes, defaults.max_document_bytes)
         );
+        assert_eq!(config.collect.limits(), renkei_collect::Limits::default());
     }
 
     #[test]

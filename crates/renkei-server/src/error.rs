@@ -88,8 +88,10 @@ impl From<renkei_collect::Error> for Error {
     fn from(e: renkei_collect::Error) -> Self {
         use renkei_collect::Error as C;
         match e {
-            C::Incomplete { .. } | C::NotFhir(_) => Error::BadRequest(e.to_string()),
-            C::DocumentTooLarge { .. } => Error::PayloadTooLarge(e.to_string()),
+            C::Incomplete { .. } | C::NotFhir(_) | C::NotUtf8 { .. } | C::Cancelled => {
+                Error::BadRequest(e.to_string())
+            }
+            C::TooLarge { .. } => Error::PayloadTooLarge(e.to_string()),
             C::Provider(..) => Error::BadRequest(e.to_string()),
             other => Error::Collect(other.to_string()),
         }

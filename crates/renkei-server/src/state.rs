@@ -74,7 +74,7 @@ impl AppState {
             Arc::new(identity.clone()),
             clock.clone(),
             IntakeConfig {
-                max_document_bytes: config.collect.max_document_bytes,
+                limits: config.collect.limits(),
                 ..IntakeConfig::default()
             },
         )

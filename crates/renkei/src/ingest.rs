@@ -110,7 +110,7 @@ async fn embedded(
         Arc::new(identity),
         clock.clone(),
         IntakeConfig {
-            max_document_bytes: config.collect.max_document_bytes,
+            limits: config.collect.limits(),
             ..IntakeConfig::default()
         },
     )

@@ -23,9 +23,11 @@ use renkei_store::Stores;
 use renkei_store::lake::TableName;
 
 /// Links by insurance number, else by (provider, 患者ID), else a new person.
+/// Remembers the longest name it was given, for the attack tests.
 #[derive(Default)]
 struct TestIdentity {
     keys: Mutex<HashMap<String, PersonKey>>,
+    longest_name: std::sync::atomic::AtomicUsize,
 }
 
 impl IdentityResolver for TestIdentity {
@@ -34,6 +36,10 @@ impl IdentityResolver for TestIdentity {
         provider: &ProviderCode,
         a: &IdentifyingAttributes,
     ) -> BoxFuture<'_, Result<Resolution, renkei_core::Error>> {
+        for name in [&a.kanji_name, &a.kana_name].into_iter().flatten() {
+            self.longest_name
+                .fetch_max(name.chars().count(), std::sync::atomic::Ordering::Relaxed);
+        }
         let mut tokens = Vec::new();
         if let (Some(i), Some(n)) = (&a.insurer_number, &a.insured_number) {
             tokens.push(format!(
@@ -104,14 +110,17 @@ async fn intake(stores: &Stores) -> Intake {
 }
 
 async fn intake_with(stores: &Stores, config: IntakeConfig) -> Intake {
-    let intake = Intake::open(
-        stores,
-        Arc::new(TestIdentity::default()),
-        Arc::new(SystemClock),
-        config,
-    )
-    .await
-    .expect("intake opens");
+    intake_with_identity(stores, config, Arc::new(TestIdentity::default())).await
+}
+
+async fn intake_with_identity(
+    stores: &Stores,
+    config: IntakeConfig,
+    identity: Arc<TestIdentity>,
+) -> Intake {
+    let intake = Intake::open(stores, identity, Arc::new(SystemClock), config)
+        .await
+        .expect("intake opens");
     for (c, kind) in [
         (HOSPITAL, FacilityKind::AdvancedTreatmentHospital),
         (CLINIC, FacilityKind::Clinic),

@@ -1,7 +1,7 @@
 //! Each kind of bad input is reported with the right severity, code and
 //! location.
 
-use renkei_fhir::{Error, IssueType, Outcome, Severity, parse, validate};
+use renkei_fhir::{BundleValidator, Error, IssueType, Outcome, Severity, parse, validate};
 use serde_json::{Value, json};
 
 fn lab() -> Value {
@@ -273,6 +273,22 @@ fn bundle_entries_are_located_by_index() {
         ]
     });
     let o = validate(&bundle);
+    // Entry by entry, as intake streams a Bundle, the same issues arise.
+    let mut shell = bundle.clone();
+    let entries = shell
+        .as_object_mut()
+        .and_then(|b| b.remove("entry"))
+        .expect("entries");
+    let (mut streamed, own) = BundleValidator::start(&shell);
+    let mut one_by_one = own.issues;
+    for (i, entry) in entries.as_array().expect("array").iter().enumerate() {
+        one_by_one.extend(streamed.entry(i, entry).issues);
+    }
+    let mut whole = o.issues.clone();
+    let key = |i: &renkei_fhir::Issue| i.expression.clone();
+    whole.sort_by_key(key);
+    one_by_one.sort_by_key(key);
+    assert_eq!(one_by_one, whole);
     assert_eq!(
         issues(&o),
         [

@@ -103,8 +103,8 @@ async fn submit(
     principal: &Principal,
     named: Option<&str>,
     body: Body,
-    limit: u64,
-) -> Result<Response> {
+    (limit, which): (u64, renkei_collect::Limit),
+) -> std::result::Result<(StatusCode, Receipt), Refused> {
     let user = signed_in(principal)?;
     let provider = provider_for(state, user, named).await?;
     let started = state.clock().now();
@@ -113,11 +113,23 @@ async fn submit(
     let receipt = match state.intake().submit(&provider, reader).await {
         Ok(r) => r,
         Err(_) if over.load(Ordering::Relaxed) => {
-            return Err(Error::PayloadTooLarge(format!(
-                "the submission is larger than {limit} bytes (collect.max_submission_bytes); nothing from it was committed"
-            )));
+            return Err(Refused::Intake(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                renkei_collect::Error::TooLarge {
+                    at: "the body as sent".to_owned(),
+                    limit: which,
+                    max: limit,
+                },
+            ));
         }
-        Err(e) => return Err(e.into()),
+        Err(e) if e.is_senders() => {
+            let status = match e {
+                renkei_collect::Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            return Err(Refused::Intake(status, e));
+        }
+        Err(e) => return Err(Refused::Other(e.into())),
     };
     // A resend of committed content answers with the first receipt.
     let status = if receipt.received_at < started {
@@ -125,12 +137,41 @@ async fn submit(
     } else {
         StatusCode::CREATED
     };
-    let mut response = (status, ApiJson(receipt.clone())).into_response();
+    Ok((status, receipt))
+}
+
+/// Why a submission was not taken: the intake refused the body (answered
+/// as a problem on the submissions API, as an OperationOutcome on the FHIR
+/// endpoint), or anything else.
+enum Refused {
+    Intake(StatusCode, renkei_collect::Error),
+    Other(Error),
+}
+
+impl From<Error> for Refused {
+    fn from(e: Error) -> Self {
+        Refused::Other(e)
+    }
+}
+
+fn receipt_response(status: StatusCode, receipt: &Receipt, body: Response) -> Response {
+    let mut response = body;
+    *response.status_mut() = status;
     if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/submissions/{}", receipt.submission_id))
     {
         response.headers_mut().insert(header::CONTENT_LOCATION, v);
     }
-    Ok(response)
+    response
+}
+
+/// A FHIR resource as a response (`application/fhir+json`).
+fn fhir_json(status: StatusCode, resource: &serde_json::Value) -> Response {
+    let mut response = (status, resource.to_string()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/fhir+json"),
+    );
+    response
 }
 
 /// Submits NDJSON (one FHIR resource per line, optionally gzip), a single
@@ -142,7 +183,7 @@ async fn submit(
               (status = 200, description = "The same content was committed before; its receipt", body = Object),
               (status = 400, description = "Unreadable body (cut off, broken gzip) or unknown provider; nothing committed", body = crate::Problem),
               (status = 409, description = "The provider belongs to another organization", body = crate::Problem),
-              (status = 413, description = "Larger than collect.max_submission_bytes", body = crate::Problem)))]
+              (status = 413, description = "Over a limit of collect (collect.max_submission_bytes as sent, a line, a resource, a Bundle's entries, gzip's inflation), named with where; nothing committed", body = crate::Problem)))]
 pub async fn create_submission(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -150,7 +191,19 @@ pub async fn create_submission(
     body: Body,
 ) -> Result<Response> {
     let limit = state.config().collect.max_submission_bytes;
-    submit(&state, &principal, q.provider.as_deref(), body, limit).await
+    let limit = (limit, renkei_collect::Limit::SubmissionBytes);
+    match submit(&state, &principal, q.provider.as_deref(), body, limit).await {
+        Ok((status, receipt)) => Ok(receipt_response(
+            status,
+            &receipt,
+            ApiJson(receipt.clone()).into_response(),
+        )),
+        Err(Refused::Intake(StatusCode::PAYLOAD_TOO_LARGE, e)) => {
+            Err(Error::PayloadTooLarge(e.to_string()))
+        }
+        Err(Refused::Intake(_, e)) => Err(Error::BadRequest(e.to_string())),
+        Err(Refused::Other(e)) => Err(e),
+    }
 }
 
 /// The FHIR endpoint: a transaction or batch Bundle (or one resource),
@@ -160,8 +213,8 @@ pub async fn create_submission(
     security(("bearer" = [])), params(For),
     request_body(content = Object, content_type = "application/fhir+json"),
     responses((status = 201, description = "Committed; the receipt", body = Object),
-              (status = 400, description = "Not FHIR JSON", body = crate::Problem),
-              (status = 413, description = "Larger than collect.max_document_bytes", body = crate::Problem)))]
+              (status = 400, description = "Not FHIR JSON (empty, XML, not UTF-8, cut off), or nothing in it taken; an OperationOutcome", body = Object),
+              (status = 413, description = "Over a limit of collect (the body, a resource, a line, a Bundle's entries, gzip's inflation); an OperationOutcome naming it", body = Object)))]
 pub async fn fhir(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -171,7 +224,36 @@ pub async fn fhir(
 ) -> Result<Response> {
     let _ = headers;
     let limit = state.config().collect.max_document_bytes as u64;
-    submit(&state, &principal, q.provider.as_deref(), body, limit).await
+    let limit = (limit, renkei_collect::Limit::DocumentBytes);
+    match submit(&state, &principal, q.provider.as_deref(), body, limit).await {
+        Ok((status, receipt)) => {
+            let totals = receipt.totals();
+            if totals.rejected > 0 && totals.rejected == totals.received {
+                // Nothing was taken (a failed transaction, a refused
+                // resource): FHIR answers 400 with the OperationOutcome
+                // (R4 §3.1.0.11.2); the receipt stays readable.
+                let issues: Vec<serde_json::Value> = receipt
+                    .rejected
+                    .iter()
+                    .flat_map(|r| r.outcome["issue"].as_array().cloned().unwrap_or_default())
+                    .collect();
+                let outcome =
+                    serde_json::json!({"resourceType": "OperationOutcome", "issue": issues});
+                return Ok(receipt_response(
+                    StatusCode::BAD_REQUEST,
+                    &receipt,
+                    fhir_json(StatusCode::BAD_REQUEST, &outcome),
+                ));
+            }
+            Ok(receipt_response(
+                status,
+                &receipt,
+                ApiJson(receipt.clone()).into_response(),
+            ))
+        }
+        Err(Refused::Intake(status, e)) => Ok(fhir_json(status, &e.to_operation_outcome())),
+        Err(Refused::Other(e)) => Err(e),
+    }
 }
 
 /// Whether `user` may see `receipt`: operators all, providers their own

@@ -124,11 +124,194 @@ app_test!(
         // Over collect.max_document_bytes for /fhir.
         let huge = format!("{{\n\"resourceType\": \"Basic\", \"id\": \"x\", \"pad\": \"{}\"}}", "x".repeat(70 << 20));
         let resp = app.http.post(app.url("/fhir")).bearer_auth(&token).body(huge).send().await.expect("post");
-        problem(resp, 413).await;
+        let o = operation_outcome(resp, 413).await;
+        assert!(o["issue"][0]["diagnostics"].as_str().unwrap_or("").contains("collect.max_document_bytes"), "{o}");
         // Broken gzip.
         let resp = app.http.post(app.url("/api/v1/submissions")).bearer_auth(&token).body(vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3]).send().await.expect("post");
         let p = problem(resp, 400).await;
         assert!(p["detail"].as_str().unwrap_or("").contains("nothing"), "{p}");
         assert!(app.state.stores().lake().expect("lake").current().await.expect("current").is_none());
+    }
+);
+
+// Attacks on collection's limits over HTTP (issue 15, finding 5), on a
+// platform whose limits are lowered so that each attack is a few MiB.
+
+/// Collection limits low enough for tests.
+fn lowered_limits(config: &mut renkei_server::Config) {
+    config.collect.max_bundle_entries = 1000;
+    config.collect.max_line_bytes = 64 << 10;
+}
+
+/// The states of every submission, oldest first.
+async fn states(app: &TestApp) -> Vec<String> {
+    sqlx::query_scalar::<_, String>("SELECT state FROM submissions ORDER BY id")
+        .fetch_all(app.state.intake().db().pool())
+        .await
+        .expect("submission states")
+}
+
+async fn nothing_in_the_lake(app: &TestApp) {
+    let lake = app.state.stores().lake().expect("lake");
+    assert!(
+        lake.current().await.expect("current").is_none(),
+        "nothing committed"
+    );
+}
+
+/// An OperationOutcome answer of `status`, as FHIR JSON.
+async fn operation_outcome(resp: reqwest::Response, status: u16) -> serde_json::Value {
+    assert_eq!(resp.status(), status);
+    let ty = resp.headers()["content-type"]
+        .to_str()
+        .unwrap_or("")
+        .to_owned();
+    assert_eq!(ty, "application/fhir+json");
+    let body: serde_json::Value = resp.json().await.expect("json");
+    assert_eq!(body["resourceType"], "OperationOutcome", "{body}");
+    body
+}
+
+async fn limits_hold_over_http(backend: renkei_store::testing::TestBackend) {
+    use std::io::Write;
+    let app = crate::helpers::spawn_app_with(backend, lowered_limits).await;
+    let token = hospital(&app).await;
+    let post = |path: &str, body: Vec<u8>| {
+        app.http
+            .post(app.url(path))
+            .bearer_auth(&token)
+            .body(body)
+            .send()
+    };
+
+    // The red team's Bundle, `entry: [0,0,…]`, 4 MiB.
+    let mut zeros = br#"{"resourceType":"Bundle","type":"transaction","entry":[0"#.to_vec();
+    zeros.extend(std::iter::repeat_n(&b",0"[..], 2_000_000).flatten());
+    zeros.extend_from_slice(b"]}");
+    let o = operation_outcome(post("/fhir", zeros).await.expect("post"), 413).await;
+    let text = o["issue"][0]["diagnostics"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    assert!(
+        text.contains("Bundle.entry[1000]") && text.contains("collect.max_bundle_entries = 1000"),
+        "{o}"
+    );
+    assert_eq!(o["issue"][0]["code"], "too-long");
+
+    // A gzip bomb: 64 KiB that inflate to 64 MiB of zeros.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let mib = vec![b'0'; 1 << 20];
+    for _ in 0..64 {
+        gz.write_all(&mib).expect("gzip");
+    }
+    let bomb = gz.finish().expect("gzip");
+    let p = problem(post("/api/v1/submissions", bomb).await.expect("post"), 413).await;
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("collect.max_gzip_ratio = 100"),
+        "{p}"
+    );
+
+    // A line over the limit, named by its number.
+    let long = format!(
+        "{}\n{{\"resourceType\":\"Basic\",\"id\":\"b\",\"x\":\"{}\"}}\n",
+        patient("a"),
+        "x".repeat(1 << 20)
+    );
+    let p = problem(
+        post("/api/v1/submissions", long.into_bytes())
+            .await
+            .expect("post"),
+        413,
+    )
+    .await;
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("line 2 is over the limit collect.max_line_bytes = 65536 bytes"),
+        "{p}"
+    );
+    nothing_in_the_lake(&app).await;
+    assert_eq!(states(&app).await, ["failed", "failed", "failed"]);
+
+    // A name over the attribute limit: refused where it is, and as nothing
+    // was taken, /fhir answers 400 with the OperationOutcome.
+    let mut named: serde_json::Value = serde_json::from_str(&patient("n")).expect("json");
+    named["name"][0]["text"] = "山".repeat(300).into();
+    let o = operation_outcome(
+        post("/fhir", named.to_string().into_bytes())
+            .await
+            .expect("post"),
+        400,
+    )
+    .await;
+    assert_eq!(o["issue"][0]["expression"][0], "Patient.name", "{o}");
+    assert!(!o.to_string().contains('山'), "the name is not echoed: {o}");
+    nothing_in_the_lake(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_hold_over_http_on_sqlite() {
+    limits_hold_over_http(renkei_store::testing::TestBackend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_hold_over_http_on_postgres() {
+    limits_hold_over_http(renkei_store::testing::TestBackend::Postgres).await;
+}
+
+app_test!(
+    async fn fhir_answers_400_with_an_operation_outcome_for_what_is_not_fhir_json(app) {
+        let token = hospital(&app).await;
+        let post = |body: Vec<u8>| app.http.post(app.url("/fhir")).bearer_auth(&token).body(body).send();
+        for (body, says) in [
+            (Vec::new(), "empty"),
+            (b"<?xml version=\"1.0\"?>\n<Patient xmlns=\"http://hl7.org/fhir\"/>".to_vec(), "malformed JSON"),
+            (b"hello".to_vec(), "malformed JSON"),
+            (b"[1, 2]".to_vec(), "not a FHIR resource"),
+            // "山田" in Shift_JIS, then in UTF-16 with its byte order mark.
+            (b"{\"resourceType\":\"Patient\",\"id\":\"s\",\"name\":[{\"text\":\"\x8eR\x93c\"}]}".to_vec(), "iconv -f CP932 -t UTF-8"),
+            (b"\xff\xfe{\0\"\0r\0".to_vec(), "iconv -f UTF-16LE -t UTF-8"),
+        ] {
+            let o = operation_outcome(post(body).await.expect("post"), 400).await;
+            assert!(o["issue"][0]["diagnostics"].as_str().unwrap_or("").contains(says), "{says}: {o}");
+        }
+        nothing_in_the_lake(&app).await;
+        // A UTF-8 byte order mark before the JSON is fine.
+        let mut bom = b"\xEF\xBB\xBF".to_vec();
+        bom.extend_from_slice(patient("b").as_bytes());
+        let resp = post(bom).await.expect("post");
+        assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap_or_default());
+    }
+);
+
+app_test!(
+    async fn a_client_that_hangs_up_mid_body_leaves_nothing_committed(app) {
+        let token = hospital(&app).await;
+        let (mut tx, rx) = futures::channel::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+        let sending = {
+            let request = app.http.post(app.url("/api/v1/submissions")).bearer_auth(&token).body(reqwest::Body::wrap_stream(rx));
+            tokio::spawn(request.send())
+        };
+        use futures::SinkExt;
+        tx.send(Ok(format!("{}\n{}\n", patient("a"), patient("b")).into_bytes())).await.expect("send");
+        // Wait (by the database, not the clock) until the platform is
+        // reading the submission; then hang up without ending the body.
+        while !states(&app).await.iter().any(|s| s == "receiving") {
+            tokio::task::yield_now().await;
+        }
+        sending.abort();
+        assert!(sending.await.expect_err("aborted").is_cancelled());
+        // The provider's next submission waits for the rollback.
+        let resp = app.http.post(app.url("/api/v1/submissions")).bearer_auth(&token).body(format!("{}\n", patient("c"))).send().await.expect("submit");
+        assert_eq!(resp.status(), 201);
+        assert_eq!(states(&app).await, ["failed", "committed"]);
+        let persons = app.state.stores().lake().expect("lake").current().await.expect("current").expect("a version").version().get();
+        assert_eq!(persons, 1, "one lake version: the second submission's");
+        drop(tx);
     }
 );
