@@ -3,7 +3,11 @@
 //!
 //! Secrets are never stored: passwords as Argon2id hashes, tokens and
 //! session ids as SHA-256 digests (they are 256-bit random values, so a fast
-//! hash is enough; a password is not, hence Argon2id).
+//! hash is enough; a password is not, hence Argon2id). At most a few
+//! Argon2id computations run at once ([`PasswordChecks`]). Page sessions
+//! end at their expiry or after `session_idle_minutes` unused, whichever
+//! comes first. Guessing, at sign-in and at patient identification, is
+//! throttled by [`Throttle`].
 
 mod password;
 mod secret;
@@ -16,9 +20,9 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use std::sync::Arc;
 
-pub use password::Password;
+pub use password::{Password, PasswordChecks};
 pub use secret::{ApiToken, PatientToken, SessionToken};
-pub use throttle::LoginThrottle;
+pub use throttle::{Attempt, Key, Lockout, Refused, Scope, Throttle, Tier};
 
 use crate::{Error, Result};
 
@@ -84,6 +88,8 @@ pub struct TokenInfo {
 pub struct Accounts {
     db: Db,
     clock: Arc<dyn Clock>,
+    checks: PasswordChecks,
+    session_idle_us: i64,
 }
 
 fn validate_username(name: &str) -> Result<()> {
@@ -124,7 +130,32 @@ impl Accounts {
     /// Opens (and migrates) the accounts database.
     pub async fn open(stores: &Stores, clock: Arc<dyn Clock>) -> Result<Self> {
         let db = stores.database(DB, &migrations()).await?;
-        Ok(Self { db, clock })
+        Ok(Self {
+            db,
+            clock,
+            checks: PasswordChecks::new(4, 16),
+            session_idle_us: i64::from(DEFAULT_SESSION_IDLE_MINUTES) * 60_000_000,
+        })
+    }
+
+    /// The same store, with page sessions ending after `minutes` unused
+    /// (at least one) instead of the default 30.
+    pub fn with_session_idle_minutes(self, minutes: u32) -> Self {
+        Self {
+            session_idle_us: i64::from(minutes.max(1)) * 60_000_000,
+            ..self
+        }
+    }
+
+    /// The same store, with password hashing and checking bounded by
+    /// `checks` instead of the default (4 at once, 16 waiting).
+    pub fn with_password_checks(self, checks: PasswordChecks) -> Self {
+        Self { checks, ..self }
+    }
+
+    /// The bound on concurrent password checks.
+    pub fn password_checks(&self) -> &PasswordChecks {
+        &self.checks
     }
 
     /// The underlying database, for readiness checks.
@@ -170,7 +201,7 @@ impl Accounts {
             return Err(Error::BadRequest("display name is empty".to_owned()));
         }
         let hash = match new.password {
-            Some(p) => Some(p.hash().await?),
+            Some(p) => Some(p.hash_admitted(&self.checks).await?),
             None => None,
         };
         let id = UserId::generate();
@@ -238,7 +269,7 @@ impl Accounts {
             Some(r) => r.try_get("password_hash")?,
             None => None,
         };
-        let matches = password.verify(stored).await?;
+        let matches = password.verify_admitted(stored, &self.checks).await?;
         match (row, matches) {
             (Some(r), true) => user_from_row(&r),
             _ => Err(Error::BadCredentials),
@@ -364,17 +395,32 @@ impl Accounts {
         Ok((token, csrf))
     }
 
-    /// The account and CSRF token of a live session.
+    /// The account and CSRF token of a live session: not expired, and
+    /// used within the idle timeout.
     pub async fn session(&self, token: &SessionToken) -> Result<Option<(User, String)>> {
+        let now = self.clock.now().unix_micros();
         let row = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS}, s.csrf FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.id_hash = $1 AND s.expires_us > $2 AND u.disabled_us IS NULL"
+            "SELECT {USER_COLUMNS}, s.csrf, COALESCE(s.last_seen_us, s.created_us) AS seen_us \
+             FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.id_hash = $1 AND s.expires_us > $2 AND u.disabled_us IS NULL \
+             AND COALESCE(s.last_seen_us, s.created_us) > $3"
         ))
         .bind(token.digest().to_vec())
-        .bind(self.clock.now().unix_micros())
+        .bind(now)
+        .bind(now - self.session_idle_us)
         .fetch_optional(self.db.pool())
         .await?;
         let Some(row) = row else { return Ok(None) };
+        // Like a token's "last used", a minute's precision is enough for an
+        // idle timeout of many minutes, and spares a write per page.
+        let seen: i64 = row.try_get("seen_us")?;
+        if seen < now - LAST_USED_PRECISION_US {
+            sqlx::query("UPDATE sessions SET last_seen_us = $1 WHERE id_hash = $2")
+                .bind(now)
+                .bind(token.digest().to_vec())
+                .execute(self.db.pool())
+                .await?;
+        }
         let csrf: String = row.try_get("csrf")?;
         Ok(Some((user_from_row(&row)?, csrf)))
     }
@@ -391,6 +437,9 @@ impl Accounts {
 
 /// How stale a token's "last used" time may be.
 const LAST_USED_PRECISION_US: i64 = 60_000_000;
+
+/// How long a page session may go unused before it ends.
+pub const DEFAULT_SESSION_IDLE_MINUTES: u32 = 30;
 
 /// A live patient session: who the patient proved to be.
 #[derive(Clone, Debug)]

@@ -65,3 +65,26 @@ app_test!(
         app.stop().await;
     }
 );
+
+renkei_store::test_on_both_backends!(
+    async fn a_page_session_left_idle_ends_before_it_expires(stores) {
+        // A browser left signed in (a shared ward PC) stops being signed in
+        // after the idle timeout, though the session had hours to run.
+        use renkei_core::{FixedClock, Timestamp};
+        use renkei_server::accounts::{Accounts, NewUser};
+        let clock = std::sync::Arc::new(FixedClock::new(Timestamp::from_unix_micros(1_700_000_000_000_000)));
+        let accounts = Accounts::open(&stores.stores, clock.clone()).await.expect("open").with_session_idle_minutes(30);
+        let user = accounts
+            .create_user(NewUser { username: "ward-pc".to_owned(), display_name: "病棟".to_owned(), role: Role::Operator, org_id: None, password: None })
+            .await
+            .expect("user");
+        let (token, _) = accounts.create_session(&user, 8).await.expect("session");
+        let minute = 60_000_000;
+        for _ in 0..4 {
+            clock.advance_micros(20 * minute);
+            assert!(accounts.session(&token).await.expect("lookup").is_some(), "used every 20 minutes, it lives on");
+        }
+        clock.advance_micros(31 * minute);
+        assert!(accounts.session(&token).await.expect("lookup").is_none(), "31 minutes idle ends it");
+    }
+);
