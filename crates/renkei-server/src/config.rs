@@ -273,7 +273,9 @@ pub struct ServerConfig {
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
     /// The address users reach the platform at, when it differs from
-    /// `listen` (behind a proxy). An `https://` URL marks cookies `Secure`.
+    /// `listen` (behind a proxy). An `https://` URL adds HSTS; cookies are
+    /// `Secure` unless this is `http://…` or, when unset, `listen` is a
+    /// loopback address ([`ServerConfig::secure_cookies`]).
     #[serde(default)]
     pub public_url: Option<String>,
     /// Largest request body accepted, in bytes; larger ones get 413.
@@ -306,12 +308,25 @@ impl Default for ServerConfig {
 }
 
 impl ServerConfig {
-    /// Whether users reach the platform over TLS, so cookies must be
-    /// `Secure`.
+    /// Whether users reach the platform over TLS (an `https://`
+    /// `public_url`), so that browsers may be told to insist on it (HSTS).
     pub fn behind_tls(&self) -> bool {
         self.public_url
             .as_deref()
             .is_some_and(|u| u.starts_with("https://"))
+    }
+
+    /// Whether cookies are marked `Secure` (sent only over https). Yes
+    /// unless users are known to reach the platform over plain http: a
+    /// `public_url` of `http://…`, or none while listening on loopback
+    /// (a demo or a test on one machine). A server listening elsewhere
+    /// without a `public_url` is most likely behind a TLS proxy, and a
+    /// session cookie sent in the clear is a stolen session.
+    pub fn secure_cookies(&self) -> bool {
+        match self.public_url.as_deref() {
+            Some(url) => !url.starts_with("http://"),
+            None => !self.listen.ip().is_loopback(),
+        }
     }
 }
 
@@ -624,6 +639,26 @@ mod tests {
         let text = std::fs::read_to_string(&path).expect("renkei.example.toml at the repo root");
         let config: Config = toml::from_str(&text).expect("the example parses");
         assert_eq!(config.accounts, AccountsConfig::default());
+    }
+
+    #[test]
+    fn cookies_are_secure_unless_plain_http_is_known() {
+        let server = |listen: &str, public_url: Option<&str>| ServerConfig {
+            listen: listen.parse().expect("address"),
+            public_url: public_url.map(str::to_owned),
+            ..ServerConfig::default()
+        };
+        assert!(
+            !server("127.0.0.1:8080", None).secure_cookies(),
+            "a demo on loopback"
+        );
+        assert!(!server("[::1]:8080", None).secure_cookies());
+        assert!(
+            server("0.0.0.0:8080", None).secure_cookies(),
+            "likely behind a TLS proxy"
+        );
+        assert!(server("127.0.0.1:8080", Some("https://renkei.example.jp")).secure_cookies());
+        assert!(!server("0.0.0.0:8080", Some("http://renkei.internal")).secure_cookies());
     }
 
     #[test]

@@ -115,7 +115,7 @@ pub(crate) fn cookie_header(
     if let Some(age) = max_age {
         c.push_str(&format!("; Max-Age={age}"));
     }
-    if state.config().server.behind_tls() {
+    if state.config().server.secure_cookies() {
         c.push_str("; Secure");
     }
     HeaderValue::from_str(&c).expect("cookie values are base64url and fixed names")

@@ -175,3 +175,39 @@ app_test!(
         app.stop().await;
     }
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_not_on_loopback_marks_its_session_cookie_secure() {
+    // Listening on every interface without a public_url, the platform is
+    // most likely behind a TLS proxy: its session cookie must never travel
+    // in the clear. (Here the listener is still loopback; only the
+    // configured address decides.)
+    let app = spawn_app_with(TestBackend::Sqlite, |c| {
+        c.server.listen = "0.0.0.0:0".parse().expect("address");
+    })
+    .await;
+    let user = app.creds(Role::Reviewer).username.clone();
+    let resp = app
+        .http
+        .post(app.url("/login"))
+        .header("cookie", "renkei_login_csrf=t")
+        .form(&[
+            ("username", user.as_str()),
+            ("password", PASSWORD),
+            ("csrf", "t"),
+        ])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 303);
+    let session = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("renkei_session="))
+        .expect("session cookie")
+        .to_owned();
+    assert!(session.contains("; Secure"), "{session}");
+    app.stop().await;
+}
