@@ -341,6 +341,10 @@ pub struct AccountsConfig {
     /// How long a page session may go unused before it ends, in minutes.
     #[serde(default = "default_session_idle_minutes")]
     pub session_idle_minutes: u32,
+    /// The longest an API token lives, in days; a token may be made to
+    /// expire sooner (`expires_in_days`).
+    #[serde(default = "default_token_days")]
+    pub token_days: u32,
     /// Failed sign-ins to one account from one address, or failed
     /// identifications of one insurance identity from anywhere, within
     /// `login_window_secs` before a lockout (the strict counters).
@@ -382,6 +386,9 @@ fn default_session_hours() -> u32 {
 fn default_session_idle_minutes() -> u32 {
     crate::accounts::DEFAULT_SESSION_IDLE_MINUTES
 }
+fn default_token_days() -> u32 {
+    crate::accounts::DEFAULT_TOKEN_DAYS
+}
 fn default_login_max_failures() -> u32 {
     5
 }
@@ -412,6 +419,7 @@ impl Default for AccountsConfig {
         Self {
             session_hours: default_session_hours(),
             session_idle_minutes: default_session_idle_minutes(),
+            token_days: default_token_days(),
             login_max_failures: default_login_max_failures(),
             login_window_secs: default_login_window_secs(),
             max_lockout_secs: default_max_lockout_secs(),

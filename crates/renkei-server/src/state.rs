@@ -64,7 +64,8 @@ impl AppState {
                 config.accounts.password_checks,
                 config.accounts.password_checks_waiting,
             ))
-            .with_session_idle_minutes(config.accounts.session_idle_minutes);
+            .with_session_idle_minutes(config.accounts.session_idle_minutes)
+            .with_token_days(config.accounts.token_days);
         let audit = AuditLog::open(&stores, clock.clone()).await?;
         let throttle = Throttle::new(clock.clone(), config.accounts.throttle_entries);
         let policy = crate::routes::policy();

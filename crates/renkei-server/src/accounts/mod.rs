@@ -79,6 +79,8 @@ pub struct TokenInfo {
     pub created_at: String,
     /// When it was last used, if ever.
     pub last_used_at: Option<String>,
+    /// When it stops working (none for tokens made before tokens expired).
+    pub expires_at: Option<String>,
     /// When it was revoked, if it was.
     pub revoked_at: Option<String>,
 }
@@ -90,6 +92,7 @@ pub struct Accounts {
     clock: Arc<dyn Clock>,
     checks: PasswordChecks,
     session_idle_us: i64,
+    token_days: u32,
 }
 
 fn validate_username(name: &str) -> Result<()> {
@@ -135,7 +138,22 @@ impl Accounts {
             clock,
             checks: PasswordChecks::new(4, 16),
             session_idle_us: i64::from(DEFAULT_SESSION_IDLE_MINUTES) * 60_000_000,
+            token_days: DEFAULT_TOKEN_DAYS,
         })
+    }
+
+    /// The same store, with API tokens living at most `days` (at least
+    /// one) instead of the default 365.
+    pub fn with_token_days(self, days: u32) -> Self {
+        Self {
+            token_days: days.max(1),
+            ..self
+        }
+    }
+
+    /// The longest an API token may live, in days.
+    pub fn token_days(&self) -> u32 {
+        self.token_days
     }
 
     /// The same store, with page sessions ending after `minutes` unused
@@ -276,25 +294,46 @@ impl Accounts {
         }
     }
 
-    /// Issues an API token for `user`. The token is returned once and only
-    /// its digest is kept.
+    /// Issues an API token for `user` that lives the longest allowed
+    /// ([`Accounts::token_days`]). The token is returned once and only its
+    /// digest is kept.
     pub async fn create_token(&self, user: &User, name: &str) -> Result<(TokenInfo, ApiToken)> {
+        self.create_token_for(user, name, self.token_days).await
+    }
+
+    /// Issues an API token for `user` that stops working after `days`
+    /// (1 to [`Accounts::token_days`]).
+    pub async fn create_token_for(
+        &self,
+        user: &User,
+        name: &str,
+        days: u32,
+    ) -> Result<(TokenInfo, ApiToken)> {
         if name.trim().is_empty() || name.len() > 100 {
             return Err(Error::BadRequest(
                 "token name must be 1 to 100 characters".to_owned(),
             ));
         }
+        if !(1..=self.token_days).contains(&days) {
+            return Err(Error::BadRequest(format!(
+                "expires_in_days: {days} is not between 1 and {} (accounts.token_days)",
+                self.token_days
+            )));
+        }
         let token = ApiToken::generate();
         let id = uuid::Uuid::now_v7().to_string();
         let now = self.clock.now();
+        let expires = now.plus_micros(i64::from(days) * 86_400_000_000);
         sqlx::query(
-            "INSERT INTO api_tokens (id, user_id, name, token_hash, created_us) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO api_tokens (id, user_id, name, token_hash, created_us, expires_us) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&id)
         .bind(user.id.to_string())
         .bind(name)
         .bind(token.digest().to_vec())
         .bind(now.unix_micros())
+        .bind(expires.unix_micros())
         .execute(self.db.pool())
         .await?;
         tracing::info!(user_id = %user.id, token_id = %id, "api token created");
@@ -303,6 +342,7 @@ impl Accounts {
             name: name.to_owned(),
             created_at: now.to_rfc3339(),
             last_used_at: None,
+            expires_at: Some(expires.to_rfc3339()),
             revoked_at: None,
         };
         Ok((info, token))
@@ -311,7 +351,7 @@ impl Accounts {
     /// The tokens of `user`, newest first.
     pub async fn list_tokens(&self, user: &User) -> Result<Vec<TokenInfo>> {
         let rows = sqlx::query(
-            "SELECT id, name, created_us, last_used_us, revoked_us FROM api_tokens \
+            "SELECT id, name, created_us, last_used_us, expires_us, revoked_us FROM api_tokens \
              WHERE user_id = $1 ORDER BY created_us DESC, id DESC",
         )
         .bind(user.id.to_string())
@@ -325,6 +365,7 @@ impl Accounts {
                     name: r.try_get("name")?,
                     created_at: time(Some(r.try_get("created_us")?)).unwrap_or_default(),
                     last_used_at: time(r.try_get("last_used_us")?),
+                    expires_at: time(r.try_get("expires_us")?),
                     revoked_at: time(r.try_get("revoked_us")?),
                 })
             })
@@ -349,13 +390,16 @@ impl Accounts {
         Ok(())
     }
 
-    /// The account an API token belongs to, if the token is valid.
+    /// The account an API token belongs to, if the token is valid: not
+    /// revoked, not expired, and its account not disabled.
     pub async fn user_by_token(&self, token: &ApiToken) -> Result<Option<User>> {
         let row = sqlx::query(&format!(
             "SELECT {USER_COLUMNS}, t.id AS token_id, t.last_used_us FROM api_tokens t JOIN users u ON u.id = t.user_id \
-             WHERE t.token_hash = $1 AND t.revoked_us IS NULL AND u.disabled_us IS NULL"
+             WHERE t.token_hash = $1 AND t.revoked_us IS NULL AND u.disabled_us IS NULL \
+             AND (t.expires_us IS NULL OR t.expires_us > $2)"
         ))
         .bind(token.digest().to_vec())
+        .bind(self.clock.now().unix_micros())
         .fetch_optional(self.db.pool())
         .await?;
         let Some(row) = row else { return Ok(None) };
@@ -440,6 +484,9 @@ const LAST_USED_PRECISION_US: i64 = 60_000_000;
 
 /// How long a page session may go unused before it ends.
 pub const DEFAULT_SESSION_IDLE_MINUTES: u32 = 30;
+
+/// The longest an API token lives, in days, unless configured otherwise.
+pub const DEFAULT_TOKEN_DAYS: u32 = 365;
 
 /// A live patient session: who the patient proved to be.
 #[derive(Clone, Debug)]

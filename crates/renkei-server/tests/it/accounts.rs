@@ -88,3 +88,26 @@ renkei_store::test_on_both_backends!(
         assert!(accounts.session(&token).await.expect("lookup").is_none(), "31 minutes idle ends it");
     }
 );
+
+renkei_store::test_on_both_backends!(
+    async fn an_api_token_stops_working_when_it_expires(stores) {
+        // A token left in a script or a CI log does not work for ever.
+        use renkei_core::{FixedClock, Timestamp};
+        use renkei_server::accounts::{Accounts, NewUser};
+        let clock = std::sync::Arc::new(FixedClock::new(Timestamp::from_unix_micros(1_700_000_000_000_000)));
+        let accounts = Accounts::open(&stores.stores, clock.clone()).await.expect("open").with_token_days(30);
+        let user = accounts
+            .create_user(NewUser { username: "nightly".to_owned(), display_name: "夜間".to_owned(), role: Role::Operator, org_id: None, password: None })
+            .await
+            .expect("user");
+        let (info, token) = accounts.create_token_for(&user, "export", 7).await.expect("token");
+        assert!(info.expires_at.is_some());
+        let too_long = accounts.create_token_for(&user, "forever", 31).await.expect_err("beyond token_days");
+        assert!(too_long.to_string().contains("accounts.token_days"), "{too_long}");
+        let day = 86_400_000_000;
+        clock.advance_micros(7 * day - 1);
+        assert!(accounts.user_by_token(&token).await.expect("lookup").is_some(), "valid until the end of its 7 days");
+        clock.advance_micros(1);
+        assert!(accounts.user_by_token(&token).await.expect("lookup").is_none(), "expired");
+    }
+);
