@@ -273,6 +273,34 @@ impl Accounts {
         row.as_ref().map(user_from_row).transpose()
     }
 
+    /// Disables an account: its sign-in, tokens and sessions stop working
+    /// at once (every lookup requires an enabled account), and its
+    /// sessions are deleted. The account and its audit trail stay. An
+    /// account cannot disable itself, so an operator cannot lock the
+    /// platform out of its last operator by a slip.
+    pub async fn disable_user(&self, by: &User, id: &UserId) -> Result<()> {
+        if by.id == *id {
+            return Err(Error::Conflict(
+                "an account cannot disable itself; ask another operator".to_owned(),
+            ));
+        }
+        let done =
+            sqlx::query("UPDATE users SET disabled_us = $1 WHERE id = $2 AND disabled_us IS NULL")
+                .bind(self.clock.now().unix_micros())
+                .bind(id.to_string())
+                .execute(self.db.pool())
+                .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound(format!("enabled account {id}")));
+        }
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(id.to_string())
+            .execute(self.db.pool())
+            .await?;
+        tracing::info!(user_id = %id, by = %by.id, "account disabled");
+        Ok(())
+    }
+
     /// Checks a user name and password. Unknown names cost as much time as
     /// wrong passwords, so that timing does not tell which names exist.
     pub async fn check_password(&self, username: &str, password: Password) -> Result<User> {

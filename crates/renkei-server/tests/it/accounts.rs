@@ -111,3 +111,31 @@ renkei_store::test_on_both_backends!(
         assert!(accounts.user_by_token(&token).await.expect("lookup").is_none(), "expired");
     }
 );
+
+app_test!(
+    async fn a_disabled_account_loses_its_tokens_sessions_and_sign_in_at_once(app) {
+        // A researcher who left, or an account seen guessing: the operator
+        // disables it, and everything it held stops working.
+        let op = app.creds(Role::Operator).clone();
+        let gone = app.creds(Role::Applicant).clone();
+        let me: serde_json::Value = app.http.get(app.url("/api/v1/me")).bearer_auth(&gone.token).send().await.expect("send").json().await.expect("json");
+        let id = me["id"].as_str().expect("id").to_owned();
+        let by_other = app.http.post(app.url(&format!("/api/v1/users/{id}/disable"))).bearer_auth(&app.creds(Role::Reviewer).token).send().await.expect("send");
+        problem(by_other, 403).await;
+        let resp = app.http.post(app.url(&format!("/api/v1/users/{id}/disable"))).bearer_auth(&op.token).send().await.expect("send");
+        assert_eq!(resp.status(), 204);
+        let token = app.http.get(app.url("/api/v1/me")).bearer_auth(&gone.token).send().await.expect("send");
+        problem(token, 401).await;
+        let page = app.http.get(app.url("/account")).header("cookie", format!("renkei_session={}", gone.session)).send().await.expect("send");
+        assert_eq!(page.status(), 303, "the session no longer signs in");
+        let sign_in = app.http.post(app.url("/login")).header("cookie", "renkei_login_csrf=t")
+            .form(&[("username", gone.username.as_str()), ("password", crate::helpers::PASSWORD), ("csrf", "t")]).send().await.expect("send");
+        assert_eq!(sign_in.status(), 401);
+        let again = app.http.post(app.url(&format!("/api/v1/users/{id}/disable"))).bearer_auth(&op.token).send().await.expect("send");
+        problem(again, 404).await;
+        let op_me: serde_json::Value = app.http.get(app.url("/api/v1/me")).bearer_auth(&op.token).send().await.expect("send").json().await.expect("json");
+        let own = app.http.post(app.url(&format!("/api/v1/users/{}/disable", op_me["id"].as_str().expect("id")))).bearer_auth(&op.token).send().await.expect("send");
+        problem(own, 409).await;
+        app.stop().await;
+    }
+);
