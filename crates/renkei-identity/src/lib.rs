@@ -30,4 +30,5 @@ pub mod token;
 pub mod vault;
 
 pub use error::{Error, Result};
+pub use identify::IdentifyWork;
 pub use index::PersonIndex;

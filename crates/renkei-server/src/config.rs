@@ -11,6 +11,8 @@ use renkei_core::{Function, OperatingModel, OperatorKind};
 use renkei_store::StoreConfig;
 use serde::Deserialize;
 
+use crate::accounts::Tier;
+
 use crate::Error;
 
 /// Everything one platform instance is configured with.
@@ -352,7 +354,9 @@ pub struct ServerConfig {
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
     /// The address users reach the platform at, when it differs from
-    /// `listen` (behind a proxy). An `https://` URL marks cookies `Secure`.
+    /// `listen` (behind a proxy). An `https://` URL adds HSTS; cookies are
+    /// `Secure` unless this is `http://…` or, when unset, `listen` is a
+    /// loopback address ([`ServerConfig::secure_cookies`]).
     #[serde(default)]
     pub public_url: Option<String>,
     /// Largest request body accepted, in bytes; larger ones get 413.
@@ -385,33 +389,86 @@ impl Default for ServerConfig {
 }
 
 impl ServerConfig {
-    /// Whether users reach the platform over TLS, so cookies must be
-    /// `Secure`.
+    /// Whether users reach the platform over TLS (an `https://`
+    /// `public_url`), so that browsers may be told to insist on it (HSTS).
     pub fn behind_tls(&self) -> bool {
         self.public_url
             .as_deref()
             .is_some_and(|u| u.starts_with("https://"))
     }
+
+    /// Whether cookies are marked `Secure` (sent only over https). Yes
+    /// unless users are known to reach the platform over plain http: a
+    /// `public_url` of `http://…`, or none while listening on loopback
+    /// (a demo or a test on one machine). A server listening elsewhere
+    /// without a `public_url` is most likely behind a TLS proxy, and a
+    /// session cookie sent in the clear is a stolen session.
+    pub fn secure_cookies(&self) -> bool {
+        match self.public_url.as_deref() {
+            Some(url) => !url.starts_with("http://"),
+            None => !self.listen.ip().is_loopback(),
+        }
+    }
 }
 
-/// Accounts, sessions and sign-in throttling.
-#[derive(Clone, Debug, Deserialize)]
+/// Accounts, sessions, and the throttling of sign-in and patient
+/// identification (see [`crate::accounts::Throttle`] for the rules).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccountsConfig {
     /// How long a page session lasts, in hours.
     #[serde(default = "default_session_hours")]
     pub session_hours: u32,
-    /// Failed sign-ins for one account (or from one address) within
-    /// `login_window_secs` before further attempts are refused.
+    /// How long a page session may go unused before it ends, in minutes.
+    #[serde(default = "default_session_idle_minutes")]
+    pub session_idle_minutes: u32,
+    /// The longest an API token lives, in days; a token may be made to
+    /// expire sooner (`expires_in_days`).
+    #[serde(default = "default_token_days")]
+    pub token_days: u32,
+    /// Failed sign-ins to one account from one address, or failed
+    /// identifications of one insurance identity from anywhere, within
+    /// `login_window_secs` before a lockout (the strict counters).
     #[serde(default = "default_login_max_failures")]
     pub login_max_failures: u32,
-    /// The throttling window, in seconds.
+    /// The counting window, in seconds; also the first lockout of a strict
+    /// counter, which doubles with each lockout in a row.
     #[serde(default = "default_login_window_secs")]
     pub login_window_secs: u64,
+    /// The longest lockout, in seconds.
+    #[serde(default = "default_max_lockout_secs")]
+    pub max_lockout_secs: u64,
+    /// Failed sign-ins (or identifications) from one address, whatever
+    /// the target, within the window before the address is locked: well
+    /// above `login_max_failures`, since many people may share an address
+    /// (a hospital kiosk, a carrier's NAT).
+    #[serde(default = "default_address_max_failures")]
+    pub address_max_failures: u32,
+    /// Failed sign-ins to one account from every address within the
+    /// window before a short lockout (a minute, doubling up to the window)
+    /// that spares addresses which signed in to the account before.
+    #[serde(default = "default_account_max_failures")]
+    pub account_max_failures: u32,
+    /// Password checks (Argon2id, 19 MiB each) that may run at once.
+    #[serde(default = "default_password_checks")]
+    pub password_checks: usize,
+    /// Password checks that may wait for a turn; beyond, 503.
+    #[serde(default = "default_password_checks_waiting")]
+    pub password_checks_waiting: usize,
+    /// Throttle counters kept in memory; past this, idle and then the
+    /// least recently used are forgotten.
+    #[serde(default = "default_throttle_entries")]
+    pub throttle_entries: usize,
 }
 
 fn default_session_hours() -> u32 {
     8
+}
+fn default_session_idle_minutes() -> u32 {
+    crate::accounts::DEFAULT_SESSION_IDLE_MINUTES
+}
+fn default_token_days() -> u32 {
+    crate::accounts::DEFAULT_TOKEN_DAYS
 }
 fn default_login_max_failures() -> u32 {
     5
@@ -419,13 +476,73 @@ fn default_login_max_failures() -> u32 {
 fn default_login_window_secs() -> u64 {
     900
 }
+fn default_max_lockout_secs() -> u64 {
+    86_400
+}
+fn default_address_max_failures() -> u32 {
+    100
+}
+fn default_account_max_failures() -> u32 {
+    20
+}
+fn default_password_checks() -> usize {
+    4
+}
+fn default_password_checks_waiting() -> usize {
+    16
+}
+fn default_throttle_entries() -> usize {
+    100_000
+}
 
 impl Default for AccountsConfig {
     fn default() -> Self {
         Self {
             session_hours: default_session_hours(),
+            session_idle_minutes: default_session_idle_minutes(),
+            token_days: default_token_days(),
             login_max_failures: default_login_max_failures(),
             login_window_secs: default_login_window_secs(),
+            max_lockout_secs: default_max_lockout_secs(),
+            address_max_failures: default_address_max_failures(),
+            account_max_failures: default_account_max_failures(),
+            password_checks: default_password_checks(),
+            password_checks_waiting: default_password_checks_waiting(),
+            throttle_entries: default_throttle_entries(),
+        }
+    }
+}
+
+impl AccountsConfig {
+    /// The strict counters: an account from one address, a patient's
+    /// insurance identity.
+    pub fn strict_tier(&self) -> Tier {
+        Tier {
+            limit: self.login_max_failures,
+            window_secs: self.login_window_secs,
+            lockout_secs: self.login_window_secs,
+            max_lockout_secs: self.max_lockout_secs,
+        }
+    }
+
+    /// The ceiling on one address, whatever it guesses.
+    pub fn address_tier(&self) -> Tier {
+        Tier {
+            limit: self.address_max_failures,
+            window_secs: self.login_window_secs,
+            lockout_secs: self.login_window_secs,
+            max_lockout_secs: self.max_lockout_secs,
+        }
+    }
+
+    /// The account-wide counter: anyone can charge it, so it slows rather
+    /// than shuts (a minute, doubling up to the window).
+    pub fn account_tier(&self) -> Tier {
+        Tier {
+            limit: self.account_max_failures,
+            window_secs: self.login_window_secs,
+            lockout_secs: 60.min(self.login_window_secs),
+            max_lockout_secs: self.login_window_secs,
         }
     }
 }
@@ -603,6 +720,35 @@ mod tests {
             renkei_review::ScrutinyRules::default()
         );
         assert_eq!(config.review.risk_k, ReviewConfig::default().risk_k);
+    }
+
+    #[test]
+    fn the_example_file_spells_out_the_default_accounts_section() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../renkei.example.toml");
+        let text = std::fs::read_to_string(&path).expect("renkei.example.toml at the repo root");
+        let config: Config = toml::from_str(&text).expect("the example parses");
+        assert_eq!(config.accounts, AccountsConfig::default());
+    }
+
+    #[test]
+    fn cookies_are_secure_unless_plain_http_is_known() {
+        let server = |listen: &str, public_url: Option<&str>| ServerConfig {
+            listen: listen.parse().expect("address"),
+            public_url: public_url.map(str::to_owned),
+            ..ServerConfig::default()
+        };
+        assert!(
+            !server("127.0.0.1:8080", None).secure_cookies(),
+            "a demo on loopback"
+        );
+        assert!(!server("[::1]:8080", None).secure_cookies());
+        assert!(
+            server("0.0.0.0:8080", None).secure_cookies(),
+            "likely behind a TLS proxy"
+        );
+        assert!(server("127.0.0.1:8080", Some("https://renkei.example.jp")).secure_cookies());
+        assert!(!server("0.0.0.0:8080", Some("http://renkei.internal")).secure_cookies());
     }
 
     #[test]

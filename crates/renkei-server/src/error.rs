@@ -34,10 +34,18 @@ pub enum Error {
         "the details given do not match a person on record; check them against your insurance card"
     )]
     NotIdentified,
-    /// Too many failed sign-ins; try again after the given seconds.
-    #[error("too many failed sign-ins; try again in {retry_after_secs} s")]
+    /// Too many failed sign-ins or identifications; try again after the
+    /// given seconds.
+    #[error("too many failed attempts; try again in {retry_after_secs} s")]
     Throttled {
         /// Seconds until a new attempt is considered.
+        retry_after_secs: u64,
+    },
+    /// Too many password checks are running and waiting; the request may
+    /// be fine, and may be tried again shortly.
+    #[error("too many sign-ins are being checked; try again in {retry_after_secs} s")]
+    Busy {
+        /// Seconds to wait before trying again.
         retry_after_secs: u64,
     },
     /// The platform's policy does not allow this, whoever asks (a
@@ -190,6 +198,7 @@ impl Error {
             Error::NotPermitted { .. } => "/problems/not-permitted",
             Error::Csrf => "/problems/csrf",
             Error::Throttled { .. } => "/problems/throttled",
+            Error::Busy { .. } => "/problems/busy",
             Error::AuditUnavailable(_) => "/problems/audit-unavailable",
             _ => "about:blank",
         }
@@ -207,7 +216,9 @@ impl Error {
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Conflict(_) => StatusCode::CONFLICT,
-            Error::AuditUnavailable(_) | Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::AuditUnavailable(_) | Error::Unavailable(_) | Error::Busy { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Error::Config(_)
             | Error::Store(_)
             | Error::Database(_)
@@ -265,7 +276,10 @@ impl IntoResponse for Error {
         let status = self.status();
         // Our own faults are logged with their causes and answered without
         // them: a cause can carry paths or SQL that callers need not see.
-        let detail = if status.is_server_error() {
+        let detail = if let Error::Busy { .. } = self {
+            // Load, not a failure: the gate did its job.
+            self.to_string()
+        } else if status.is_server_error() {
             tracing::error!(error = %self, cause = ?std::error::Error::source(&self), "request failed");
             match &self {
                 // The cause names the cluster, not the caller's data; the
@@ -286,7 +300,7 @@ impl IntoResponse for Error {
                     HeaderValue::from_static("Bearer realm=\"renkei\""),
                 );
             }
-            Error::Throttled { retry_after_secs } => {
+            Error::Throttled { retry_after_secs } | Error::Busy { retry_after_secs } => {
                 if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
                     response.headers_mut().insert(header::RETRY_AFTER, v);
                 }

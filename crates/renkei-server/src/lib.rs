@@ -5,7 +5,9 @@
 //! the access layer that authenticates, authorizes and audits every request
 //! ([`access`]), accounts, API tokens and page sessions ([`accounts`]), the
 //! mapping of every error to an RFC 9457 problem ([`Error`], [`Problem`]),
-//! metrics, the OpenAPI document, and the portal pages.
+//! the throttles of sign-in and patient identification
+//! ([`accounts::Throttle`]), the security headers on every response
+//! ([`security`]), metrics, the OpenAPI document, and the portal pages.
 //!
 //! **Never:** decides authorization anywhere but the access layer; lets a
 //! response leave before its audit entry is durable; stores a password,
@@ -35,6 +37,7 @@ pub mod person_map;
 pub mod policy;
 pub mod processing;
 pub mod routes;
+pub mod security;
 mod state;
 pub mod workspaces;
 
@@ -76,7 +79,8 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 }
 
 /// The whole application: routes, access layer, and the cross-cutting
-/// layers (request ids, tracing, panics, problems, timeouts, body limits).
+/// layers (request ids, tracing, panics, problems, timeouts, body limits,
+/// security headers).
 pub fn app(state: AppState) -> Router {
     let server = &state.config().server;
     let max_body = server.max_body_bytes;
@@ -96,6 +100,7 @@ pub fn app(state: AppState) -> Router {
         .layer(from_fn(access::problem_bodies))
         .layer(
             ServiceBuilder::new()
+                .layer(from_fn(security::request_id))
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(
                     TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
@@ -110,6 +115,9 @@ pub fn app(state: AppState) -> Router {
                 .layer(PropagateRequestIdLayer::x_request_id()),
         )
         .layer(DefaultBodyLimit::max(max_body))
+        // Outermost, so that every response gets the headers, however it
+        // was made.
+        .layer(from_fn_with_state(state.clone(), security::headers))
         .with_state(state)
 }
 

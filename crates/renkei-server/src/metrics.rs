@@ -13,6 +13,7 @@ use prometheus::{
 };
 
 use crate::AppState;
+use crate::accounts::{Lockout, Scope};
 
 /// The server's instruments.
 #[derive(Clone, Debug)]
@@ -22,6 +23,9 @@ pub struct Metrics {
     latency: HistogramVec,
     /// Entries in the audit log, refreshed at each scrape.
     pub audit_entries: IntGauge,
+    guess_failures: IntCounterVec,
+    lockouts: IntCounterVec,
+    refusals: IntCounterVec,
 }
 
 impl Metrics {
@@ -47,10 +51,37 @@ impl Metrics {
         .expect("constant metric definition is valid");
         let audit_entries = IntGauge::new("renkei_audit_log_entries", "Entries in the audit log")
             .expect("constant metric definition is valid");
+        let guess_failures = IntCounterVec::new(
+            Opts::new(
+                "renkei_guess_failures_total",
+                "Failed sign-ins and patient identifications",
+            ),
+            &["kind"],
+        )
+        .expect("constant metric definition is valid");
+        let lockouts = IntCounterVec::new(
+            Opts::new(
+                "renkei_throttle_lockouts_total",
+                "Throttle counters that reached their limit and locked",
+            ),
+            &["scope"],
+        )
+        .expect("constant metric definition is valid");
+        let refusals = IntCounterVec::new(
+            Opts::new(
+                "renkei_throttle_refusals_total",
+                "Attempts refused by a throttle counter (429)",
+            ),
+            &["scope"],
+        )
+        .expect("constant metric definition is valid");
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
             Box::new(audit_entries.clone()),
+            Box::new(guess_failures.clone()),
+            Box::new(lockouts.clone()),
+            Box::new(refusals.clone()),
         ] {
             registry
                 .register(c)
@@ -61,7 +92,24 @@ impl Metrics {
             requests,
             latency,
             audit_entries,
+            guess_failures,
+            lockouts,
+            refusals,
         }
+    }
+
+    /// Counts a failed guess of `kind` (`sign_in`, `identification`) and
+    /// the lockouts it caused.
+    pub fn failed_guess(&self, kind: &str, lockouts: &[Lockout]) {
+        self.guess_failures.with_label_values(&[kind]).inc();
+        for l in lockouts {
+            self.lockouts.with_label_values(&[l.scope.as_str()]).inc();
+        }
+    }
+
+    /// Counts an attempt a throttle counter of `scope` refused.
+    pub fn throttle_refused(&self, scope: Scope) {
+        self.refusals.with_label_values(&[scope.as_str()]).inc();
     }
 
     /// The metrics in the Prometheus text exposition format.

@@ -185,6 +185,12 @@ pub fn table() -> Vec<RouteSpec> {
             Roles(OPERATORS),
             post(api::users::create),
         ),
+        api(
+            M::POST,
+            "/api/v1/users/{id}/disable",
+            Roles(OPERATORS),
+            post(api::users::disable),
+        ),
         // Audit log: heads, keys and proofs are hashes only, so anyone may
         // check the log; the entries themselves are for auditors.
         api(M::GET, "/api/v1/audit/head", Public, get(api::audit::head)),

@@ -13,7 +13,7 @@ use renkei_optout::{ByAttributes, PatientIdentification, Registry};
 use renkei_review::Review;
 use renkei_store::Stores;
 
-use crate::accounts::{Accounts, LoginThrottle};
+use crate::accounts::{Accounts, PasswordChecks, Throttle};
 use crate::metrics::Metrics;
 use crate::policy::Policy;
 use crate::{Config, Result};
@@ -30,7 +30,7 @@ struct Inner {
     accounts: Accounts,
     audit: AuditLog,
     metrics: Metrics,
-    throttle: LoginThrottle,
+    throttle: Throttle,
     clock: Arc<dyn Clock>,
     policy: Policy,
     identity: PersonIndex,
@@ -58,13 +58,16 @@ impl AppState {
         config.deployment.validate()?;
         config.analysis.engine()?;
         let stores = Stores::open(&config.data_dir, &config.store).await?;
-        let accounts = Accounts::open(&stores, clock.clone()).await?;
+        let accounts = Accounts::open(&stores, clock.clone())
+            .await?
+            .with_password_checks(PasswordChecks::new(
+                config.accounts.password_checks,
+                config.accounts.password_checks_waiting,
+            ))
+            .with_session_idle_minutes(config.accounts.session_idle_minutes)
+            .with_token_days(config.accounts.token_days);
         let audit = AuditLog::open(&stores, clock.clone()).await?;
-        let throttle = LoginThrottle::new(
-            clock.clone(),
-            config.accounts.login_max_failures,
-            config.accounts.login_window_secs,
-        );
+        let throttle = Throttle::new(clock.clone(), config.accounts.throttle_entries);
         let policy = crate::routes::policy();
         let identity = PersonIndex::open(&stores, clock.clone())
             .await
@@ -150,8 +153,8 @@ impl AppState {
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
     }
-    /// Sign-in throttling.
-    pub fn throttle(&self) -> &LoginThrottle {
+    /// The throttle of sign-in and patient identification.
+    pub fn throttle(&self) -> &Throttle {
         &self.inner.throttle
     }
     /// The clock.

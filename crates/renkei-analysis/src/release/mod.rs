@@ -311,11 +311,33 @@ pub fn released_csv(table: &ReleasedTable) -> String {
 
 /// Category values come from the data; one that starts like a formula
 /// would run as one in a spreadsheet (CSV injection), so it is prefixed.
+/// The starting characters are OWASP's list ("CSV Injection"): `=`, `+`,
+/// `-`, `@`, and TAB and CR, which spreadsheets skip before reading a
+/// formula. A plain number (`-5`) stays as it is.
 fn spreadsheet_safe(value: &str) -> String {
-    if value.starts_with(['=', '+', '-', '@']) && value.parse::<f64>().is_err() {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) && value.parse::<f64>().is_err() {
         format!("'{value}")
     } else {
         value.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod spreadsheet_safe_tests {
+    use super::spreadsheet_safe;
+
+    #[test]
+    fn formula_starts_are_prefixed_and_numbers_kept() {
+        for formula in ["=1+1", "+cmd", "-x", "@SUM(A1)", "\t=1+1", "\r=1+1"] {
+            assert_eq!(
+                spreadsheet_safe(formula),
+                format!("'{formula}"),
+                "{formula:?}"
+            );
+        }
+        for plain in ["-5", "+3.5", "東京", "a=b", ""] {
+            assert_eq!(spreadsheet_safe(plain), plain, "{plain:?}");
+        }
     }
 }
 

@@ -178,3 +178,35 @@ test_on_both_backends!(
         assert_eq!(idx.identify(&presented).await.expect("identify"), Some(survivor));
     }
 );
+
+test_on_both_backends!(
+    async fn identification_does_the_same_work_whether_the_number_is_on_record_or_not(t) {
+        // The portal must not tell, by its time, whether a card is on
+        // record: counted, not timed (no timing asserts in tests).
+        let idx = index(t).await;
+        let mut record = insured("3456", "01", "P-1");
+        record.sex = Some(renkei_core::Sex::Female);
+        let person = idx.resolve(&provider("1310000017"), &record).await.expect("resolve").person_key;
+        let right = IdentifyingAttributes {
+            insurer_number: Some("06130045".to_owned()),
+            insured_symbol: Some("12".to_owned()),
+            insured_number: Some("3456".to_owned()),
+            insured_branch: Some("01".to_owned()),
+            kana_name: Some("タカハシ ハナコ".to_owned()),
+            birth_date: Some("1961-04-02".to_owned()),
+            sex: Some(renkei_core::Sex::Female),
+            ..Default::default()
+        };
+        let wrong_name = IdentifyingAttributes { kana_name: Some("タカハシ ハナ".to_owned()), ..right.clone() };
+        let unknown_card = IdentifyingAttributes { insured_number: Some("3457".to_owned()), ..right.clone() };
+        let (found, on_record) = idx.identify_counted(&right).await.expect("identify");
+        assert_eq!(found, Some(person));
+        let (none, known_wrong) = idx.identify_counted(&wrong_name).await.expect("identify");
+        assert_eq!(none, None);
+        let (none, unknown) = idx.identify_counted(&unknown_card).await.expect("identify");
+        assert_eq!(none, None);
+        assert_eq!(known_wrong, unknown, "a card on record and one that is not cost the same");
+        assert_eq!(on_record, unknown, "and so does a match");
+        assert!(unknown.statements >= 3 && unknown.decryptions >= 1, "{unknown:?}");
+    }
+);

@@ -3,7 +3,11 @@
 //!
 //! Secrets are never stored: passwords as Argon2id hashes, tokens and
 //! session ids as SHA-256 digests (they are 256-bit random values, so a fast
-//! hash is enough; a password is not, hence Argon2id).
+//! hash is enough; a password is not, hence Argon2id). At most a few
+//! Argon2id computations run at once ([`PasswordChecks`]). Page sessions
+//! end at their expiry or after `session_idle_minutes` unused, whichever
+//! comes first. Guessing, at sign-in and at patient identification, is
+//! throttled by [`Throttle`].
 
 mod password;
 mod secret;
@@ -16,9 +20,9 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use std::sync::Arc;
 
-pub use password::Password;
+pub use password::{Password, PasswordChecks};
 pub use secret::{ApiToken, PatientToken, SessionToken};
-pub use throttle::LoginThrottle;
+pub use throttle::{Attempt, Key, Lockout, Refused, Scope, Throttle, Tier};
 
 use crate::{Error, Result};
 
@@ -75,6 +79,8 @@ pub struct TokenInfo {
     pub created_at: String,
     /// When it was last used, if ever.
     pub last_used_at: Option<String>,
+    /// When it stops working (none for tokens made before tokens expired).
+    pub expires_at: Option<String>,
     /// When it was revoked, if it was.
     pub revoked_at: Option<String>,
 }
@@ -84,6 +90,9 @@ pub struct TokenInfo {
 pub struct Accounts {
     db: Db,
     clock: Arc<dyn Clock>,
+    checks: PasswordChecks,
+    session_idle_us: i64,
+    token_days: u32,
 }
 
 fn validate_username(name: &str) -> Result<()> {
@@ -124,7 +133,47 @@ impl Accounts {
     /// Opens (and migrates) the accounts database.
     pub async fn open(stores: &Stores, clock: Arc<dyn Clock>) -> Result<Self> {
         let db = stores.database(DB, &migrations()).await?;
-        Ok(Self { db, clock })
+        Ok(Self {
+            db,
+            clock,
+            checks: PasswordChecks::new(4, 16),
+            session_idle_us: i64::from(DEFAULT_SESSION_IDLE_MINUTES) * 60_000_000,
+            token_days: DEFAULT_TOKEN_DAYS,
+        })
+    }
+
+    /// The same store, with API tokens living at most `days` (at least
+    /// one) instead of the default 365.
+    pub fn with_token_days(self, days: u32) -> Self {
+        Self {
+            token_days: days.max(1),
+            ..self
+        }
+    }
+
+    /// The longest an API token may live, in days.
+    pub fn token_days(&self) -> u32 {
+        self.token_days
+    }
+
+    /// The same store, with page sessions ending after `minutes` unused
+    /// (at least one) instead of the default 30.
+    pub fn with_session_idle_minutes(self, minutes: u32) -> Self {
+        Self {
+            session_idle_us: i64::from(minutes.max(1)) * 60_000_000,
+            ..self
+        }
+    }
+
+    /// The same store, with password hashing and checking bounded by
+    /// `checks` instead of the default (4 at once, 16 waiting).
+    pub fn with_password_checks(self, checks: PasswordChecks) -> Self {
+        Self { checks, ..self }
+    }
+
+    /// The bound on concurrent password checks.
+    pub fn password_checks(&self) -> &PasswordChecks {
+        &self.checks
     }
 
     /// The underlying database, for readiness checks.
@@ -170,7 +219,7 @@ impl Accounts {
             return Err(Error::BadRequest("display name is empty".to_owned()));
         }
         let hash = match new.password {
-            Some(p) => Some(p.hash().await?),
+            Some(p) => Some(p.hash_admitted(&self.checks).await?),
             None => None,
         };
         let id = UserId::generate();
@@ -224,6 +273,34 @@ impl Accounts {
         row.as_ref().map(user_from_row).transpose()
     }
 
+    /// Disables an account: its sign-in, tokens and sessions stop working
+    /// at once (every lookup requires an enabled account), and its
+    /// sessions are deleted. The account and its audit trail stay. An
+    /// account cannot disable itself, so an operator cannot lock the
+    /// platform out of its last operator by a slip.
+    pub async fn disable_user(&self, by: &User, id: &UserId) -> Result<()> {
+        if by.id == *id {
+            return Err(Error::Conflict(
+                "an account cannot disable itself; ask another operator".to_owned(),
+            ));
+        }
+        let done =
+            sqlx::query("UPDATE users SET disabled_us = $1 WHERE id = $2 AND disabled_us IS NULL")
+                .bind(self.clock.now().unix_micros())
+                .bind(id.to_string())
+                .execute(self.db.pool())
+                .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound(format!("enabled account {id}")));
+        }
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(id.to_string())
+            .execute(self.db.pool())
+            .await?;
+        tracing::info!(user_id = %id, by = %by.id, "account disabled");
+        Ok(())
+    }
+
     /// Checks a user name and password. Unknown names cost as much time as
     /// wrong passwords, so that timing does not tell which names exist.
     pub async fn check_password(&self, username: &str, password: Password) -> Result<User> {
@@ -238,32 +315,53 @@ impl Accounts {
             Some(r) => r.try_get("password_hash")?,
             None => None,
         };
-        let matches = password.verify(stored).await?;
+        let matches = password.verify_admitted(stored, &self.checks).await?;
         match (row, matches) {
             (Some(r), true) => user_from_row(&r),
             _ => Err(Error::BadCredentials),
         }
     }
 
-    /// Issues an API token for `user`. The token is returned once and only
-    /// its digest is kept.
+    /// Issues an API token for `user` that lives the longest allowed
+    /// ([`Accounts::token_days`]). The token is returned once and only its
+    /// digest is kept.
     pub async fn create_token(&self, user: &User, name: &str) -> Result<(TokenInfo, ApiToken)> {
+        self.create_token_for(user, name, self.token_days).await
+    }
+
+    /// Issues an API token for `user` that stops working after `days`
+    /// (1 to [`Accounts::token_days`]).
+    pub async fn create_token_for(
+        &self,
+        user: &User,
+        name: &str,
+        days: u32,
+    ) -> Result<(TokenInfo, ApiToken)> {
         if name.trim().is_empty() || name.len() > 100 {
             return Err(Error::BadRequest(
                 "token name must be 1 to 100 characters".to_owned(),
             ));
         }
+        if !(1..=self.token_days).contains(&days) {
+            return Err(Error::BadRequest(format!(
+                "expires_in_days: {days} is not between 1 and {} (accounts.token_days)",
+                self.token_days
+            )));
+        }
         let token = ApiToken::generate();
         let id = uuid::Uuid::now_v7().to_string();
         let now = self.clock.now();
+        let expires = now.plus_micros(i64::from(days) * 86_400_000_000);
         sqlx::query(
-            "INSERT INTO api_tokens (id, user_id, name, token_hash, created_us) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO api_tokens (id, user_id, name, token_hash, created_us, expires_us) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&id)
         .bind(user.id.to_string())
         .bind(name)
         .bind(token.digest().to_vec())
         .bind(now.unix_micros())
+        .bind(expires.unix_micros())
         .execute(self.db.pool())
         .await?;
         tracing::info!(user_id = %user.id, token_id = %id, "api token created");
@@ -272,6 +370,7 @@ impl Accounts {
             name: name.to_owned(),
             created_at: now.to_rfc3339(),
             last_used_at: None,
+            expires_at: Some(expires.to_rfc3339()),
             revoked_at: None,
         };
         Ok((info, token))
@@ -280,7 +379,7 @@ impl Accounts {
     /// The tokens of `user`, newest first.
     pub async fn list_tokens(&self, user: &User) -> Result<Vec<TokenInfo>> {
         let rows = sqlx::query(
-            "SELECT id, name, created_us, last_used_us, revoked_us FROM api_tokens \
+            "SELECT id, name, created_us, last_used_us, expires_us, revoked_us FROM api_tokens \
              WHERE user_id = $1 ORDER BY created_us DESC, id DESC",
         )
         .bind(user.id.to_string())
@@ -294,6 +393,7 @@ impl Accounts {
                     name: r.try_get("name")?,
                     created_at: time(Some(r.try_get("created_us")?)).unwrap_or_default(),
                     last_used_at: time(r.try_get("last_used_us")?),
+                    expires_at: time(r.try_get("expires_us")?),
                     revoked_at: time(r.try_get("revoked_us")?),
                 })
             })
@@ -318,13 +418,16 @@ impl Accounts {
         Ok(())
     }
 
-    /// The account an API token belongs to, if the token is valid.
+    /// The account an API token belongs to, if the token is valid: not
+    /// revoked, not expired, and its account not disabled.
     pub async fn user_by_token(&self, token: &ApiToken) -> Result<Option<User>> {
         let row = sqlx::query(&format!(
             "SELECT {USER_COLUMNS}, t.id AS token_id, t.last_used_us FROM api_tokens t JOIN users u ON u.id = t.user_id \
-             WHERE t.token_hash = $1 AND t.revoked_us IS NULL AND u.disabled_us IS NULL"
+             WHERE t.token_hash = $1 AND t.revoked_us IS NULL AND u.disabled_us IS NULL \
+             AND (t.expires_us IS NULL OR t.expires_us > $2)"
         ))
         .bind(token.digest().to_vec())
+        .bind(self.clock.now().unix_micros())
         .fetch_optional(self.db.pool())
         .await?;
         let Some(row) = row else { return Ok(None) };
@@ -364,17 +467,32 @@ impl Accounts {
         Ok((token, csrf))
     }
 
-    /// The account and CSRF token of a live session.
+    /// The account and CSRF token of a live session: not expired, and
+    /// used within the idle timeout.
     pub async fn session(&self, token: &SessionToken) -> Result<Option<(User, String)>> {
+        let now = self.clock.now().unix_micros();
         let row = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS}, s.csrf FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.id_hash = $1 AND s.expires_us > $2 AND u.disabled_us IS NULL"
+            "SELECT {USER_COLUMNS}, s.csrf, COALESCE(s.last_seen_us, s.created_us) AS seen_us \
+             FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.id_hash = $1 AND s.expires_us > $2 AND u.disabled_us IS NULL \
+             AND COALESCE(s.last_seen_us, s.created_us) > $3"
         ))
         .bind(token.digest().to_vec())
-        .bind(self.clock.now().unix_micros())
+        .bind(now)
+        .bind(now - self.session_idle_us)
         .fetch_optional(self.db.pool())
         .await?;
         let Some(row) = row else { return Ok(None) };
+        // Like a token's "last used", a minute's precision is enough for an
+        // idle timeout of many minutes, and spares a write per page.
+        let seen: i64 = row.try_get("seen_us")?;
+        if seen < now - LAST_USED_PRECISION_US {
+            sqlx::query("UPDATE sessions SET last_seen_us = $1 WHERE id_hash = $2")
+                .bind(now)
+                .bind(token.digest().to_vec())
+                .execute(self.db.pool())
+                .await?;
+        }
         let csrf: String = row.try_get("csrf")?;
         Ok(Some((user_from_row(&row)?, csrf)))
     }
@@ -391,6 +509,12 @@ impl Accounts {
 
 /// How stale a token's "last used" time may be.
 const LAST_USED_PRECISION_US: i64 = 60_000_000;
+
+/// How long a page session may go unused before it ends.
+pub const DEFAULT_SESSION_IDLE_MINUTES: u32 = 30;
+
+/// The longest an API token lives, in days, unless configured otherwise.
+pub const DEFAULT_TOKEN_DAYS: u32 = 365;
 
 /// A live patient session: who the patient proved to be.
 #[derive(Clone, Debug)]

@@ -1,7 +1,13 @@
 //! Passwords: Argon2id hashes in the PHC string format, computed off the
-//! async runtime (a hash takes tens of milliseconds on purpose).
+//! async runtime (a hash takes tens of milliseconds on purpose) and
+//! never more at once than [`PasswordChecks`] admits: each takes 19 MiB,
+//! so unbounded concurrent guesses were a way to exhaust memory.
 
 use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -46,31 +52,129 @@ impl Password {
 
     /// The Argon2id PHC string of this password with a fresh salt.
     pub async fn hash(self) -> Result<String> {
+        tokio::task::spawn_blocking(move || self.hash_now())
+            .await
+            .map_err(|e| Error::Internal(format!("hashing task failed: {e}")))?
+    }
+
+    /// [`Password::hash`], once `checks` admits it.
+    pub(crate) async fn hash_admitted(self, checks: &PasswordChecks) -> Result<String> {
+        let permit = checks.admit().await?;
         tokio::task::spawn_blocking(move || {
-            let salt = SaltString::generate(&mut rand::rngs::OsRng);
-            argon2()
-                .hash_password(self.0.as_bytes(), &salt)
-                .map(|h| h.to_string())
-                .map_err(|e| Error::Internal(format!("argon2 hashing failed: {e}")))
+            // The permit lives as long as the hash, even if the request
+            // that asked for it is gone.
+            let _permit = permit;
+            self.hash_now()
         })
         .await
         .map_err(|e| Error::Internal(format!("hashing task failed: {e}")))?
+    }
+
+    fn hash_now(self) -> Result<String> {
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        argon2()
+            .hash_password(self.0.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| Error::Internal(format!("argon2 hashing failed: {e}")))
     }
 
     /// Whether this password matches `stored` (a PHC string). `None` (no
     /// such user, or a machine-only account) is checked against a dummy hash
     /// and never matches.
     pub async fn verify(self, stored: Option<String>) -> Result<bool> {
+        tokio::task::spawn_blocking(move || self.verify_now(stored))
+            .await
+            .map_err(|e| Error::Internal(format!("verification task failed: {e}")))?
+    }
+
+    /// [`Password::verify`], once `checks` admits it.
+    pub(crate) async fn verify_admitted(
+        self,
+        stored: Option<String>,
+        checks: &PasswordChecks,
+    ) -> Result<bool> {
+        let permit = checks.admit().await?;
         tokio::task::spawn_blocking(move || {
-            let real = stored.is_some();
-            let phc = stored.unwrap_or_else(|| DUMMY_HASH.to_owned());
-            let parsed = PasswordHash::new(&phc)
-                .map_err(|e| Error::Internal(format!("stored password hash is malformed: {e}")))?;
-            let ok = argon2().verify_password(self.0.as_bytes(), &parsed).is_ok();
-            Ok(real && ok)
+            let _permit = permit;
+            self.verify_now(stored)
         })
         .await
         .map_err(|e| Error::Internal(format!("verification task failed: {e}")))?
+    }
+
+    fn verify_now(self, stored: Option<String>) -> Result<bool> {
+        let real = stored.is_some();
+        let phc = stored.unwrap_or_else(|| DUMMY_HASH.to_owned());
+        let parsed = PasswordHash::new(&phc)
+            .map_err(|e| Error::Internal(format!("stored password hash is malformed: {e}")))?;
+        let ok = argon2().verify_password(self.0.as_bytes(), &parsed).is_ok();
+        Ok(real && ok)
+    }
+}
+
+/// How many Argon2id computations may run at once (`running`) and wait
+/// for a turn (`waiting`). Past both, a check is refused at once with
+/// [`Error::Busy`]: a flood of guesses costs queue slots, not memory.
+#[derive(Clone, Debug)]
+pub struct PasswordChecks {
+    running: Arc<Semaphore>,
+    admitted: Arc<Semaphore>,
+    active: Arc<AtomicUsize>,
+    peak: Arc<AtomicUsize>,
+}
+
+/// A turn at Argon2id; frees it when dropped.
+struct Turn {
+    _running: OwnedSemaphorePermit,
+    _admitted: OwnedSemaphorePermit,
+    active: Arc<AtomicUsize>,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        self.active.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl PasswordChecks {
+    /// At most `running` computations at once (at least one), and
+    /// `waiting` more in line.
+    pub fn new(running: usize, waiting: usize) -> Self {
+        let running = running.max(1);
+        Self {
+            running: Arc::new(Semaphore::new(running)),
+            admitted: Arc::new(Semaphore::new(running + waiting)),
+            active: Arc::new(AtomicUsize::new(0)),
+            peak: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    async fn admit(&self) -> Result<Turn> {
+        let admitted = self
+            .admitted
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Error::Busy {
+                retry_after_secs: 1,
+            })?;
+        let running = self
+            .running
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::Internal("the password check gate is closed".to_owned()))?;
+        let now = self.active.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        Ok(Turn {
+            _running: running,
+            _admitted: admitted,
+            active: self.active.clone(),
+        })
+    }
+
+    /// The most computations that ever ran at once.
+    pub fn peak(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
     }
 }
 
@@ -99,6 +203,22 @@ mod tests {
     async fn missing_hash_never_matches() {
         let p = Password::typed("anything at all".to_owned());
         assert!(!p.verify(None).await.expect("dummy hash parses"));
+    }
+
+    #[tokio::test]
+    async fn checks_past_the_running_and_waiting_slots_are_refused() {
+        let checks = PasswordChecks::new(1, 1);
+        let first = checks.admit().await.expect("runs");
+        let mut second = Box::pin(checks.admit());
+        assert!(
+            futures::poll!(&mut second).is_pending(),
+            "the second waits in line"
+        );
+        let third = checks.admit().await.err().expect("no slot left");
+        assert!(matches!(third, Error::Busy { .. }), "{third:?}");
+        drop(first);
+        drop(second.await.expect("its turn came"));
+        assert_eq!(checks.peak(), 1);
     }
 
     #[test]

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::ApiJson;
 use super::tokens::signed_in;
 use crate::access::{AuditDetail, Principal};
-use crate::accounts::{PatientSession, PatientToken};
+use crate::accounts::{PatientSession, PatientToken, Scope as Counter};
 use crate::{AppState, Error, Result};
 
 /// What a patient types to identify themself (the embedded
@@ -103,32 +103,68 @@ pub struct PatientSessionCreated {
     pub method: String,
 }
 
+impl IdentifyRequest {
+    /// The insurance identity the request names, normalized by identity's
+    /// own function (the one its index looks up), so that `０６１３…`,
+    /// `0613-…` and `0613…` are one target to the throttle.
+    fn target(&self) -> Result<String> {
+        renkei_identity::normalize::insurance_key(
+            Some(&self.insurer_number),
+            self.insured_symbol.as_deref(),
+            Some(&self.insured_number),
+            self.insured_branch.as_deref(),
+        )
+        .ok_or_else(|| {
+            Error::BadRequest(
+                "insurer_number, insured_number: no digit or letter in one of them".to_owned(),
+            )
+        })
+    }
+}
+
 /// Identifies a patient and starts their session: the one path for the
-/// API and the portal's form. Throttled like sign-in (by address and by
-/// insurance number), and audited whether it succeeds or not — the route
-/// is public, so the access layer has nobody to record.
+/// API and the portal's form. Throttled per insurance identity (strict,
+/// from anywhere) and per address (a much higher ceiling, so that one
+/// person's mistakes at a kiosk do not shut out the next), and audited
+/// whether it succeeds or not — the route is public, so the access layer
+/// has nobody to record.
 pub(crate) async fn start_patient_session(
     state: &AppState,
     peer: SocketAddr,
     request: &IdentifyRequest,
 ) -> Result<(PatientToken, PatientSession)> {
     let evidence = request.evidence()?;
-    let card = format!(
-        "card:{}|{}",
-        request.insurer_number.trim(),
-        request.insured_number.trim()
-    );
-    let ip = format!("patient-ip:{}", peer.ip());
-    let keys = [card.as_str(), ip.as_str()];
-    if let Some(retry_after_secs) = state.throttle().check(&keys) {
-        return Err(Error::Throttled { retry_after_secs });
-    }
+    let target = request.target()?;
+    let accounts = &state.config().accounts;
+    let throttle = state.throttle();
+    let keys = [
+        throttle.key(Counter::PatientTarget, &[&target], accounts.strict_tier()),
+        throttle.key(
+            Counter::PatientAddress,
+            &[&peer.ip().to_string()],
+            accounts.address_tier(),
+        ),
+    ];
+    let attempt = throttle.begin(&keys).map_err(|refused| {
+        state.metrics().throttle_refused(refused.scope);
+        Error::Throttled {
+            retry_after_secs: refused.retry_after_secs,
+        }
+    })?;
     let method = state.identification().method();
     let found = state.identification().identify(&evidence).await?;
     let (actor, outcome, status) = match found {
         Some(person) => (Actor::Patient { person_key: person }, Outcome::Success, 201),
         None => (Actor::Anonymous, Outcome::Refused, 401),
     };
+    // Settled before the audit entry, so a failure counts even if the
+    // log then refuses the entry.
+    match found {
+        Some(_) => attempt.succeeded(),
+        None => state
+            .metrics()
+            .failed_guess("identification", &attempt.failed()),
+    }
     state
         .audit()
         .append(AuditEvent {
@@ -143,10 +179,8 @@ pub(crate) async fn start_patient_session(
         .await
         .map_err(Error::AuditUnavailable)?;
     let Some(person) = found else {
-        state.throttle().failed(&keys);
         return Err(Error::NotIdentified);
     };
-    state.throttle().succeeded(&keys);
     let minutes = state.config().optout.patient_session_minutes;
     state
         .accounts()

@@ -30,6 +30,10 @@ pub async fn me(Extension(principal): Extension<Principal>) -> Result<ApiJson<Us
 pub struct NewToken {
     /// What the token is for (`"nightly export"`).
     pub name: String,
+    /// Days until it stops working, 1 to `accounts.token_days` (the
+    /// default, and the most).
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
 }
 
 /// A freshly created token: the only time the secret is shown.
@@ -66,7 +70,9 @@ pub async fn create(
     ApiJson(body): ApiJson<NewToken>,
 ) -> Result<(StatusCode, ApiJson<CreatedToken>)> {
     let user = signed_in(&principal)?;
-    let (info, token) = state.accounts().create_token(user, &body.name).await?;
+    let accounts = state.accounts();
+    let days = body.expires_in_days.unwrap_or(accounts.token_days());
+    let (info, token) = accounts.create_token_for(user, &body.name, days).await?;
     Ok((
         StatusCode::CREATED,
         ApiJson(CreatedToken {

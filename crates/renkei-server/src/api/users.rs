@@ -1,11 +1,14 @@
 //! `/api/v1/users`: operators manage accounts.
 
-use axum::extract::State;
+use axum::Extension;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use renkei_core::Role;
+use renkei_core::{Role, UserId};
 use serde::Deserialize;
 
 use super::ApiJson;
+use super::tokens::signed_in;
+use crate::access::Principal;
 use crate::accounts::{NewUser, Password, User};
 use crate::{AppState, Error, Result};
 
@@ -73,4 +76,23 @@ pub async fn create(
         })
         .await?;
     Ok((StatusCode::CREATED, ApiJson(user)))
+}
+
+/// Disables an account: its sign-in, API tokens and page sessions stop
+/// working at once; the account and its audit trail stay.
+#[utoipa::path(post, path = "/api/v1/users/{id}/disable", tag = "accounts",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The account's id")),
+    responses((status = 204, description = "Disabled"),
+              (status = 404, description = "No such enabled account", body = crate::Problem),
+              (status = 409, description = "The caller's own account", body = crate::Problem)))]
+pub async fn disable(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    let by = signed_in(&principal)?;
+    let id = UserId::parse(id.trim()).map_err(|e| Error::BadRequest(format!("id: {e}")))?;
+    state.accounts().disable_user(by, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

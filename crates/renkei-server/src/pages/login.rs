@@ -15,7 +15,7 @@ use subtle::ConstantTimeEq;
 
 use super::layout::{PageLang, page};
 use crate::access::{Principal, SESSION_COOKIE, cookie};
-use crate::accounts::{Password, SessionToken};
+use crate::accounts::{Password, Scope, SessionToken};
 use crate::{AppState, Error};
 
 /// The sign-in form's double-submit token.
@@ -68,12 +68,39 @@ pub fn check_csrf(principal: &Principal, presented: &str) -> Result<(), Error> {
     }
 }
 
-/// Only same-site relative paths are followed after sign-in, so the form
-/// cannot be used to bounce users to another site.
+/// Where sign-in lands when `next` is absent or refused.
+const START_PAGE: &str = "/";
+
+/// The longest `next` followed.
+const MAX_NEXT: usize = 1024;
+
+/// The page to land on after signing in: `next` if it is a path on this
+/// site, else the start page. A path is `/` followed by RFC 3986 path and
+/// query characters only (unreserved, sub-delims, `:@/?%`), never `//`:
+/// no scheme, no authority, no backslash, no whitespace or control
+/// character. Browsers drop TAB, CR and LF inside URLs (WHATWG URL §4.4),
+/// so `/\t/evil.example` would become `//evil.example`, another site;
+/// and CR or LF cannot be put in a `Location` header at all.
 fn safe_next(next: Option<&str>) -> &str {
+    let allowed = |b: u8| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.' | b'_' | b'~' // unreserved
+                    | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' // sub-delims
+                    | b':' | b'@' | b'/' | b'?' | b'%'
+            )
+    };
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
-        _ => "/account",
+        Some(n)
+            if n.len() <= MAX_NEXT
+                && n.starts_with('/')
+                && !n.starts_with("//")
+                && n.bytes().all(allowed) =>
+        {
+            n
+        }
+        _ => START_PAGE,
     }
 }
 
@@ -88,7 +115,7 @@ pub(crate) fn cookie_header(
     if let Some(age) = max_age {
         c.push_str(&format!("; Max-Age={age}"));
     }
-    if state.config().server.behind_tls() {
+    if state.config().server.secure_cookies() {
         c.push_str("; Secure");
     }
     HeaderValue::from_str(&c).expect("cookie values are base64url and fixed names")
@@ -186,20 +213,44 @@ pub async fn submit(
         return Error::Csrf.into_response();
     }
     let username = form.username.trim().to_lowercase();
-    let user_key = format!("user:{username}");
-    let ip_key = format!("ip:{}", peer.ip());
-    let keys = [user_key.as_str(), ip_key.as_str()];
-    if let Some(retry_after_secs) = state.throttle().check(&keys) {
-        return Error::Throttled { retry_after_secs }.into_response();
+    let ip = peer.ip().to_string();
+    let accounts = &state.config().accounts;
+    let throttle = state.throttle();
+    // The strict counter is the account from this address; the address
+    // has a ceiling across accounts; the account has a slow one across
+    // addresses, which an address that signed in to it before is spared,
+    // so that nobody can shut its owner out from elsewhere.
+    let pair = throttle.key(
+        Scope::AccountAddress,
+        &[&username, &ip],
+        accounts.strict_tier(),
+    );
+    let mut keys = vec![throttle.key(Scope::SignInAddress, &[&ip], accounts.address_tier())];
+    if !throttle.trusted(&pair) {
+        keys.push(throttle.key(Scope::Account, &[&username], accounts.account_tier()));
     }
+    keys.push(pair);
+    let attempt = match throttle.begin(&keys) {
+        Ok(attempt) => attempt,
+        Err(refused) => {
+            state.metrics().throttle_refused(refused.scope);
+            return Error::Throttled {
+                retry_after_secs: refused.retry_after_secs,
+            }
+            .into_response();
+        }
+    };
     let result = state
         .accounts()
         .check_password(&username, Password::typed(form.password))
         .await;
     let user = match result {
-        Ok(user) => user,
+        Ok(user) => {
+            attempt.succeeded();
+            user
+        }
         Err(Error::BadCredentials) => {
-            state.throttle().failed(&keys);
+            state.metrics().failed_guess("sign_in", &attempt.failed());
             let event = sign_in_event(&state, Actor::Anonymous, Outcome::Refused, 401);
             if let Err(e) = state.audit().append(event).await {
                 return Error::AuditUnavailable(e).into_response();
@@ -210,9 +261,10 @@ pub async fn submit(
             );
             return login_page(&state, lang, &next, Some(msg));
         }
+        // Not a guess that failed (the gate was full, a store failed): the
+        // reservation is freed when `attempt` drops.
         Err(e) => return e.into_response(),
     };
-    state.throttle().succeeded(&keys);
     let hours = state.config().accounts.session_hours;
     let (token, _csrf) = match state.accounts().create_session(&user, hours).await {
         Ok(s) => s,
@@ -261,4 +313,38 @@ pub async fn logout(
         cookie_header(&state, SESSION_COOKIE, "", "/", Some(0)),
     );
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_is_followed_only_to_a_path_on_this_site() {
+        for ok in [
+            "/account",
+            "/applications/42?tab=votes&x=1",
+            "/a%2Fb",
+            "/notice/1310000017",
+        ] {
+            assert_eq!(safe_next(Some(ok)), ok);
+        }
+        for hostile in [
+            "/\t/evil.example",
+            "/\r\nLocation: //evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "evil.example",
+            "/\u{3000}",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(hostile)), START_PAGE, "{hostile:?}");
+        }
+        assert_eq!(
+            safe_next(Some(&format!("/{}", "a".repeat(MAX_NEXT)))),
+            START_PAGE
+        );
+        assert_eq!(safe_next(None), START_PAGE);
+    }
 }

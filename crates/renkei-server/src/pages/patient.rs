@@ -257,7 +257,9 @@ pub async fn status(
                 )) }
             }
         }
-        @if let Some(e) = &q.error { p class="error" role="alert" { (e) } }
+        @if let Some(e) = q.error.as_deref().and_then(FormError::parse) {
+            p class="error" role="alert" { (e.message(l)) }
+        }
         h2 { (l.pick("現在の設定", "Where you stand")) }
         @if view.standing.is_empty() {
             p { (l.pick(
@@ -387,25 +389,70 @@ fn opt_out_form(state: &AppState, l: Lang, csrf: &str) -> Markup {
     }
 }
 
-fn back_with_error(message: &str) -> Response {
-    let mut target = String::from("/patient/optouts?error=");
-    for b in message.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => target.push(b as char),
-            _ => target.push_str(&format!("%{b:02X}")),
+/// What can go wrong with a portal form, as named in the status page's
+/// `?error=` code. The page shows a fixed message for a known code and
+/// nothing for any other, so the URL cannot put text of someone else's
+/// choosing on the platform's page (content injection through a link).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FormError {
+    NoScope,
+    UnreadableDate,
+    PastDate,
+    AlreadyWithdrawn,
+}
+
+impl FormError {
+    const ALL: [FormError; 4] = [
+        FormError::NoScope,
+        FormError::UnreadableDate,
+        FormError::PastDate,
+        FormError::AlreadyWithdrawn,
+    ];
+
+    fn code(self) -> &'static str {
+        match self {
+            FormError::NoScope => "no-scope",
+            FormError::UnreadableDate => "unreadable-date",
+            FormError::PastDate => "past-date",
+            FormError::AlreadyWithdrawn => "already-withdrawn",
         }
     }
-    Redirect::to(&target).into_response()
+
+    fn parse(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.code() == code)
+    }
+
+    fn message(self, l: Lang) -> &'static str {
+        match self {
+            FormError::NoScope => l.pick(
+                "範囲を一つ以上選んでください。",
+                "Choose at least one scope.",
+            ),
+            FormError::UnreadableDate => l.pick(
+                "適用開始日を読み取れません。",
+                "The effective date cannot be read.",
+            ),
+            FormError::PastDate => l.pick(
+                "過去の日付は指定できません。",
+                "The effective date cannot be in the past.",
+            ),
+            FormError::AlreadyWithdrawn => {
+                l.pick("すでに撤回されています。", "It was already withdrawn.")
+            }
+        }
+    }
+}
+
+fn back_with_error(error: FormError) -> Response {
+    Redirect::to(&format!("/patient/optouts?error={}", error.code())).into_response()
 }
 
 /// `POST /patient/optouts`.
 pub async fn opt_out(
     State(state): State<AppState>,
-    lang: PageLang,
     Extension(principal): Extension<Principal>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Response, Error> {
-    let l = lang.lang;
     check_csrf(&principal, form.get("csrf").map_or("", String::as_str))?;
     let session = patient(&principal)?;
     let scope = if form.contains_key("all") {
@@ -418,10 +465,7 @@ pub async fn opt_out(
         match Scope::purposes(chosen) {
             Ok(s) => s,
             Err(_) => {
-                return Ok(back_with_error(l.pick(
-                    "範囲を一つ以上選んでください。",
-                    "Choose at least one scope.",
-                )));
+                return Ok(back_with_error(FormError::NoScope));
             }
         }
     };
@@ -429,20 +473,14 @@ pub async fn opt_out(
         None | Some("") => None,
         Some(date) => {
             let Ok(t) = Timestamp::parse_rfc3339(&format!("{date}T00:00:00+09:00")) else {
-                return Ok(back_with_error(l.pick(
-                    "適用開始日を読み取れません。",
-                    "The effective date cannot be read.",
-                )));
+                return Ok(back_with_error(FormError::UnreadableDate));
             };
             let now = state.clock().now();
             if t <= now {
                 if jst(t).get(..10) == jst(now).get(..10) {
                     None
                 } else {
-                    return Ok(back_with_error(l.pick(
-                        "過去の日付は指定できません。",
-                        "The effective date cannot be in the past.",
-                    )));
+                    return Ok(back_with_error(FormError::PastDate));
                 }
             } else {
                 Some(t)
@@ -476,7 +514,6 @@ pub struct CsrfOnly {
 /// `POST /patient/optouts/{receipt}/withdraw`.
 pub async fn withdraw(
     State(state): State<AppState>,
-    lang: PageLang,
     Extension(principal): Extension<Principal>,
     Path(receipt): Path<String>,
     Form(form): Form<CsrfOnly>,
@@ -489,10 +526,9 @@ pub async fn withdraw(
         Ok(change) => {
             Ok(Redirect::to(&format!("/patient/optouts?done={}", change.receipt)).into_response())
         }
-        Err(renkei_optout::Error::AlreadyWithdrawn { .. }) => Ok(back_with_error(
-            lang.lang
-                .pick("すでに撤回されています。", "It was already withdrawn."),
-        )),
+        Err(renkei_optout::Error::AlreadyWithdrawn { .. }) => {
+            Ok(back_with_error(FormError::AlreadyWithdrawn))
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -514,4 +550,20 @@ pub async fn sign_out(
         cookie_header(&state, PATIENT_COOKIE, "", "/", Some(0)),
     );
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_form_error_code_reads_back() {
+        for e in FormError::ALL {
+            assert_eq!(FormError::parse(e.code()), Some(e));
+        }
+        assert_eq!(
+            FormError::parse("Call 0120-000-000 to keep your data"),
+            None
+        );
+    }
 }

@@ -9,6 +9,8 @@ mod analysis;
 mod audit;
 mod browser;
 mod collect;
+mod guessing;
+mod hardening;
 mod identity;
 mod operations;
 mod optout;

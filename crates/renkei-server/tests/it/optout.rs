@@ -10,7 +10,7 @@ use crate::collect::{CODE, hospital_account};
 use crate::helpers::{TestApp, problem};
 
 /// A person the platform holds, as identity resolved a provider's record.
-async fn known_person(app: &TestApp, number: &str, kana: &str) -> PersonKey {
+pub(crate) async fn known_person(app: &TestApp, number: &str, kana: &str) -> PersonKey {
     let attributes = IdentifyingAttributes {
         local_patient_id: Some(format!("L-{number}")),
         insurer_number: Some("06139999".to_owned()),

@@ -6,7 +6,7 @@ use renkei_store::testing::TestBackend;
 
 use crate::helpers::{PASSWORD, get_text, problem, spawn_app, spawn_app_with};
 
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     html.split("name=\"csrf\" value=\"")
         .nth(1)
         .and_then(|rest| rest.split('"').next())
@@ -14,7 +14,7 @@ fn csrf_of(html: &str) -> String {
         .to_owned()
 }
 
-fn cookie_client() -> reqwest::Client {
+pub(crate) fn cookie_client() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
