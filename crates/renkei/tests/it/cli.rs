@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-fn renkei() -> Command {
+pub(crate) fn renkei() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_renkei"));
     c.env("RENKEI_LOG", "warn");
     c
@@ -130,7 +130,7 @@ fn demo_exit_walks_every_step_and_ends_with_a_json_summary() {
     assert!(text.contains("entry 3"), "does not name the entry: {text}");
 }
 
-fn flip_one_byte_of_entry(db: &std::path::Path, index: i64) {
+pub(crate) fn flip_one_byte_of_entry(db: &std::path::Path, index: i64) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
         use sqlx::Connection;

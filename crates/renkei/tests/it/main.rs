@@ -3,6 +3,7 @@
 
 mod anonymize;
 mod architecture;
+mod audit_attack;
 mod bench_query;
 mod cli;
 mod licenses;
