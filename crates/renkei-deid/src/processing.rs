@@ -127,9 +127,14 @@ impl Processing {
             &stores.data_dir().join(MASTER_KEY_FILE),
         )?;
         let dir = stores.data_dir().join("extracts");
-        std::fs::create_dir_all(&dir)
+        // 0700, and every extract file 0600 (issue 15): extracts hold
+        // pseudonymized records and are nobody else's to read.
+        renkei_store::private::create_dir(&dir)
             .map_err(|e| Error::Invalid(format!("extract store {}: {e}", dir.display())))?;
-        let extracts = LocalFileSystem::new_with_prefix(&dir)?;
+        let extracts = renkei_store::private::PrivateStore::new(
+            LocalFileSystem::new_with_prefix(&dir)?,
+            dir.clone(),
+        );
         Ok(Self {
             db,
             lake,

@@ -154,10 +154,8 @@ impl Stores {
     /// are opened by [`Stores::database`].
     pub async fn open(data_dir: &Path, config: &StoreConfig) -> Result<Self> {
         INSTALL_DRIVERS.call_once(sqlx::any::install_default_drivers);
-        std::fs::create_dir_all(data_dir).map_err(|source| Error::Io {
-            path: data_dir.to_owned(),
-            source,
-        })?;
+        // 0700: nobody but the platform's account reads its data (issue 15).
+        crate::private::create_dir(data_dir)?;
         let data_dir = std::fs::canonicalize(data_dir).map_err(|source| Error::Io {
             path: data_dir.to_owned(),
             source,
@@ -251,10 +249,16 @@ impl Stores {
     async fn open_sqlite(&self, name: DbName, max_connections: u32) -> Result<Db> {
         let path = self.sqlite_path(name);
         let dir = path.parent().expect("a joined path has a parent");
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-            path: dir.to_owned(),
-            source,
-        })?;
+        crate::private::create_dir(dir)?;
+        // SQLite would create the file 0644 and gives -wal and -shm the
+        // database file's mode: so the file is made here first, 0600, and
+        // files from before this rule are tightened.
+        crate::private::create_file(&path)?;
+        for suffix in ["-wal", "-shm"] {
+            let mut side = path.clone().into_os_string();
+            side.push(suffix);
+            crate::private::tighten(Path::new(&side), crate::private::FILE_MODE)?;
+        }
         let open_err = |source| Error::Open {
             name: name.to_string(),
             location: path.display().to_string(),

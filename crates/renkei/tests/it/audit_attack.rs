@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 use super::cli::{flip_one_byte_of_entry, renkei};
 
 /// Runs `renkei admin create-user` once: one audit entry and one head.
-fn create_user(data: &Path, name: &str) {
+pub(crate) fn create_user(data: &Path, name: &str) {
     let out = renkei()
         .args([
             "admin",
@@ -142,7 +142,7 @@ fn the_platform_refuses_to_start_over_an_altered_entry_naming_its_leaf() {
 
 /// Starts `renkei serve` with a witness, waits for it to listen, and stops
 /// it with SIGTERM (a clean stop publishes the last head).
-fn serve_once(data: &Path, witness: &Path) {
+pub(crate) fn serve_once(data: &Path, witness: &Path) {
     let mut child = renkei()
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)

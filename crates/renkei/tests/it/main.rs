@@ -3,6 +3,7 @@
 
 mod anonymize;
 mod architecture;
+mod at_rest;
 mod audit_attack;
 mod bench_query;
 mod cli;
