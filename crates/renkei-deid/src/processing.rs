@@ -236,6 +236,19 @@ impl Processing {
         Ok(out)
     }
 
+    /// The permits processing still holds something of: a live key or an
+    /// open extract. What the platform's sweeper asks review about, so that
+    /// a permit that expires by time is ended too (not only a revoked one).
+    pub async fn permits_holding_data(&self) -> Result<Vec<String>> {
+        let permits: Vec<String> = sqlx::query_scalar(
+            "SELECT permit_id FROM permit_keys WHERE sealed IS NOT NULL \
+             UNION SELECT permit_id FROM extracts WHERE closed_us IS NULL ORDER BY 1",
+        )
+        .fetch_all(self.db.pool())
+        .await?;
+        Ok(permits)
+    }
+
     /// Ends a permit: destroys its key (no pseudonym of it can be made
     /// again) and closes its extracts, deleting their files. Called when a
     /// permit is revoked or expires; idempotent.

@@ -1,5 +1,5 @@
 //! The platform's periodic tasks: publishing signed tree heads to the
-//! witness. Each task holds the state weakly, so a dropped platform ends its
+//! witness, and ending permits that expired (their keys and extracts). Each task holds the state weakly, so a dropped platform ends its
 //! tasks, and [`AppState::close`] stops them before the audit log closes.
 //!
 //! The schedule is Tokio's clock; what a task does on each tick is a plain
@@ -44,6 +44,21 @@ impl Tasks {
 
 /// Starts the periodic tasks the configuration asks for.
 pub(crate) fn start(state: &AppState) {
+    // A permit that expires by time changes no row: only a sweep notices,
+    // so its key and extracts would otherwise be kept for ever.
+    let secs = state.config().review.permit_sweep_secs.max(1);
+    every(
+        state,
+        Duration::from_secs(secs),
+        "permit-sweeper",
+        |state| {
+            Box::pin(async move {
+                if let Err(e) = crate::processing::end_permits_over(&state).await {
+                    tracing::error!(error = %e, "cannot sweep expired permits");
+                }
+            })
+        },
+    );
     if state.witness().is_some() {
         let secs = state.config().audit.witness_interval_secs.max(1);
         every(state, Duration::from_secs(secs), "witness", |state| {

@@ -215,6 +215,14 @@ pub struct ReviewConfig {
     /// (values shared by fewer are "rare").
     #[serde(default = "default_risk_k")]
     pub risk_k: u64,
+    /// How often, in seconds, permits past their expiry are ended: their
+    /// keys destroyed and extracts deleted (also at start).
+    #[serde(default = "default_permit_sweep_secs")]
+    pub permit_sweep_secs: u64,
+}
+
+fn default_permit_sweep_secs() -> u64 {
+    60
 }
 
 fn default_risk_k() -> u64 {
@@ -226,6 +234,7 @@ impl Default for ReviewConfig {
         Self {
             scrutiny: renkei_review::ScrutinyRules::default(),
             risk_k: default_risk_k(),
+            permit_sweep_secs: default_permit_sweep_secs(),
         }
     }
 }

@@ -9,7 +9,9 @@
 //! manifest is committed; [`keys`], secret files created with mode 0600; and
 //! [`private`]: every directory the platform creates under the data
 //! directory is 0700 and every file 0600 (SQLite files before SQLite makes
-//! them, lake and extract objects through [`private::PrivateStore`]).
+//! them, lake and extract objects through [`private::PrivateStore`]), and
+//! SQLite runs with `secure_delete` ([`Db::scrub`] after destroying a
+//! secret).
 //!
 //! **Never:** knows a function's tables (each function crate owns its
 //! migrations and its queries), writes a lake file in place, or leaves a

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use renkei_core::{Role, SystemClock};
+use renkei_core::{Clock, Role, SystemClock};
 use renkei_server::accounts::{NewUser, Password};
 use renkei_server::{AppState, Config};
 use renkei_store::testing::{TestBackend, test_config};
@@ -61,6 +61,15 @@ pub async fn spawn_app(backend: TestBackend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: TestBackend, tweak: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_on(backend, Arc::new(SystemClock), tweak).await
+}
+
+/// A server whose clock is `clock` (a `FixedClock` the test moves).
+pub async fn spawn_app_on(
+    backend: TestBackend,
+    clock: Arc<dyn Clock>,
+    tweak: impl FnOnce(&mut Config),
+) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         // Several tests share the process; only the first one installs it.
         let _ = tracing_subscriber::fmt()
@@ -76,9 +85,7 @@ pub async fn spawn_app_with(backend: TestBackend, tweak: impl FnOnce(&mut Config
     };
     config.server.listen = "127.0.0.1:0".parse().expect("address");
     tweak(&mut config);
-    let state = AppState::open(config, Arc::new(SystemClock))
-        .await
-        .expect("platform opens");
+    let state = AppState::open(config, clock).await.expect("platform opens");
     let mut creds = HashMap::new();
     for role in Role::ALL {
         let username = format!("{}-user", role.as_str());
