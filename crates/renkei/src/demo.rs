@@ -147,8 +147,9 @@ pub async fn run(common: &CommonFlags, args: DemoArgs) -> anyhow::Result<std::pr
     println!("{}", Value::Object(walk.summary));
 
     if !args.exit && outcome.is_ok() {
+        let shutdown = crate::shutdown_signal();
         println!("serving on http://{addr}/ — Ctrl-C to stop");
-        crate::shutdown_signal().await;
+        shutdown.await;
     }
     let _ = stop_tx.send(());
     server

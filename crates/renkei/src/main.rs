@@ -203,9 +203,11 @@ async fn serve(config: renkei_server::Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {listen}"))?;
     let addr = listener.local_addr()?;
+    // Before saying where we serve: whoever reads that may signal at once.
+    let shutdown = shutdown_signal();
     println!("renkei serving on http://{addr}/");
     tracing::info!(%addr, "serving");
-    renkei_server::serve(listener, state.clone(), shutdown_signal())
+    renkei_server::serve(listener, state.clone(), shutdown)
         .await
         .context("serving HTTP")?;
     state.close().await;
@@ -213,33 +215,47 @@ async fn serve(config: renkei_server::Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Resolves on Ctrl-C or SIGTERM, which start a graceful shutdown.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Resolves on Ctrl-C or SIGTERM, which start a graceful shutdown. The
+/// handlers are installed when this is called, not when the future is first
+/// polled: a SIGTERM sent as soon as "serving on" is printed must stop the
+/// platform cleanly (recording the stop, publishing the last head), not
+/// kill it.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    let handlers = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        {
+            let wait = |s: std::io::Result<tokio::signal::unix::Signal>, name: &'static str| async move {
+                match s {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot listen for {name}");
+                        std::future::pending::<()>().await;
+                    }
+                }
+            };
+            let (int, term) = handlers;
+            tokio::select! {
+                () = wait(int, "SIGINT") => {},
+                () = wait(term, "SIGTERM") => {},
+            }
+        }
+        #[cfg(not(unix))]
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::warn!(error = %e, "cannot listen for Ctrl-C");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+        tracing::info!("shutdown requested; finishing requests in flight");
     }
-    tracing::info!("shutdown requested; finishing requests in flight");
 }
 
 async fn audit_verify(
