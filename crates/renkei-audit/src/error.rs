@@ -16,6 +16,8 @@ pub enum HeadOrigin {
     Stored,
     /// A head handed to [`crate::verify`] by its caller (`--head FILE`).
     Given,
+    /// The last head published to the witness ([`crate::Witness`]).
+    Witnessed,
 }
 
 impl fmt::Display for HeadOrigin {
@@ -23,6 +25,7 @@ impl fmt::Display for HeadOrigin {
         f.write_str(match self {
             HeadOrigin::Stored => "stored",
             HeadOrigin::Given => "given",
+            HeadOrigin::Witnessed => "witnessed",
         })
     }
 }
@@ -192,6 +195,36 @@ pub enum Error {
         "refusing to open the audit log, which was altered; run `renkei audit verify` to locate the damage"
     )]
     Tampered(#[source] Box<Error>),
+    /// The log's key file holds another key than the one the operator
+    /// pinned: whoever replaced it could re-sign every head.
+    #[error(
+        "the audit signing key {path} has public key {found}, not the pinned key {expected}: the key file was replaced"
+    )]
+    KeyNotPinned {
+        /// The key file.
+        path: PathBuf,
+        /// The public half of the key in the file.
+        found: String,
+        /// The pinned public key.
+        expected: String,
+    },
+    /// A witness file that cannot be read or appended to.
+    #[error(
+        "witness file {}{}: {reason}",
+        path.display(),
+        offset.map(|o| format!(" at byte {o}")).unwrap_or_default()
+    )]
+    Witness {
+        /// The witness file.
+        path: PathBuf,
+        /// Where in it, for a line that is not a head.
+        offset: Option<u64>,
+        /// What went wrong.
+        reason: String,
+        /// The I/O error, if any.
+        #[source]
+        source: Option<std::io::Error>,
+    },
     /// The log has heads but no key file to check them with.
     #[error(
         "audit signing key {path} is missing, so the stored signed tree heads cannot be checked"

@@ -7,8 +7,9 @@
 //! **Owns:** the `audit` database (tables `entries` and `signed_heads`), the
 //! signing key file `keys/audit-ed25519.key` under the data directory,
 //! [`AuditLog`] (the in-process [`renkei_core::AuditSink`]),
-//! [`SignedTreeHead`] and its file format, the pure [`merkle`] module, and
-//! [`verify()`].
+//! [`SignedTreeHead`] and its file format, the pure [`merkle`] module,
+//! [`verify()`], and the [`Witness`] file of heads published outside the
+//! data directory.
 //!
 //! **Never:** updates or deletes an entry or a head; answers an append before
 //! the entry and a head covering it are committed; depends on another
@@ -27,6 +28,19 @@
 //! writer keeps every complete-subtree hash in memory ([`merkle::Tree`]), so
 //! roots and proofs at any size are O(log n). [`verify()`] ignores all of
 //! that and recomputes the tree from the stored bytes.
+//!
+//! # What a copy of the data directory can and cannot do
+//!
+//! The signing key lives in the data directory, so whoever holds a copy can
+//! cut the log back or rewrite it and re-sign every stored head: the stored
+//! heads prove only that the log is internally consistent. What they cannot
+//! rewrite is kept elsewhere: a public key the operator pinned
+//! ([`Trust::key`], `renkei audit verify --key`), a head saved earlier
+//! (`--head FILE`), and the heads the platform publishes to a [`Witness`]
+//! on a schedule. [`AuditLog::open_trusting`] refuses to start over a log
+//! that is not consistent with the last witnessed head, and every open
+//! recomputes each leaf hash from its entry's bytes, so the server never
+//! signs a new head over an altered entry.
 //!
 //! # Example: checking that an entry is in the log
 //!
@@ -54,9 +68,11 @@ mod log;
 pub mod merkle;
 mod store;
 mod verify;
+mod witness;
 
 pub use error::{Error, HeadOrigin, Result};
 pub use head::{KeyId, PublicKey, SIGNED_MESSAGE_LEN, SignedTreeHead};
-pub use log::{AuditLog, MAX_BATCH, MAX_ENTRIES_PER_READ, StoredEntry, canonical_bytes};
+pub use log::{AuditLog, MAX_BATCH, MAX_ENTRIES_PER_READ, StoredEntry, Trust, canonical_bytes};
 pub use merkle::{ConsistencyProof, InclusionProof};
-pub use verify::{VerifyReport, latest_stored_head, verify, verify_with_key};
+pub use verify::{VerifyReport, latest_stored_head, stored_public_key, verify, verify_with_key};
+pub use witness::Witness;

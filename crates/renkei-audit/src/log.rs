@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 
 use crate::error::HeadOrigin;
 use crate::head::{LogKey, PublicKey, SignedTreeHead};
-use crate::merkle::{ConsistencyProof, Hash, InclusionProof, Tree, leaf_hash};
+use crate::merkle::{ConsistencyProof, Hash, InclusionProof, Tree, leaf_hash, verify_consistency};
 use crate::store::{self, DB, KEY_FILE, NewEntry};
 use crate::{Error, Result};
 
@@ -122,25 +122,66 @@ enum Command {
     Close,
 }
 
+/// What the log is checked against when it opens, beyond its own heads:
+/// things kept outside the data directory, which a copy of that directory
+/// cannot rewrite ([`AuditLog::open_trusting`]).
+#[derive(Clone, Debug, Default)]
+pub struct Trust {
+    /// The public key the operator pinned (`[audit] public_key`): the key
+    /// file must hold exactly this key.
+    pub key: Option<PublicKey>,
+    /// The last head published to the witness (`[audit] witness`): the log
+    /// must hold at least its entries and be consistent with it.
+    pub witnessed: Option<SignedTreeHead>,
+}
+
 impl AuditLog {
     /// Opens the log in `stores`: migrates its database, loads (or creates,
-    /// mode 0600) the signing key, rebuilds the tree from the stored leaf
-    /// hashes, checks it against the latest stored head, and starts the
-    /// writer. Must be called within a Tokio runtime.
+    /// mode 0600) the signing key, rebuilds the tree from the stored
+    /// entries (recomputing every leaf hash from its data), checks it
+    /// against the latest stored head, and starts the writer. Must be
+    /// called within a Tokio runtime.
     ///
-    /// Refuses ([`Error::Tampered`]) a log whose entries do not give the
-    /// root of its latest signed head, since appending would sign over the
-    /// damage.
+    /// Refuses ([`Error::Tampered`], its cause naming the first bad leaf
+    /// index or head size) a log whose entries do not hash to their leaves
+    /// or do not give the root of its latest signed head, since appending
+    /// would sign over the damage.
     pub async fn open(stores: &Stores, clock: Arc<dyn Clock>) -> Result<AuditLog> {
+        Self::open_trusting(stores, clock, &Trust::default()).await
+    }
+
+    /// Like [`AuditLog::open`], and also refuses a log whose key is not the
+    /// pinned key ([`Error::KeyNotPinned`]) or that is not consistent with
+    /// the witnessed head ([`Error::Tampered`]: smaller than the head, its
+    /// cause naming both sizes, or failing the RFC 9162 §2.1.4 consistency
+    /// proof from the head's size to its own).
+    pub async fn open_trusting(
+        stores: &Stores,
+        clock: Arc<dyn Clock>,
+        trust: &Trust,
+    ) -> Result<AuditLog> {
         let db = stores.database(DB, &store::migrations()).await?;
         let lock = crate::lock::WriterLock::acquire(stores, &db).await?;
-        let (secret, created) =
-            renkei_store::keys::load_or_create_secret::<32>(&stores.data_dir().join(KEY_FILE))?;
+        let key_path = stores.data_dir().join(KEY_FILE);
+        let (secret, created) = renkei_store::keys::load_or_create_secret::<32>(&key_path)?;
         let key = LogKey::from_secret(&secret);
+        if let Some(pinned) = &trust.key
+            && *pinned != key.public()
+        {
+            return Err(Error::KeyNotPinned {
+                path: key_path,
+                found: key.public().to_hex(),
+                expected: pinned.to_hex(),
+            });
+        }
         if created {
             tracing::info!(key = %key.public(), "created the audit signing key");
         }
         let (tree, head) = load(&db, &key).await?;
+        if let Some(witnessed) = &trust.witnessed {
+            check_witnessed(&tree, witnessed, &key.public())
+                .map_err(|e| Error::Tampered(Box::new(e)))?;
+        }
         let size = tree.len();
         tracing::info!(size, "audit log open");
         let shared = Arc::new(Shared {
@@ -422,28 +463,43 @@ fn prepare(event: &AuditEvent) -> NewEntry {
     }
 }
 
-/// Reads every leaf hash into a tree, checking that the indices run from 0
-/// without a gap, and checks the latest stored head against it.
+/// Reads every entry into a tree, checking that the indices run from 0
+/// without a gap and recomputing each leaf hash from the entry's data (a
+/// changed byte is named by its index here, not only later as a root that
+/// no longer matches), and checks the latest stored head against it.
 async fn load(db: &Db, key: &LogKey) -> Result<(Tree, Option<SignedTreeHead>)> {
     let mut tree = Tree::new();
+    let tampered = |e| Error::Tampered(Box::new(e));
     loop {
-        let page = store::leaf_page(db.pool(), tree.len()).await?;
+        let page = store::entry_page(db.pool(), tree.len(), None, store::PAGE).await?;
         let full = page.len() as i64 == store::PAGE;
-        for (idx, bytes) in page {
+        for row in page {
             let index = tree.len();
-            if idx != store::db_int(index) {
-                return Err(Error::Tampered(Box::new(Error::EntryGap {
+            if row.idx != store::db_int(index) {
+                return Err(tampered(Error::EntryGap {
                     expected: index,
-                    found: idx,
-                })));
+                    found: row.idx,
+                }));
             }
-            let leaf = Hash::from_slice(&bytes).ok_or_else(|| {
-                Error::Tampered(Box::new(Error::LeafHashMalformed {
-                    index,
-                    len: bytes.len(),
-                }))
-            })?;
-            tree.push(leaf);
+            // RFC 9162 §2.1.1: the leaf covers the stored bytes.
+            let computed = leaf_hash(&row.data);
+            match Hash::from_slice(&row.leaf_hash) {
+                Some(stored) if stored == computed => {}
+                Some(_) => {
+                    return Err(tampered(Error::LeafHashMismatch {
+                        index,
+                        stored: hex::encode(&row.leaf_hash),
+                        computed,
+                    }));
+                }
+                None => {
+                    return Err(tampered(Error::LeafHashMalformed {
+                        index,
+                        len: row.leaf_hash.len(),
+                    }));
+                }
+            }
+            tree.push(computed);
         }
         if !full {
             break;
@@ -451,7 +507,6 @@ async fn load(db: &Db, key: &LogKey) -> Result<(Tree, Option<SignedTreeHead>)> {
     }
     let head = store::latest_head(db.pool()).await?;
     if let Some(head) = &head {
-        let tampered = |e| Error::Tampered(Box::new(e));
         if head.tree_size > tree.len() {
             return Err(tampered(Error::HeadBeyondLog {
                 origin: HeadOrigin::Stored,
@@ -473,6 +528,36 @@ async fn load(db: &Db, key: &LogKey) -> Result<(Tree, Option<SignedTreeHead>)> {
         }
     }
     Ok((tree, head))
+}
+
+/// Checks that `tree` extends the witnessed head: it holds at least the
+/// head's entries, the head is this log's, and the RFC 9162 §2.1.4
+/// consistency proof from the head's size to the tree's verifies.
+fn check_witnessed(tree: &Tree, witnessed: &SignedTreeHead, key: &PublicKey) -> Result<()> {
+    let size = tree.len();
+    if witnessed.tree_size > size {
+        return Err(Error::HeadBeyondLog {
+            origin: HeadOrigin::Witnessed,
+            tree_size: witnessed.tree_size,
+            entries: size,
+        });
+    }
+    witnessed.check_signature(key, HeadOrigin::Witnessed, 0)?;
+    let path = tree.consistency_path(witnessed.tree_size, size);
+    verify_consistency(
+        witnessed.tree_size,
+        size,
+        &witnessed.root_hash,
+        &tree.root(size),
+        &path,
+    )
+    .map_err(|_| Error::HeadRootMismatch {
+        origin: HeadOrigin::Witnessed,
+        tree_size: witnessed.tree_size,
+        since: 0,
+        signed: witnessed.root_hash,
+        computed: tree.root(witnessed.tree_size),
+    })
 }
 
 /// The single writer: owns the committed size and is the only task that

@@ -113,21 +113,6 @@ pub(crate) async fn next_index(pool: &AnyPool) -> Result<u64> {
     Ok(u64::try_from(next).unwrap_or(0))
 }
 
-/// Up to [`PAGE`] leaf hashes from index `from` on, in order.
-pub(crate) async fn leaf_page(pool: &AnyPool, from: u64) -> Result<Vec<(i64, Vec<u8>)>> {
-    let rows =
-        sqlx::query("SELECT idx, leaf_hash FROM entries WHERE idx >= $1 ORDER BY idx LIMIT $2")
-            .bind(db_int(from))
-            .bind(PAGE)
-            .fetch_all(pool)
-            .await
-            .map_err(Error::db("reading audit leaf hashes"))?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("idx")?, r.try_get("leaf_hash")?)))
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(Error::db("reading audit leaf hashes"))
-}
-
 /// Entries with `from <= idx < to`, at most `limit`, in order.
 pub(crate) async fn entry_page(
     pool: &AnyPool,

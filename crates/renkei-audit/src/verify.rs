@@ -55,6 +55,19 @@ pub async fn verify(stores: &Stores, head: Option<&SignedTreeHead>) -> Result<Ve
     verify_inner(stores, Key::Known(&key), head).await
 }
 
+/// The public half of the signing key in the data directory of `stores`,
+/// read without opening the log (`None` before the log made one). Pin it
+/// (`[audit] public_key`, `renkei audit verify --key`) while the directory
+/// is known to be sound.
+pub fn stored_public_key(stores: &Stores) -> Result<Option<PublicKey>> {
+    let path = stores.data_dir().join(KEY_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let (secret, _) = renkei_store::keys::load_or_create_secret::<32>(&path)?;
+    Ok(Some(LogKey::from_secret(&secret).public()))
+}
+
 /// Like [`verify`], with a public key obtained elsewhere (a verifier that
 /// does not hold the log's key file).
 pub async fn verify_with_key(

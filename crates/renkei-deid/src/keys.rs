@@ -141,5 +141,20 @@ pub(crate) async fn destroy(db: &Db, permit: &str, now: Timestamp) -> Result<boo
         .execute(db.pool())
         .await?;
     }
+    // The row now holds NULLs, but the sealed bytes may survive in the
+    // database's files (a WAL frame, a free page); a copy of the data
+    // directory holds the master key too, so they must go.
+    match db.scrub("permit_keys").await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(
+                permit,
+                "a reader held the checkpoint; the destroyed key leaves the WAL at the next one"
+            );
+        }
+        Err(e) => {
+            tracing::warn!(permit, error = %e, "cannot scrub the destroyed key from the database files");
+        }
+    }
     Ok(done == 1)
 }

@@ -127,9 +127,14 @@ impl Processing {
             &stores.data_dir().join(MASTER_KEY_FILE),
         )?;
         let dir = stores.data_dir().join("extracts");
-        std::fs::create_dir_all(&dir)
+        // 0700, and every extract file 0600 (issue 15): extracts hold
+        // pseudonymized records and are nobody else's to read.
+        renkei_store::private::create_dir(&dir)
             .map_err(|e| Error::Invalid(format!("extract store {}: {e}", dir.display())))?;
-        let extracts = LocalFileSystem::new_with_prefix(&dir)?;
+        let extracts = renkei_store::private::PrivateStore::new(
+            LocalFileSystem::new_with_prefix(&dir)?,
+            dir.clone(),
+        );
         Ok(Self {
             db,
             lake,
@@ -229,6 +234,19 @@ impl Processing {
             }
         }
         Ok(out)
+    }
+
+    /// The permits processing still holds something of: a live key or an
+    /// open extract. What the platform's sweeper asks review about, so that
+    /// a permit that expires by time is ended too (not only a revoked one).
+    pub async fn permits_holding_data(&self) -> Result<Vec<String>> {
+        let permits: Vec<String> = sqlx::query_scalar(
+            "SELECT permit_id FROM permit_keys WHERE sealed IS NOT NULL \
+             UNION SELECT permit_id FROM extracts WHERE closed_us IS NULL ORDER BY 1",
+        )
+        .fetch_all(self.db.pool())
+        .await?;
+        Ok(permits)
     }
 
     /// Ends a permit: destroys its key (no pseudonym of it can be made

@@ -48,6 +48,108 @@ pub struct Config {
     /// of outputs.
     #[serde(default)]
     pub analysis: AnalysisConfig,
+    /// The audit log: what it is checked against outside the data
+    /// directory.
+    #[serde(default)]
+    pub audit: AuditConfig,
+}
+
+/// The audit log's anchors outside the data directory. Whoever holds a
+/// copy of the data directory holds the signing key too, so only these
+/// catch a log cut back or rewritten and re-signed there.
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// The log's Ed25519 public key (hex or base64, as `renkei audit head`
+    /// and `/api/v1/audit/head` name it): the platform refuses to start
+    /// with another key file, and `renkei audit verify` checks every head
+    /// against it.
+    #[serde(default)]
+    pub public_key: Option<String>,
+    /// A file outside the data directory to which signed tree heads are
+    /// appended (JSON Lines); at start the log must be consistent with the
+    /// last one, and `renkei audit verify` checks against it.
+    #[serde(default)]
+    pub witness: Option<PathBuf>,
+    /// At most how often a new head is appended to the witness, in
+    /// seconds (also at start and at a clean stop).
+    #[serde(default = "default_witness_interval_secs")]
+    pub witness_interval_secs: u64,
+}
+
+fn default_witness_interval_secs() -> u64 {
+    60
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            public_key: None,
+            witness: None,
+            witness_interval_secs: default_witness_interval_secs(),
+        }
+    }
+}
+
+impl AuditConfig {
+    /// The pinned public key, if one is configured.
+    pub fn pinned_key(&self) -> Result<Option<renkei_audit::PublicKey>, Error> {
+        self.public_key
+            .as_deref()
+            .map(|text| {
+                text.parse()
+                    .map_err(|e| Error::Config(format!("audit.public_key: {e}")))
+            })
+            .transpose()
+    }
+
+    /// The witness, refused if it lies inside `data_dir`: a head kept
+    /// beside the log proves nothing about it.
+    pub fn witness(
+        &self,
+        data_dir: &std::path::Path,
+    ) -> Result<Option<renkei_audit::Witness>, Error> {
+        let Some(path) = &self.witness else {
+            return Ok(None);
+        };
+        let inside = match (std::path::absolute(path), std::path::absolute(data_dir)) {
+            (Ok(path), Ok(data)) => {
+                let resolve = |p: &std::path::Path| {
+                    // Resolve symbolic links where the path exists, so a
+                    // link into the data directory is seen through.
+                    p.parent()
+                        .and_then(|d| d.canonicalize().ok())
+                        .zip(p.file_name())
+                        .map(|(d, f)| d.join(f))
+                        .unwrap_or_else(|| p.to_owned())
+                };
+                let data = data.canonicalize().unwrap_or(data);
+                resolve(&path).starts_with(&data)
+            }
+            _ => false,
+        };
+        if inside {
+            return Err(Error::Config(format!(
+                "audit.witness {} lies inside the data directory {}; a head kept beside the log proves nothing about it",
+                path.display(),
+                data_dir.display()
+            )));
+        }
+        Ok(Some(renkei_audit::Witness::new(path)))
+    }
+
+    /// What the log is checked against when it opens: the pinned key and
+    /// the last witnessed head.
+    pub fn trust(&self, data_dir: &std::path::Path) -> Result<renkei_audit::Trust, Error> {
+        let witnessed = match self.witness(data_dir)? {
+            Some(witness) => witness.latest()?,
+            None => None,
+        };
+        Ok(renkei_audit::Trust {
+            key: self.pinned_key()?,
+            witnessed,
+        })
+    }
 }
 
 /// The analysis environment (解析環境).
@@ -115,6 +217,14 @@ pub struct ReviewConfig {
     /// (values shared by fewer are "rare").
     #[serde(default = "default_risk_k")]
     pub risk_k: u64,
+    /// How often, in seconds, permits past their expiry are ended: their
+    /// keys destroyed and extracts deleted (also at start).
+    #[serde(default = "default_permit_sweep_secs")]
+    pub permit_sweep_secs: u64,
+}
+
+fn default_permit_sweep_secs() -> u64 {
+    60
 }
 
 fn default_risk_k() -> u64 {
@@ -126,6 +236,7 @@ impl Default for ReviewConfig {
         Self {
             scrutiny: renkei_review::ScrutinyRules::default(),
             risk_k: default_risk_k(),
+            permit_sweep_secs: default_permit_sweep_secs(),
         }
     }
 }
@@ -342,6 +453,7 @@ impl Default for Config {
             optout: OptOutConfig::default(),
             review: ReviewConfig::default(),
             analysis: AnalysisConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }

@@ -29,6 +29,7 @@
 pub mod access;
 pub mod accounts;
 pub mod api;
+mod background;
 mod config;
 mod error;
 pub mod metrics;
@@ -57,8 +58,8 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use config::{
-    AccountsConfig, CollectConfig, Config, DeploymentConfig, OperatorConfig, OperatorKindConfig,
-    ServerConfig,
+    AccountsConfig, AuditConfig, CollectConfig, Config, DeploymentConfig, OperatorConfig,
+    OperatorKindConfig, ServerConfig,
 };
 pub use error::{Error, Problem, Result};
 pub use state::AppState;

@@ -114,6 +114,36 @@ pub async fn end_if_over(state: &AppState, permit: &PermitId, actor: Actor) -> R
     Ok(false)
 }
 
+/// Ends every permit processing still holds data of that is no longer in
+/// force for good: expired by time (which nothing else notices) or revoked.
+/// Returns the permits ended. Each is audited by processing as
+/// `processing.end_permit` by the `permit-sweeper`; one that fails is
+/// logged and retried on the next sweep, without holding up the others.
+pub async fn end_permits_over(state: &AppState) -> Result<Vec<PermitId>> {
+    let actor = Actor::System {
+        component: "permit-sweeper".to_owned(),
+    };
+    let mut ended = Vec::new();
+    for permit in state.processing().permits_holding_data().await? {
+        let Ok(id) = PermitId::parse(&permit) else {
+            tracing::warn!(
+                permit,
+                "processing holds data of a permit id review cannot read"
+            );
+            continue;
+        };
+        match end_if_over(state, &id, actor.clone()).await {
+            Ok(true) => {
+                tracing::info!(permit = %id, "ended a permit that is no longer in force");
+                ended.push(id);
+            }
+            Ok(false) => {}
+            Err(e) => tracing::error!(permit = %id, error = %e, "cannot end a permit"),
+        }
+    }
+    Ok(ended)
+}
+
 /// A project whose extract included a patient.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct UsedBy {

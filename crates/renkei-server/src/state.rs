@@ -24,7 +24,7 @@ pub struct AppState {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     config: Config,
     stores: Stores,
     accounts: Accounts,
@@ -40,6 +40,10 @@ struct Inner {
     review: Review,
     processing: Processing,
     analysis: Environment,
+    /// Where signed tree heads are published outside the data directory.
+    witness: Option<renkei_audit::Witness>,
+    /// The periodic tasks (witness publication, the permit sweeper).
+    tasks: crate::background::Tasks,
 }
 
 impl std::fmt::Debug for Inner {
@@ -66,7 +70,11 @@ impl AppState {
             ))
             .with_session_idle_minutes(config.accounts.session_idle_minutes)
             .with_token_days(config.accounts.token_days);
-        let audit = AuditLog::open(&stores, clock.clone()).await?;
+        // Checked against what the data directory cannot rewrite: the
+        // pinned key and the last witnessed head (issue 15, finding 14).
+        let witness = config.audit.witness(&config.data_dir)?;
+        let trust = config.audit.trust(&config.data_dir)?;
+        let audit = AuditLog::open_trusting(&stores, clock.clone(), &trust).await?;
         let throttle = Throttle::new(clock.clone(), config.accounts.throttle_entries);
         let policy = crate::routes::policy();
         let identity = PersonIndex::open(&stores, clock.clone())
@@ -112,7 +120,7 @@ impl AppState {
         audit
             .append(lifecycle_event(clock.as_ref(), "platform.start"))
             .await?;
-        Ok(Self {
+        let state = Self {
             inner: Arc::new(Inner {
                 config,
                 stores,
@@ -129,8 +137,12 @@ impl AppState {
                 review,
                 processing,
                 analysis,
+                witness,
+                tasks: crate::background::Tasks::default(),
             }),
-        })
+        };
+        crate::background::start(&state);
+        Ok(state)
     }
 
     /// The configuration.
@@ -194,12 +206,49 @@ impl AppState {
         &self.inner.policy
     }
 
-    /// Records the stop, stops the audit writer after it has drained, and
-    /// closes the stores.
+    /// The witness heads are published to, if configured.
+    pub fn witness(&self) -> Option<&renkei_audit::Witness> {
+        self.inner.witness.as_ref()
+    }
+
+    /// Appends the latest signed tree head to the witness if it grew since
+    /// the last one there; whether it was appended (false without a
+    /// witness). The periodic task calls this every
+    /// `audit.witness_interval_secs`.
+    pub async fn publish_to_witness(&self) -> Result<bool> {
+        let Some(witness) = self.inner.witness.clone() else {
+            return Ok(false);
+        };
+        let head = self.inner.audit.signed_head().await?;
+        tokio::task::spawn_blocking(move || witness.publish(&head))
+            .await
+            .map_err(|e| crate::Error::Internal(format!("witness publication: {e}")))?
+            .map_err(Into::into)
+    }
+
+    pub(crate) fn tasks(&self) -> &crate::background::Tasks {
+        &self.inner.tasks
+    }
+
+    pub(crate) fn downgrade(&self) -> std::sync::Weak<Inner> {
+        Arc::downgrade(&self.inner)
+    }
+
+    pub(crate) fn upgrade(weak: &std::sync::Weak<Inner>) -> Option<Self> {
+        weak.upgrade().map(|inner| Self { inner })
+    }
+
+    /// Records the stop, publishes the last head to the witness, stops the
+    /// periodic tasks and the audit writer after it has drained, and closes
+    /// the stores.
     pub async fn close(&self) {
+        self.inner.tasks.stop();
         let stop = lifecycle_event(self.inner.clock.as_ref(), "platform.stop");
         if let Err(e) = self.inner.audit.append(stop).await {
             tracing::warn!(error = %e, "cannot record the stop in the audit log");
+        }
+        if let Err(e) = self.publish_to_witness().await {
+            tracing::error!(error = %e, "cannot publish the last signed tree head to the witness");
         }
         self.inner.audit.close().await;
         self.inner.stores.close().await;

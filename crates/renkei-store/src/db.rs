@@ -115,6 +115,37 @@ impl Db {
         Ok(tx)
     }
 
+    /// Removes what was just deleted or overwritten in `table` from the
+    /// database's files, after a secret was destroyed. SQLite: with
+    /// `secure_delete` the new page versions carry zeros where the secret
+    /// was, and a `wal_checkpoint(TRUNCATE)` writes them over the main file
+    /// and empties the WAL, which still held the old pages; `false` if a
+    /// reader kept the checkpoint from finishing (the WAL is emptied at a
+    /// later checkpoint). PostgreSQL: `VACUUM` removes the dead row
+    /// versions from the table's pages, but neither zeroes the space nor
+    /// reaches the server's WAL and backups, so there the secret must also
+    /// be useless without something destroyed outside the database.
+    pub async fn scrub(&self, table: &str) -> Result<bool> {
+        match self.backend {
+            Backend::Sqlite => {
+                // (busy, frames in the WAL, frames checkpointed)
+                let (busy, _, _): (i64, i64, i64) =
+                    sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                        .fetch_one(&self.pool)
+                        .await?;
+                Ok(busy == 0)
+            }
+            Backend::Postgres => {
+                // The name is the caller's constant; VACUUM takes no
+                // parameter and cannot run inside a transaction.
+                sqlx::query(&format!("VACUUM {table}"))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(true)
+            }
+        }
+    }
+
     /// Whether the database answers a trivial query (for `/readyz`).
     pub async fn ping(&self) -> Result<()> {
         let mut conn = self.pool.acquire().await?;
@@ -154,10 +185,8 @@ impl Stores {
     /// are opened by [`Stores::database`].
     pub async fn open(data_dir: &Path, config: &StoreConfig) -> Result<Self> {
         INSTALL_DRIVERS.call_once(sqlx::any::install_default_drivers);
-        std::fs::create_dir_all(data_dir).map_err(|source| Error::Io {
-            path: data_dir.to_owned(),
-            source,
-        })?;
+        // 0700: nobody but the platform's account reads its data (issue 15).
+        crate::private::create_dir(data_dir)?;
         let data_dir = std::fs::canonicalize(data_dir).map_err(|source| Error::Io {
             path: data_dir.to_owned(),
             source,
@@ -251,10 +280,16 @@ impl Stores {
     async fn open_sqlite(&self, name: DbName, max_connections: u32) -> Result<Db> {
         let path = self.sqlite_path(name);
         let dir = path.parent().expect("a joined path has a parent");
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-            path: dir.to_owned(),
-            source,
-        })?;
+        crate::private::create_dir(dir)?;
+        // SQLite would create the file 0644 and gives -wal and -shm the
+        // database file's mode: so the file is made here first, 0600, and
+        // files from before this rule are tightened.
+        crate::private::create_file(&path)?;
+        for suffix in ["-wal", "-shm"] {
+            let mut side = path.clone().into_os_string();
+            side.push(suffix);
+            crate::private::tighten(Path::new(&side), crate::private::FILE_MODE)?;
+        }
         let open_err = |source| Error::Open {
             name: name.to_string(),
             location: path.display().to_string(),
@@ -270,10 +305,15 @@ impl Stores {
                 Box::pin(async move {
                     // WAL lets readers proceed while one writer commits;
                     // synchronous=FULL makes a commit durable before it
-                    // returns (the audit log relies on it).
+                    // returns (the audit log relies on it). secure_delete
+                    // overwrites deleted and replaced content with zeros, so
+                    // a destroyed secret (a permit key, a password hash) is
+                    // not left in a free page for a copy of the file to find
+                    // (issue 15, finding 11; see `Db::scrub` for the WAL).
                     conn.execute(
                         "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
-                         PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON",
+                         PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON; \
+                         PRAGMA secure_delete=ON",
                     )
                     .await?;
                     Ok(())

@@ -33,7 +33,7 @@ pub fn load_or_create_secret<const LEN: usize>(path: &Path) -> Result<([u8; LEN]
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(io_err)?;
+                crate::private::create_dir(dir)?;
             }
             let mut key = [0u8; LEN];
             rand::rngs::OsRng.fill_bytes(&mut key);

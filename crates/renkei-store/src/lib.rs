@@ -6,10 +6,16 @@
 //! its own in one PostgreSQL database — and runs that function's migrations;
 //! [`Db`], the pool a function queries through; the [`lake`] of Parquet files
 //! on `object_store`, where a table version becomes visible only when its
-//! manifest is committed; and [`keys`], secret files created with mode 0600.
+//! manifest is committed; [`keys`], secret files created with mode 0600; and
+//! [`private`]: every directory the platform creates under the data
+//! directory is 0700 and every file 0600 (SQLite files before SQLite makes
+//! them, lake and extract objects through [`private::PrivateStore`]), and
+//! SQLite runs with `secure_delete` ([`Db::scrub`] after destroying a
+//! secret).
 //!
 //! **Never:** knows a function's tables (each function crate owns its
-//! migrations and its queries), or writes a lake file in place.
+//! migrations and its queries), writes a lake file in place, or leaves a
+//! file it creates readable by group or others.
 //!
 //! **Start at:** [`Stores::open`], [`Db`], [`lake::Lake`].
 //!
@@ -24,6 +30,7 @@ mod db;
 mod error;
 pub mod keys;
 pub mod lake;
+pub mod private;
 #[cfg(feature = "query")]
 pub mod query;
 pub mod sql;

@@ -49,9 +49,13 @@ pub async fn run(config: renkei_server::Config, cmd: AdminCommand) -> anyhow::Re
     let clock = Arc::new(SystemClock);
     let stores = renkei_store::Stores::open(&config.data_dir, &config.store).await?;
     let accounts = renkei_server::accounts::Accounts::open(&stores, clock.clone()).await?;
-    let audit = renkei_audit::AuditLog::open(&stores, clock.clone())
-        .await
-        .context("opening the audit log (is `renkei serve` running on this data directory?)")?;
+    let audit = renkei_audit::AuditLog::open_trusting(
+        &stores,
+        clock.clone(),
+        &config.audit.trust(&config.data_dir)?,
+    )
+    .await
+    .context("opening the audit log (is `renkei serve` running on this data directory?)")?;
     let (action, object) = match cmd {
         AdminCommand::CreateUser {
             username,

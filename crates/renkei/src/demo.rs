@@ -46,7 +46,8 @@ fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
         );
         std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
     }
-    std::fs::create_dir_all(dir)?;
+    renkei_store::private::create_dir(dir)?;
+    renkei_store::private::create_file(&dir.join(MARK))?;
     std::fs::write(
         dir.join(MARK),
         "renkei demo data; wiped by the next `renkei demo`\n",
@@ -146,8 +147,9 @@ pub async fn run(common: &CommonFlags, args: DemoArgs) -> anyhow::Result<std::pr
     println!("{}", Value::Object(walk.summary));
 
     if !args.exit && outcome.is_ok() {
+        let shutdown = crate::shutdown_signal();
         println!("serving on http://{addr}/ — Ctrl-C to stop");
-        crate::shutdown_signal().await;
+        shutdown.await;
     }
     let _ = stop_tx.send(());
     server

@@ -99,11 +99,15 @@ async fn embedded(
     let stores = renkei_store::Stores::open(&config.data_dir, &config.store).await?;
     // Every submission is audited; the log has one writer, so this fails
     // while a platform serves the same data directory (use --server).
-    let audit = renkei_audit::AuditLog::open(&stores, clock.clone())
-        .await
-        .context(
-            "opening the audit log (is a platform serving this data directory? then use --server)",
-        )?;
+    let audit = renkei_audit::AuditLog::open_trusting(
+        &stores,
+        clock.clone(),
+        &config.audit.trust(&config.data_dir)?,
+    )
+    .await
+    .context(
+        "opening the audit log (is a platform serving this data directory? then use --server)",
+    )?;
     let identity = renkei_identity::PersonIndex::open(&stores, clock.clone()).await?;
     let intake = Intake::open(
         &stores,

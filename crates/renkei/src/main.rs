@@ -76,16 +76,27 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum AuditCommand {
     /// Recompute the Merkle tree from storage and check every signed tree
-    /// head (and, with --head, a head saved earlier).
+    /// head, and a head kept outside the data directory: --head FILE, or
+    /// else the last head of `[audit] witness`. Only such a head, checked
+    /// under a pinned key (--key, or `[audit] public_key`), catches a log
+    /// cut back or rewritten by someone holding a copy of the directory.
     Verify {
-        /// A signed tree head saved earlier (JSON, as `renkei audit head`
-        /// prints it or `/api/v1/audit/head` serves it).
+        /// A signed tree head saved earlier: JSON as `renkei audit head`
+        /// prints it or `/api/v1/audit/head` serves it, or a witness file
+        /// (JSON Lines; its last head is used).
         #[arg(long, value_name = "FILE")]
         head: Option<std::path::PathBuf>,
+        /// The log's public key (hex or base64), pinned: every head must be
+        /// signed by it, whatever key file the data directory holds.
+        #[arg(long, value_name = "PUBKEY")]
+        key: Option<String>,
     },
     /// Print the latest signed tree head as JSON (save it to verify later);
     /// works while the platform runs.
     Head,
+    /// Print the log's public key (hex), to pin in `[audit] public_key` or
+    /// pass to `renkei audit verify --key`.
+    Key,
 }
 
 /// Logs go to standard error: human-readable by default, one JSON object
@@ -155,9 +166,16 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let config = config::load(&cli.common)?;
             admin::run(config, cmd).await?;
         }
-        Command::Audit(AuditCommand::Verify { head }) => {
+        Command::Audit(AuditCommand::Verify { head, key }) => {
             let config = config::load(&cli.common)?;
-            return audit_verify(config, head.as_deref()).await;
+            return audit_verify(config, head.as_deref(), key.as_deref()).await;
+        }
+        Command::Audit(AuditCommand::Key) => {
+            let config = config::load(&cli.common)?;
+            let stores = renkei_store::Stores::open(&config.data_dir, &config.store).await?;
+            let key = renkei_audit::stored_public_key(&stores)?
+                .context("the audit log has no signing key yet: start the platform once")?;
+            println!("{key}");
         }
         Command::Audit(AuditCommand::Head) => {
             let config = config::load(&cli.common)?;
@@ -185,9 +203,11 @@ async fn serve(config: renkei_server::Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {listen}"))?;
     let addr = listener.local_addr()?;
+    // Before saying where we serve: whoever reads that may signal at once.
+    let shutdown = shutdown_signal();
     println!("renkei serving on http://{addr}/");
     tracing::info!(%addr, "serving");
-    renkei_server::serve(listener, state.clone(), shutdown_signal())
+    renkei_server::serve(listener, state.clone(), shutdown)
         .await
         .context("serving HTTP")?;
     state.close().await;
@@ -195,59 +215,119 @@ async fn serve(config: renkei_server::Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Resolves on Ctrl-C or SIGTERM, which start a graceful shutdown.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Resolves on Ctrl-C or SIGTERM, which start a graceful shutdown. The
+/// handlers are installed when this is called, not when the future is first
+/// polled: a SIGTERM sent as soon as "serving on" is printed must stop the
+/// platform cleanly (recording the stop, publishing the last head), not
+/// kill it.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    let handlers = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        {
+            let wait = |s: std::io::Result<tokio::signal::unix::Signal>, name: &'static str| async move {
+                match s {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot listen for {name}");
+                        std::future::pending::<()>().await;
+                    }
+                }
+            };
+            let (int, term) = handlers;
+            tokio::select! {
+                () = wait(int, "SIGINT") => {},
+                () = wait(term, "SIGTERM") => {},
+            }
+        }
+        #[cfg(not(unix))]
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::warn!(error = %e, "cannot listen for Ctrl-C");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+        tracing::info!("shutdown requested; finishing requests in flight");
     }
-    tracing::info!("shutdown requested; finishing requests in flight");
 }
 
 async fn audit_verify(
     config: renkei_server::Config,
     head: Option<&std::path::Path>,
+    key: Option<&str>,
 ) -> anyhow::Result<std::process::ExitCode> {
     let stores = renkei_store::Stores::open(&config.data_dir, &config.store).await?;
-    let head = match head {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading signed tree head {}", path.display()))?;
-            Some(
-                renkei_audit::SignedTreeHead::from_json(&text)
-                    .with_context(|| format!("parsing signed tree head {}", path.display()))?,
-            )
-        }
-        None => None,
+    let key: Option<renkei_audit::PublicKey> = match key {
+        Some(text) => Some(text.parse().context("reading --key")?),
+        None => config.audit.pinned_key()?,
     };
-    match renkei_audit::verify(&stores, head.as_ref()).await {
+    let (head, source) = match head {
+        Some(path) => (Some(read_head(path)?), path.display().to_string()),
+        None => match config.audit.witness(&config.data_dir)? {
+            Some(witness) => {
+                let head = witness.latest().context("reading the audit witness")?;
+                (head, witness.path().display().to_string())
+            }
+            None => (None, String::new()),
+        },
+    };
+    let result = match &key {
+        Some(key) => renkei_audit::verify_with_key(&stores, key, head.as_ref()).await,
+        None => renkei_audit::verify(&stores, head.as_ref()).await,
+    };
+    match result {
         Ok(report) => {
             println!("audit log verified: {report}");
+            match (&head, &key) {
+                (Some(head), Some(key)) => println!(
+                    "consistent with the head at size {} from {source}, under the pinned key {key}",
+                    head.tree_size
+                ),
+                (Some(head), None) => println!(
+                    "consistent with the head at size {} from {source}, whose key id {} the data directory's key matches",
+                    head.tree_size, head.key_id
+                ),
+                (None, _) => {}
+            }
+            if head.is_none() || key.is_none() {
+                // Said on every run, since passing this way proves less than
+                // it seems to.
+                eprintln!(
+                    "warning: checked against {} only; a copy of the data directory holds the signing key and can cut the log back with its heads. Pass --head FILE (a head kept elsewhere, or the witness) and --key PUBKEY, or set [audit] witness and public_key",
+                    if head.is_none() {
+                        "the data directory's own heads"
+                    } else {
+                        "a saved head but no pinned key"
+                    }
+                );
+            }
             Ok(std::process::ExitCode::SUCCESS)
         }
         Err(e) => {
             println!("audit log verification FAILED: {e}");
             Ok(std::process::ExitCode::FAILURE)
         }
+    }
+}
+
+/// A head saved as JSON, or the last head of a witness file (JSON Lines).
+fn read_head(path: &std::path::Path) -> anyhow::Result<renkei_audit::SignedTreeHead> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading signed tree head {}", path.display()))?;
+    match renkei_audit::SignedTreeHead::from_json(&text) {
+        Ok(head) => Ok(head),
+        Err(as_one) => match renkei_audit::Witness::new(path).latest() {
+            Ok(Some(head)) => Ok(head),
+            _ => {
+                Err(as_one).with_context(|| format!("parsing signed tree head {}", path.display()))
+            }
+        },
     }
 }

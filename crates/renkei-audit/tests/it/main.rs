@@ -4,6 +4,7 @@
 mod crash;
 mod log;
 mod tamper;
+mod witness;
 
 use std::sync::Arc;
 

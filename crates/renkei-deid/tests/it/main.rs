@@ -447,3 +447,117 @@ test_on_both_backends! {
         ]), "the older row keeps its person, the split one moves");
     }
 }
+
+/// Every path under `dir` (itself included) whose mode grants anything to
+/// group or others, with its mode; and how many files were seen.
+#[cfg(unix)]
+fn loose_paths(dir: &std::path::Path) -> (Vec<(String, u32)>, Vec<String>) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut loose = Vec::new();
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(path) = pending.pop() {
+        let meta = std::fs::symlink_metadata(&path).expect("stat");
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            loose.push((path.display().to_string(), mode));
+        }
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(&path).expect("read dir") {
+                pending.push(entry.expect("entry").path());
+            }
+        } else {
+            files.push(path.display().to_string());
+        }
+    }
+    (loose, files)
+}
+
+test_on_both_backends! {
+    #[cfg(unix)]
+    async fn nothing_under_the_data_directory_is_readable_by_group_or_others(t) {
+        let f = Fixture::new(t).await;
+        f.people(5).await;
+        let m = f.processing.build(&spec("permit-modes", &[PERSON, CONDITION]), &Exclusion::default(), &Allow, actor()).await.expect("extract");
+        assert_eq!(m.persons, 5);
+        let (loose, files) = loose_paths(t.stores.data_dir());
+        assert!(loose.is_empty(), "readable by group or others: {loose:?}");
+        // The walk saw what matters: the lake's and the extract's Parquet,
+        // the master key, and on SQLite the database with its WAL.
+        let seen = |needle: &str| files.iter().any(|f| f.contains(needle));
+        assert!(seen("/lake/person/data/") && seen(".parquet"), "{files:?}");
+        assert!(seen("/extracts/permit-modes/"), "{files:?}");
+        assert!(seen("/keys/"), "{files:?}");
+        if t.stores.backend() == renkei_store::Backend::Sqlite {
+            assert!(seen("/db/processing.sqlite-wal"), "{files:?}");
+        }
+    }
+}
+
+/// Whether `needle` occurs anywhere in `haystack`.
+fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The raw bytes of processing's SQLite database and its -wal and -shm.
+fn database_file_bytes(data_dir: &std::path::Path) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for name in [
+        "processing.sqlite",
+        "processing.sqlite-wal",
+        "processing.sqlite-shm",
+    ] {
+        if let Ok(b) = std::fs::read(data_dir.join("db").join(name)) {
+            bytes.extend(b);
+        }
+    }
+    bytes
+}
+
+test_on_both_backends! {
+    async fn a_destroyed_key_leaves_no_byte_in_the_database_files(t) {
+        let f = Fixture::new(t).await;
+        f.people(3).await;
+        f.processing.build(&spec("permit-k", &[PERSON]), &Exclusion::default(), &Allow, actor()).await.expect("extract");
+        let db = t
+            .stores
+            .database(
+                renkei_store::DbName::new("processing"),
+                &renkei_store::Migrations {
+                    sqlite: sqlx::migrate!("migrations/sqlite"),
+                    postgres: sqlx::migrate!("migrations/postgres"),
+                },
+            )
+            .await
+            .expect("processing database");
+        let sealed_key = || async {
+            let row: (Option<Vec<u8>>, Option<Vec<u8>>) =
+                sqlx::query_as("SELECT nonce, sealed FROM permit_keys WHERE permit_id = $1")
+                    .bind("permit-k")
+                    .fetch_one(db.pool())
+                    .await
+                    .expect("key row");
+            row
+        };
+        let (_, sealed) = sealed_key().await;
+        let sealed = sealed.expect("a live key is sealed");
+        assert_eq!(sealed.len(), 48, "32 key bytes and the GCM tag");
+        let sqlite = t.stores.backend() == renkei_store::Backend::Sqlite;
+        if sqlite {
+            // The attack: the sealed bytes are in the files (so the check
+            // below can fail) ...
+            assert!(contains_bytes(&database_file_bytes(t.stores.data_dir()), &sealed));
+        }
+        let ended = f.processing.end_permit("permit-k", actor()).await.expect("ended");
+        assert!(ended.key_destroyed);
+        assert_eq!(sealed_key().await, (None, None));
+        if sqlite {
+            // ... and after destruction no copy of them is left in the
+            // database, its WAL or its shared memory file.
+            let files = database_file_bytes(t.stores.data_dir());
+            assert!(!files.is_empty());
+            assert!(!contains_bytes(&files, &sealed), "the destroyed key can be read back from the files");
+            assert!(!contains_bytes(&files, &sealed[..16]), "part of the destroyed key is left");
+        }
+    }
+}

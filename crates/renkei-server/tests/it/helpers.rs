@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use renkei_core::{Role, SystemClock};
+use renkei_core::{Clock, Role, SystemClock};
 use renkei_server::accounts::{NewUser, Password};
 use renkei_server::{AppState, Config};
 use renkei_store::testing::{TestBackend, test_config};
@@ -68,7 +68,7 @@ pub async fn spawn_app_with(backend: TestBackend, tweak: impl FnOnce(&mut Config
 pub async fn spawn_app_clocked(
     backend: TestBackend,
     tweak: impl FnOnce(&mut Config),
-    clock: Arc<dyn renkei_core::Clock>,
+    clock: Arc<dyn Clock>,
 ) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         // Several tests share the process; only the first one installs it.

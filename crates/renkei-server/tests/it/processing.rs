@@ -2,7 +2,9 @@
 //! hospital sent; revocation stops extraction at once and closes the
 //! extract; the patient portal then lists the project.
 
-use renkei_core::Role;
+use std::sync::Arc;
+
+use renkei_core::{Clock, Role};
 use serde_json::{Value, json};
 
 use crate::app_test;
@@ -160,3 +162,150 @@ app_test!(
         app.stop().await;
     }
 );
+
+/// A permit that reaches its expiry changes no row; the sweeper must still
+/// end it: its key destroyed, its extract closed and deleted, audited.
+async fn an_expired_permit_is_ended_by_the_sweeper(backend: renkei_store::testing::TestBackend) {
+    use renkei_core::{FixedClock, Timestamp};
+    use reqwest::Method as M;
+    // 2026-12-01; the permit expires 2030-03-31.
+    let clock = Arc::new(FixedClock::new(
+        Timestamp::parse_rfc3339("2026-12-01T00:00:00Z").expect("time"),
+    ));
+    // The periodic sweep runs only at start here: the test sweeps itself.
+    let app = crate::helpers::spawn_app_clocked(
+        backend,
+        |c| {
+            c.review.permit_sweep_secs = 365 * 86_400;
+        },
+        clock.clone(),
+    )
+    .await;
+    let (token, _) = hospital_account(&app).await;
+    let body = [
+        patient("a"),
+        patient("b"),
+        condition("c1", "a", "E11.9"),
+        condition("c2", "b", "E11.9"),
+    ]
+    .join("\n");
+    let resp = app
+        .http
+        .post(app.url(&format!("/api/v1/submissions?provider={CODE}")))
+        .bearer_auth(&token)
+        .body(body)
+        .send()
+        .await
+        .expect("submit");
+    assert_eq!(
+        resp.status(),
+        201,
+        "{}",
+        resp.text().await.unwrap_or_default()
+    );
+    let (permit, _) = permit(&app).await;
+    send(
+        &app,
+        Role::Operator,
+        M::POST,
+        &format!("/api/v1/permits/{permit}/extracts"),
+        Value::Null,
+        201,
+    )
+    .await;
+    let extract = app
+        .state
+        .processing()
+        .latest(&permit)
+        .await
+        .expect("latest")
+        .expect("an extract");
+    let files = app._dir.path().join("extracts").join(&permit);
+    assert!(files.exists());
+
+    // Before its expiry, a sweep leaves the permit alone.
+    assert!(
+        renkei_server::processing::end_permits_over(&app.state)
+            .await
+            .expect("sweep")
+            .is_empty()
+    );
+    assert!(app.state.processing().pseudonymizer(&permit).await.is_ok());
+
+    // A day after it, the sweep ends it.
+    let expiry = Timestamp::parse_rfc3339("2030-04-01T00:00:00Z").expect("time");
+    clock.advance_micros(expiry.unix_micros() - clock.now().unix_micros());
+    let ended = renkei_server::processing::end_permits_over(&app.state)
+        .await
+        .expect("sweep");
+    assert_eq!(
+        ended.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        vec![permit.clone()]
+    );
+    assert!(
+        app.state
+            .processing()
+            .latest(&permit)
+            .await
+            .expect("latest")
+            .is_none(),
+        "extract closed"
+    );
+    let err = app
+        .state
+        .processing()
+        .pseudonymizer(&permit)
+        .await
+        .expect_err("key destroyed");
+    assert!(matches!(err, renkei_deid::Error::KeyDestroyed(_)), "{err}");
+    for t in &extract.tables {
+        assert!(
+            !app._dir.path().join("extracts").join(&t.file).exists(),
+            "{} left behind",
+            t.file
+        );
+    }
+    // Audited, by the sweeper.
+    let size = app.state.audit().size();
+    let entries = app
+        .state
+        .audit()
+        .entries(size.saturating_sub(20), size)
+        .await
+        .expect("entries");
+    let ending = entries
+        .iter()
+        .find(|e| {
+            e.event.action == "processing.end_permit"
+                && e.event.object == format!("permit={permit}")
+        })
+        .expect("the ending is in the audit log");
+    assert!(
+        matches!(&ending.event.actor, renkei_core::Actor::System { component } if component == "permit-sweeper"),
+        "{:?}",
+        ending.event.actor
+    );
+    // Ended once: a later sweep finds nothing and logs nothing.
+    assert!(
+        renkei_server::processing::end_permits_over(&app.state)
+            .await
+            .expect("sweep")
+            .is_empty()
+    );
+    assert_eq!(app.state.audit().size(), size);
+    app.stop().await;
+}
+
+mod an_expired_permit_is_ended_by_the_sweeper {
+    use renkei_store::testing::TestBackend;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::an_expired_permit_is_ended_by_the_sweeper(TestBackend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::an_expired_permit_is_ended_by_the_sweeper(TestBackend::Postgres).await;
+    }
+}

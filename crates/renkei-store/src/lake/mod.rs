@@ -235,13 +235,15 @@ impl Lake {
             path: dir.to_owned(),
             source,
         };
-        std::fs::create_dir_all(dir).map_err(io)?;
+        crate::private::create_dir(dir)?;
         let root = std::fs::canonicalize(dir).map_err(io)?;
         let store =
             LocalFileSystem::new_with_prefix(&root).map_err(|source| Error::ObjectStore {
                 location: root.display().to_string(),
                 source,
             })?;
+        // Every lake file 0600 in 0700 directories (issue 15).
+        let store = crate::private::PrivateStore::new(store, root.clone());
         let root_url = Url::from_directory_path(&root).map_err(|()| {
             Error::Config(format!(
                 "lake directory {} cannot be named by a file URL",

@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-fn renkei() -> Command {
+pub(crate) fn renkei() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_renkei"));
     c.env("RENKEI_LOG", "warn");
     c
@@ -107,6 +107,26 @@ fn demo_exit_walks_every_step_and_ends_with_a_json_summary() {
     );
     assert!(stdout.contains("patient"), "logins are printed");
 
+    // Everything the demo wrote — databases, lake, extracts, keys — is the
+    // platform account's alone.
+    #[cfg(unix)]
+    {
+        let (loose, files) = super::at_rest::loose_paths(&data);
+        assert!(loose.is_empty(), "readable by group or others: {loose:?}");
+        assert!(
+            files
+                .iter()
+                .any(|f| f.contains("/extracts/") && f.ends_with(".parquet")),
+            "{files:?}"
+        );
+        assert!(
+            files
+                .iter()
+                .any(|f| f.contains("/lake/") && f.ends_with(".parquet")),
+            "{files:?}"
+        );
+    }
+
     // The log the demo left verifies from the command line, then fails,
     // naming the entry, once one stored byte is flipped.
     let verify = renkei()
@@ -130,7 +150,7 @@ fn demo_exit_walks_every_step_and_ends_with_a_json_summary() {
     assert!(text.contains("entry 3"), "does not name the entry: {text}");
 }
 
-fn flip_one_byte_of_entry(db: &std::path::Path, index: i64) {
+pub(crate) fn flip_one_byte_of_entry(db: &std::path::Path, index: i64) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
         use sqlx::Connection;

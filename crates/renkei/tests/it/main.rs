@@ -3,6 +3,8 @@
 
 mod anonymize;
 mod architecture;
+mod at_rest;
+mod audit_attack;
 mod bench_query;
 mod cli;
 mod licenses;

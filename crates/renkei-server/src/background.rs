@@ -1,0 +1,97 @@
+//! The platform's periodic tasks: publishing signed tree heads to the
+//! witness, and ending permits that expired (their keys and extracts). Each task holds the state weakly, so a dropped platform ends its
+//! tasks, and [`AppState::close`] stops them before the audit log closes.
+//!
+//! The schedule is Tokio's clock; what a task does on each tick is a plain
+//! method on [`AppState`] that tests call directly, so no test waits for a
+//! tick.
+
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use crate::AppState;
+
+/// The running periodic tasks of one platform.
+#[derive(Debug, Default)]
+pub(crate) struct Tasks {
+    handles: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Tasks {
+    fn push(&self, handle: JoinHandle<()>) {
+        self.handles
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(handle);
+    }
+
+    /// Stops every task. A tick in progress is cut at its next await; each
+    /// tick's work is safe to cut there (an append is one write, a permit is
+    /// ended whole or retried on the next tick).
+    pub(crate) fn stop(&self) {
+        for handle in self
+            .handles
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain(..)
+        {
+            handle.abort();
+        }
+    }
+}
+
+/// Starts the periodic tasks the configuration asks for.
+pub(crate) fn start(state: &AppState) {
+    // A permit that expires by time changes no row: only a sweep notices,
+    // so its key and extracts would otherwise be kept for ever.
+    let secs = state.config().review.permit_sweep_secs.max(1);
+    every(
+        state,
+        Duration::from_secs(secs),
+        "permit-sweeper",
+        |state| {
+            Box::pin(async move {
+                if let Err(e) = crate::processing::end_permits_over(&state).await {
+                    tracing::error!(error = %e, "cannot sweep expired permits");
+                }
+            })
+        },
+    );
+    if state.witness().is_some() {
+        let secs = state.config().audit.witness_interval_secs.max(1);
+        every(state, Duration::from_secs(secs), "witness", |state| {
+            Box::pin(async move {
+                match state.publish_to_witness().await {
+                    Ok(true) => tracing::debug!("published a signed tree head to the witness"),
+                    Ok(false) => {}
+                    // The log keeps working; the witness lags until the
+                    // next tick succeeds, which the operator must know.
+                    Err(e) => tracing::error!(error = %e, "cannot publish to the audit witness"),
+                }
+            })
+        });
+    }
+}
+
+type Tick = fn(AppState) -> futures::future::BoxFuture<'static, ()>;
+
+/// Runs `tick` at once and then every `period` (a late tick is delayed, not
+/// bunched), for as long as the platform lives.
+fn every(state: &AppState, period: Duration, name: &'static str, tick: Tick) {
+    let weak = state.downgrade();
+    let handle = tokio::spawn(async move {
+        let mut interval = tokio::time::interval(period);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            let Some(state) = AppState::upgrade(&weak) else {
+                tracing::debug!(task = name, "platform gone; periodic task ends");
+                return;
+            };
+            tick(state).await;
+        }
+    });
+    state.tasks().push(handle);
+}
