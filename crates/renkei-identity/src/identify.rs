@@ -16,6 +16,13 @@ impl PersonIndex {
     /// usually does not; neither alone identifies, since an insurance card
     /// can be borrowed and namesakes share a birthday.
     ///
+    /// Only records the platform trusts count: a record whose link awaits
+    /// review (sent under the person's number with another name, or linked
+    /// by name alone while carrying a new number) proves nothing, or
+    /// whoever sent it could choose the name they then present. The
+    /// number, too, must be on a trusted record of the person, not only
+    /// in the token table.
+    ///
     /// Creates nothing and records no attribute read: no attribute leaves
     /// identity, only the person's key, and `None` does not tell which
     /// fact failed.
@@ -39,9 +46,23 @@ impl PersonIndex {
         };
         let person = current_in(&mut conn, holder).await?;
         let records = self.records_of(&mut conn, &person).await?;
-        let matches = records
-            .iter()
-            .any(|r| name_birth_sex(&r.attributes).as_deref() == Some(claimed.as_str()));
-        Ok(matches.then_some(person))
+        let trusted = || {
+            records
+                .iter()
+                .filter(|r| !r.in_review)
+                .map(|r| &r.attributes)
+        };
+        let named = trusted().any(|a| name_birth_sex(a).as_deref() == Some(claimed.as_str()));
+        let numbered = trusted().any(|a| {
+            normalize::insurance_key(
+                a.insurer_number.as_deref(),
+                a.insured_symbol.as_deref(),
+                a.insured_number.as_deref(),
+                a.insured_branch.as_deref(),
+            )
+            .as_deref()
+                == Some(insurance.as_str())
+        });
+        Ok((named && numbered).then_some(person))
     }
 }

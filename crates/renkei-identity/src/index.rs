@@ -1,6 +1,6 @@
 //! The person index: which person each source record belongs to.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
@@ -11,6 +11,7 @@ use renkei_core::{
 use renkei_store::{Backend, Db, DbName, Migrations, Stores, sql};
 use sqlx::Row;
 
+use crate::curation::ReviewReason;
 use crate::normalize;
 use crate::token::{TokenKey, TokenKind};
 use crate::vault::VaultKey;
@@ -156,42 +157,67 @@ impl PersonIndex {
         let mut new_persons = Vec::new();
         let mut new_tokens = Vec::new();
         let mut out = Vec::with_capacity(records.len());
-        // Records linked by name, birth date and sex alone although they
-        // carry an insurance number the person never had: an insurer
-        // change, or a namesake born the same day. Linked, and queued for
-        // clerical review.
-        let mut to_review = Vec::new();
+        // Records whose link needs a reviewer, and why. They are linked
+        // (their rows carry the person's key, so a split can move them)
+        // but not trusted: they bind no token, and identification and the
+        // probabilistic pass ignore them until a reviewer accepts them.
+        let mut to_review: Vec<(usize, ReviewReason)> = Vec::new();
         for (i, record_tokens) in tokens.iter().enumerate() {
             let found = record_tokens
                 .iter()
                 .find_map(|(kind, t)| holders.get(&(kind.as_str(), *t)).map(|p| (*p, *kind)));
-            let (person, method) = match found {
-                Some((key, TokenKind::Insurance)) => (key, LinkMethod::InsuranceNumber),
-                Some((key, TokenKind::LocalPatientId)) => (key, LinkMethod::LocalPatientId),
+            let (person, method, review) = match found {
+                Some((key, kind @ (TokenKind::Insurance | TokenKind::LocalPatientId))) => {
+                    let method = if kind == TokenKind::Insurance {
+                        LinkMethod::InsuranceNumber
+                    } else {
+                        LinkMethod::LocalPatientId
+                    };
+                    // A number names the person, but the record's kana
+                    // name, birth date and sex are not ones the person is
+                    // known by: a typo, a name changed by marriage — or a
+                    // sender claiming someone else's card under an
+                    // invented name, to be identified as them at the
+                    // portal. Only a reviewer can tell.
+                    let disagrees = record_tokens.iter().any(|(kind, t)| {
+                        *kind == TokenKind::NameBirthSex
+                            && holders.get(&(kind.as_str(), *t)) != Some(&key)
+                    });
+                    (
+                        key,
+                        method,
+                        disagrees.then_some(ReviewReason::AttributesDisagree),
+                    )
+                }
                 Some((key, TokenKind::NameBirthSex)) => {
-                    if record_tokens
+                    // Linked by name, birth date and sex alone although the
+                    // record carries a number the person never had (no
+                    // number matched): an insurer change, a first visit
+                    // elsewhere, or a namesake born the same day. Binding
+                    // that number on a weak link would let whoever knows a
+                    // person's name and birthday give them a card of
+                    // their choosing.
+                    let carries_number = record_tokens
                         .iter()
-                        .any(|(kind, _)| *kind == TokenKind::Insurance)
-                    {
-                        to_review.push(i);
-                    }
-                    (key, LinkMethod::NameBirthSex)
+                        .any(|(kind, _)| *kind != TokenKind::NameBirthSex);
+                    (
+                        key,
+                        LinkMethod::NameBirthSex,
+                        carries_number.then_some(ReviewReason::NameBirthSexOnly),
+                    )
                 }
                 None => {
                     let key = PersonKey::generate();
                     new_persons.push(key);
-                    (key, LinkMethod::NewPerson)
+                    (key, LinkMethod::NewPerson, None)
                 }
             };
-            // A token, once given, keeps its person: merges are explicit,
-            // audited operations, never a side effect of a new record.
-            for (kind, t) in record_tokens {
-                if let std::collections::hash_map::Entry::Vacant(e) =
-                    holders.entry((kind.as_str(), *t))
-                {
-                    e.insert(person);
-                    new_tokens.push((*kind, *t, person));
-                }
+            match review {
+                Some(reason) => to_review.push((i, reason)),
+                // A token, once given, keeps its person: merges are
+                // explicit, audited operations, never a side effect of a
+                // new record.
+                None => bind_vacant(&mut holders, record_tokens, person, &mut new_tokens),
             }
             out.push(Resolution {
                 person_key: person,
@@ -211,23 +237,10 @@ impl PersonIndex {
             }
             q.execute(&mut *tx).await?;
         }
-        for chunk in new_tokens.chunks(sql::rows_per_statement(4)) {
-            let text = format!(
-                "INSERT INTO match_tokens (kind, token, person_key, created_us) VALUES {}",
-                sql::values(chunk.len(), 4)
-            );
-            let mut q = sqlx::query(&text);
-            for (kind, token, person) in chunk {
-                q = q
-                    .bind(kind.as_str())
-                    .bind(token.to_vec())
-                    .bind(person.to_string())
-                    .bind(now);
-            }
-            q.execute(&mut *tx).await?;
-        }
+        insert_tokens(&mut tx, &new_tokens, now).await?;
         let mut sealed_rows = Vec::with_capacity(records.len());
-        for (attributes, resolution) in records.iter().zip(&out) {
+        let in_review: HashSet<usize> = to_review.iter().map(|(i, _)| *i).collect();
+        for (i, (attributes, resolution)) in records.iter().zip(&out).enumerate() {
             let record = resolution.record.to_string();
             let plaintext =
                 serde_json::to_vec(attributes).map_err(|e| Error::Corrupt(e.to_string()))?;
@@ -235,28 +248,34 @@ impl PersonIndex {
                 &plaintext,
                 context(&record, &resolution.person_key).as_bytes(),
             );
-            sealed_rows.push((record, resolution.person_key, sealed));
+            let state = if in_review.contains(&i) {
+                LinkState::InReview
+            } else {
+                LinkState::Linked
+            };
+            sealed_rows.push((record, resolution.person_key, sealed, state));
         }
-        for chunk in sealed_rows.chunks(sql::rows_per_statement(6)) {
+        for chunk in sealed_rows.chunks(sql::rows_per_statement(7)) {
             let text = format!(
                 "INSERT INTO attribute_records \
-                 (id, person_key, provider_code, nonce, ciphertext, created_us) VALUES {}",
-                sql::values(chunk.len(), 6)
+                 (id, person_key, provider_code, nonce, ciphertext, created_us, link_state) VALUES {}",
+                sql::values(chunk.len(), 7)
             );
             let mut q = sqlx::query(&text);
-            for (record, person, sealed) in chunk {
+            for (record, person, sealed, state) in chunk {
                 q = q
                     .bind(record.as_str())
                     .bind(person.to_string())
                     .bind(provider.as_str())
                     .bind(sealed.nonce.to_vec())
-                    .bind(sealed.ciphertext.as_slice());
-                q = q.bind(now);
+                    .bind(sealed.ciphertext.as_slice())
+                    .bind(now)
+                    .bind(state.as_str());
             }
             q.execute(&mut *tx).await?;
         }
-        for &i in &to_review {
-            let (record, person, _) = &sealed_rows[i];
+        for &(i, reason) in &to_review {
+            let (record, person, _, _) = &sealed_rows[i];
             sqlx::query(
                 "INSERT INTO review_queue (id, record_id, person_key, other_person, reason, score, \
                  state, created_us) VALUES ($1, $2, $3, NULL, $4, NULL, 'open', $5)",
@@ -264,7 +283,7 @@ impl PersonIndex {
             .bind(uuid::Uuid::now_v7().to_string())
             .bind(record.as_str())
             .bind(person.to_string())
-            .bind(crate::curation::ReviewReason::NameBirthSexOnly.as_str())
+            .bind(reason.as_str())
             .bind(now)
             .execute(&mut *tx)
             .await?;
@@ -273,6 +292,7 @@ impl PersonIndex {
         tracing::debug!(
             records = records.len(),
             new_persons = new_persons.len(),
+            queued = to_review.len(),
             "records resolved"
         );
         Ok(out)
@@ -351,6 +371,74 @@ pub(crate) async fn known_holders(
         }
     }
     Ok(out)
+}
+
+/// Inserts `tokens` (kind, token, person) into `match_tokens`.
+pub(crate) async fn insert_tokens(
+    conn: &mut sqlx::AnyConnection,
+    tokens: &[(TokenKind, [u8; 32], PersonKey)],
+    now: i64,
+) -> Result<()> {
+    for chunk in tokens.chunks(sql::rows_per_statement(4)) {
+        let text = format!(
+            "INSERT INTO match_tokens (kind, token, person_key, created_us) VALUES {}",
+            sql::values(chunk.len(), 4)
+        );
+        let mut q = sqlx::query(&text);
+        for (kind, token, person) in chunk {
+            q = q
+                .bind(kind.as_str())
+                .bind(token.to_vec())
+                .bind(person.to_string())
+                .bind(now);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Points every token of a record that names nobody yet at `person`,
+/// noting it in `holders` (so later records of a batch see it) and in
+/// `new_tokens` (to be inserted).
+pub(crate) fn bind_vacant(
+    holders: &mut HashMap<(&'static str, [u8; 32]), PersonKey>,
+    record_tokens: &[(TokenKind, [u8; 32])],
+    person: PersonKey,
+    new_tokens: &mut Vec<(TokenKind, [u8; 32], PersonKey)>,
+) {
+    for (kind, t) in record_tokens {
+        if let std::collections::hash_map::Entry::Vacant(e) = holders.entry((kind.as_str(), *t)) {
+            e.insert(person);
+            new_tokens.push((*kind, *t, person));
+        }
+    }
+}
+
+/// Whether the platform trusts an attribute record's link to its person
+/// (`attribute_records.link_state`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LinkState {
+    /// Trusted: its tokens name the person, identification may use it.
+    Linked,
+    /// Awaiting a reviewer: no token, no identification.
+    InReview,
+}
+
+impl LinkState {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            LinkState::Linked => "linked",
+            LinkState::InReview => "in_review",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Result<Self> {
+        match text {
+            "linked" => Ok(LinkState::Linked),
+            "in_review" => Ok(LinkState::InReview),
+            other => Err(Error::Corrupt(format!("unknown link state {other:?}"))),
+        }
+    }
 }
 
 /// The value of the name–birth–sex token: normalized kana name, ISO birth

@@ -1,6 +1,7 @@
 //! Integration tests of the person index, each on SQLite and PostgreSQL,
 //! and of linkage on the shared test data (`linkage`).
 
+mod attacks;
 mod curation;
 mod linkage;
 
