@@ -48,6 +48,11 @@ pub enum ReviewReason {
     /// as another one ([`ReviewItem::other_person`]), in the band below the
     /// automatic link threshold.
     Probabilistic,
+    /// Two batches staged at once gave one token to two persons (two
+    /// providers sending one new patient in the same minute); the token
+    /// stayed with the person committed first ([`ReviewItem::other_person`]).
+    /// `Same` merges the two.
+    ConcurrentLink,
 }
 
 impl ReviewReason {
@@ -57,6 +62,7 @@ impl ReviewReason {
             ReviewReason::NameBirthSexOnly => "name_birth_sex_only",
             ReviewReason::AttributesDisagree => "attributes_disagree",
             ReviewReason::Probabilistic => "probabilistic",
+            ReviewReason::ConcurrentLink => "concurrent_link",
         }
     }
 
@@ -65,6 +71,7 @@ impl ReviewReason {
             "name_birth_sex_only" => Some(ReviewReason::NameBirthSexOnly),
             "attributes_disagree" => Some(ReviewReason::AttributesDisagree),
             "probabilistic" => Some(ReviewReason::Probabilistic),
+            "concurrent_link" => Some(ReviewReason::ConcurrentLink),
             _ => None,
         }
     }
@@ -609,7 +616,10 @@ impl PersonIndex {
         }
         let record: String = row.try_get("record_id")?;
         let kind: String = row.try_get("reason")?;
-        let event = if kind == ReviewReason::Probabilistic.as_str() {
+        let pair = [ReviewReason::Probabilistic, ReviewReason::ConcurrentLink]
+            .iter()
+            .any(|r| r.as_str() == kind);
+        let event = if pair {
             match decision {
                 Decision::Same => {
                     let person = parse_key(&row.try_get::<String, _>("person_key")?)?;
@@ -684,8 +694,10 @@ impl PersonIndex {
         let tokens = self.tokens_of(&provider, &r.attributes);
         let values: Vec<[u8; 32]> = tokens.iter().map(|(_, t)| *t).collect();
         let mut holders = known_holders(tx, &values).await?;
-        let mut new_tokens = Vec::new();
-        bind_vacant(&mut holders, &tokens, person, &mut new_tokens);
+        let new_tokens: Vec<_> = bind_vacant(&mut holders, &tokens, person)
+            .into_iter()
+            .map(|(kind, t)| (kind, t, person))
+            .collect();
         insert_tokens(tx, &new_tokens, self.clock().now().unix_micros()).await?;
         sqlx::query("UPDATE attribute_records SET link_state = $1 WHERE id = $2")
             .bind(LinkState::Linked.as_str())

@@ -26,6 +26,7 @@ pub mod linkage;
 pub mod normalize;
 pub mod pprl;
 pub mod relink;
+pub mod staging;
 pub mod token;
 pub mod vault;
 

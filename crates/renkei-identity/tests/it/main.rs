@@ -4,6 +4,7 @@
 mod attacks;
 mod curation;
 mod linkage;
+mod staging;
 
 use std::sync::Arc;
 

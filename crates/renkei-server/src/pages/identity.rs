@@ -54,6 +54,10 @@ fn reason_label(l: Lang, r: ReviewReason) -> &'static str {
             "確率的照合で別の人物と同一の可能性（自動連結の閾値未満）",
             "The probabilistic pass found another person likely the same (below the automatic threshold)",
         ),
+        ReviewReason::ConcurrentLink => l.pick(
+            "同時に受け付けた提出が同じ番号を別の人物に付与（先に確定した人物に残置）",
+            "Two submissions at once gave one number to two persons (it stayed with the one committed first)",
+        ),
     }
 }
 

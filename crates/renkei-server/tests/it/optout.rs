@@ -272,6 +272,16 @@ app_test!(
             "insured_number": "12345678", "insured_branch": "01"
         });
 
+        // First inside a submission that is refused (its last line cut
+        // off): nothing of it may reach identity.
+        let cut = format!("{claimed}\n{}", &claimed.to_string()[..30]);
+        let resp = app.http.post(app.url("/api/v1/submissions")).bearer_auth(&sender).body(cut).send().await.expect("submit");
+        assert_eq!(resp.status(), 400, "a cut body is refused");
+        assert_eq!(app.state.identity().person_count().await.expect("count"), 1, "a refused submission left persons");
+        assert_eq!(operator_get(&app, "/api/v1/identity/review").await, json!([]));
+        let resp = app.http.post(app.url("/api/v1/patient/session")).json(&invented).send().await.expect("send");
+        problem(resp, 401).await;
+
         let resp = app.http.post(app.url("/api/v1/submissions")).bearer_auth(&sender).body(claimed.to_string()).send().await.expect("submit");
         assert_eq!(resp.status(), 201);
         let receipt: Value = resp.json().await.expect("receipt");

@@ -291,6 +291,12 @@ pub(super) async fn step_identity(
             (ReviewReason::AttributesDisagree, Decision::Different) => {
                 "another person: the number was not theirs"
             }
+            (ReviewReason::ConcurrentLink, Decision::Same) => {
+                "same person: two providers sent the new patient at once"
+            }
+            (ReviewReason::ConcurrentLink, Decision::Different) => {
+                "different persons: the number was mistyped at one provider"
+            }
             (ReviewReason::Probabilistic, Decision::Same) => {
                 "same person: the records differ by typing errors only"
             }
