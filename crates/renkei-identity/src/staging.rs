@@ -4,7 +4,7 @@
 //! it knows whether the submission will commit. Each chunk's persons,
 //! tokens, attribute records and review items are written to `staged_*`
 //! tables under the batch (the submission's id), where only later chunks of
-//! the same batch see them ([`staged_holders`]). When the submission's lake
+//! the same batch see them. When the submission's lake
 //! commit lands, [`PersonIndex::commit_batch`] moves them into the index in
 //! one transaction; when it is refused, abandoned or interrupted,
 //! [`PersonIndex::discard_batch`] deletes them. Both are idempotent, so
