@@ -7,9 +7,12 @@
 //! that are written to the lake as staged (invisible) Parquet files as they
 //! fill. Bookkeeping rows are staged in the database per chunk. At the end
 //! everything becomes visible at once: one lake commit over all tables
-//! (with the submission id as its commit id), then one database
-//! transaction moving what was staged. A crash between the two is finished
-//! at the next start by looking for the commit id in the lake.
+//! (with the submission id as its commit id), then identity's batch (the
+//! patients' persons, tokens and records, staged under the submission id),
+//! then one database transaction moving what was staged. A crash between
+//! any two is finished at the next start by looking for the commit id in
+//! the lake; a submission that fails, is dropped or was cut by a crash
+//! before it is read has its identity batch discarded with it.
 //!
 //! Submissions of one provider are serialized (their supersession
 //! decisions depend on each other); different providers' run side by side.
@@ -78,6 +81,9 @@ struct Inner {
     /// The memory budget, in KiB: each submission reserves its worst case
     /// before it reads.
     budget: tokio::sync::Semaphore,
+    /// Clean-ups of submissions whose request ended before they were read
+    /// (a client that hung up, a timeout), running on their own.
+    cleanups: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for Intake {
@@ -108,6 +114,7 @@ impl Intake {
                 budget: tokio::sync::Semaphore::new(kib(config.limits.memory_budget_bytes) as usize),
                 config,
                 locks: std::sync::Mutex::default(),
+                cleanups: std::sync::Mutex::default(),
             }),
         };
         intake.recover().await?;
@@ -115,36 +122,40 @@ impl Intake {
     }
 
     async fn recover(&self) -> Result<()> {
-        let inner = &self.inner;
-        for (id, state) in store::unfinished(&inner.db).await? {
-            let landed = match state {
-                SubmissionState::Committing => inner.lake.find_commit(&id.to_string()).await?,
-                _ => None,
-            };
-            match landed {
-                Some(version) => {
-                    warn!(submission = %id, version = version.get(), "finishing a submission whose lake commit landed before a crash");
-                    store::finish_commit(
-                        &inner.db,
-                        &id,
-                        Some(version.get()),
-                        inner.clock.now().unix_micros(),
-                    )
-                    .await?;
-                }
-                None => {
-                    warn!(submission = %id, ?state, "discarding a submission a crash interrupted");
-                    store::abandon(
-                        &inner.db,
-                        &id,
-                        "interrupted: the platform stopped before the submission was committed",
-                        false,
-                    )
-                    .await?;
+        for (id, state) in store::unfinished(&self.inner.db).await? {
+            warn!(submission = %id, ?state, "settling a submission a crash interrupted");
+            self.inner
+                .settle(
+                    &id,
+                    "interrupted: the platform stopped before the submission was committed",
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Waits until every submission whose request ended before it was read
+    /// (a client that hung up, a timeout) has been discarded — in
+    /// collection and in identity. For shutdown and tests; the clean-ups
+    /// run on their own meanwhile.
+    pub async fn settled(&self) {
+        loop {
+            let pending: Vec<_> = std::mem::take(
+                &mut *self
+                    .inner
+                    .cleanups
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            );
+            if pending.is_empty() {
+                return;
+            }
+            for task in pending {
+                if let Err(e) = task.await {
+                    warn!(error = %e, "a submission's clean-up did not finish; recovery will at the next start");
                 }
             }
         }
-        Ok(())
     }
 
     /// The collection database (for readiness checks and reports).
@@ -191,12 +202,14 @@ impl Intake {
     /// content. Returns the receipt; the same content sent again returns
     /// the first receipt and writes nothing.
     ///
-    /// An error means nothing of the submission was committed: the body
-    /// could not be read to its end, went past a limit ([`Limits`]), was
-    /// not FHIR JSON, or a store failed. Dropping the returned future
-    /// before the body has been read to its end (a client that hangs up,
-    /// a request that times out) stops the work and rolls the submission
-    /// back; once the body is read, the submission is committed whole.
+    /// An error means nothing of the submission was committed — to the
+    /// lake, collection's tables or identity: the body could not be read to
+    /// its end, went past a limit ([`Limits`]), was not FHIR JSON, or a
+    /// store failed. Identity's writes are staged under the submission and
+    /// committed or discarded with it. Dropping the returned future before
+    /// the body has been read to its end (a client that hangs up, a request
+    /// that times out) stops the work and discards the submission; once the
+    /// body is read, the commit runs to its end regardless.
     #[instrument(skip_all, fields(provider = %provider))]
     pub async fn submit<R>(&self, provider: &ProviderCode, body: R) -> Result<Receipt>
     where
@@ -239,8 +252,8 @@ impl Intake {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             locks.entry(provider.clone()).or_default().clone()
         };
-        let _serialized = tokio::select! {
-            guard = lock.lock() => guard,
+        let serialized = tokio::select! {
+            guard = lock.lock_owned() => guard,
             _ = &mut hangup => return Err(Error::Cancelled),
         };
         let reserve = kib(self.inner.config.limits.reserve_bytes());
@@ -253,6 +266,14 @@ impl Intake {
         let id = SubmissionId::generate();
         let received_at = self.inner.clock.now();
         store::insert_submission(&self.inner.db, &id, provider, received_at.unix_micros()).await?;
+        // Until the body is read, dropping this future (the client hung
+        // up, the request timed out) must not leave the submission
+        // receiving, nor identity's staged persons behind.
+        let mut unsettled = Unsettled {
+            inner: self.inner.clone(),
+            id: id.clone(),
+            serialized: Some(serialized),
+        };
         let mut run = Run::new(&self.inner, provider.clone(), id.clone(), received_at);
         let read = tokio::select! {
             biased;
@@ -262,39 +283,253 @@ impl Intake {
             }
             read = run.read(body) => read,
         };
-        let result = match read {
+        // Read to its end: what remains is not cut short by a hang-up.
+        let read = match read {
             Ok(source) => {
                 let (content_sha256, bytes) = (source.content_sha256(), source.bytes());
                 drop(source);
-                run.commit(content_sha256, bytes).await
+                run.prepare(content_sha256, bytes).await
             }
             Err(e) => Err(e),
         };
-        match result {
-            Ok(receipt) => Ok(receipt),
+        let staged = std::mem::take(&mut run.staged);
+        drop(run);
+        match read {
+            Ok(Read::Duplicate(first)) => {
+                unsettled.disarm();
+                Ok(*first)
+            }
+            Ok(Read::Ready(ready)) => {
+                let serialized = unsettled.disarm();
+                // Read whole: the commit runs to its end on its own, even if
+                // the client leaves now, holding the provider's turn.
+                let inner = self.inner.clone();
+                tokio::spawn(async move {
+                    let _serialized = serialized;
+                    inner.commit(ready, staged).await
+                })
+                .await
+                .map_err(|e| Error::Corrupt(format!("committing submission {id} panicked: {e}")))?
+            }
             Err(error) => {
-                // A lake commit whose outcome was unknown may have landed:
-                // then the submission is committed, whatever the error said.
-                if let Ok(Some(version)) = self.inner.lake.find_commit(&id.to_string()).await {
-                    warn!(submission = %id, %error, "the lake commit landed despite the error; finishing");
-                    return store::finish_commit(
-                        &self.inner.db,
-                        &id,
-                        Some(version.get()),
-                        self.inner.clock.now().unix_micros(),
-                    )
-                    .await;
+                // Still armed: dropped while failing, it is settled anyway.
+                let answer = self.inner.fail(&id, error, staged).await;
+                unsettled.disarm();
+                answer
+            }
+        }
+    }
+}
+
+/// A submission being read, to be discarded if its request is dropped
+/// before [`disarm`](Self::disarm).
+struct Unsettled {
+    inner: Arc<Inner>,
+    id: SubmissionId,
+    /// The provider's turn, held until the clean-up is done.
+    serialized: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Unsettled {
+    /// The submission was read (or failed and is handled): no clean-up.
+    fn disarm(&mut self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        self.serialized.take()
+    }
+}
+
+impl Drop for Unsettled {
+    fn drop(&mut self) {
+        let Some(serialized) = self.serialized.take() else {
+            return;
+        };
+        let inner = self.inner.clone();
+        let id = self.id.clone();
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            warn!(submission = %id, "a submission was dropped without a runtime; recovery settles it at the next start");
+            return;
+        };
+        let task = runtime.spawn({
+            let inner = inner.clone();
+            async move {
+                let _serialized = serialized;
+                match inner
+                    .settle(&id, "abandoned: the request ended before the submission was read")
+                    .await
+                {
+                    Ok(_) => info!(submission = %id, "a submission whose request ended was discarded"),
+                    Err(e) => warn!(submission = %id, error = %e, "cannot discard a dropped submission; recovery will at the next start"),
                 }
-                let staged = std::mem::take(&mut run.staged);
-                self.inner
-                    .lake
+            }
+        });
+        inner
+            .cleanups
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(task);
+    }
+}
+
+/// How [`Inner::settle`] left a submission.
+enum Settled {
+    /// Its lake commit had landed: committed, with this receipt.
+    Committed(Box<Receipt>),
+    /// Nothing of it counts: marked failed, identity's batch discarded.
+    Abandoned,
+    /// It was settled before (committed, failed or forgotten).
+    Already,
+}
+
+/// A submission read to its end, ready to commit.
+struct Ready {
+    id: SubmissionId,
+    provider: ProviderCode,
+    receipt: Receipt,
+    stats: Vec<(String, String, i64)>,
+}
+
+/// What reading a submission gave.
+enum Read {
+    /// Read whole; commit it.
+    Ready(Box<Ready>),
+    /// The same content was committed before: its receipt (nothing of this
+    /// one was kept).
+    Duplicate(Box<Receipt>),
+}
+
+impl Inner {
+    /// Commits a submission read to its end: the lake first (one commit
+    /// with the submission id as its commit id), then identity's batch,
+    /// then collection's bookkeeping. A crash between any two is finished
+    /// by [`settle`](Self::settle) at the next start, since the lake
+    /// commit can be found.
+    async fn commit(
+        &self,
+        ready: Box<Ready>,
+        staged: Vec<(TableName, StagedFile)>,
+    ) -> Result<Receipt> {
+        let id = ready.id.clone();
+        match self.try_commit(&ready, staged).await {
+            Ok(receipt) => Ok(receipt),
+            Err(error) => self.fail(&id, error, Vec::new()).await,
+        }
+    }
+
+    async fn try_commit(
+        &self,
+        ready: &Ready,
+        staged: Vec<(TableName, StagedFile)>,
+    ) -> Result<Receipt> {
+        let id = &ready.id;
+        let stats: Vec<(&str, &str, i64)> = ready
+            .stats
+            .iter()
+            .map(|(t, m, v)| (t.as_str(), m.as_str(), *v))
+            .collect();
+        if let Err(e) = store::begin_commit(&self.db, &ready.receipt, &stats).await {
+            self.lake
+                .discard(staged.into_iter().map(|(_, f)| f).collect())
+                .await;
+            return Err(e);
+        }
+        let version = if staged.is_empty() {
+            None
+        } else {
+            let mut by_table: BTreeMap<String, (TableName, Change)> = BTreeMap::new();
+            for (table, file) in staged {
+                let entry = by_table
+                    .entry(table.to_string())
+                    .or_insert_with(|| (table.clone(), Change::new().operation("ingest")));
+                entry.1 = std::mem::take(&mut entry.1).add_staged(file);
+            }
+            let mut change = LakeChange::new()
+                .operation("ingest")
+                .property("submission_id", id.to_string())
+                .property("provider_code", ready.provider.to_string())
+                .commit_id(id.to_string());
+            for (_, (table, c)) in by_table {
+                change = change.table(table, c);
+            }
+            Some(self.lake.commit_all(change).await?.get())
+        };
+        self.identity.commit_batch(&id.identity_batch()).await?;
+        let receipt =
+            store::finish_commit(&self.db, id, version, self.clock.now().unix_micros()).await?;
+        let totals = receipt.totals();
+        info!(
+            submission = %id,
+            lake_version = ?version,
+            received = totals.received,
+            accepted = totals.accepted,
+            rejected = totals.rejected,
+            pending = totals.pending,
+            "submission committed"
+        );
+        Ok(receipt)
+    }
+
+    /// A submission failed with `error`: settles it and answers — with
+    /// its receipt if its lake commit landed despite the error, else with
+    /// the error, its staged lake files deleted.
+    async fn fail(
+        &self,
+        id: &SubmissionId,
+        error: Error,
+        staged: Vec<(TableName, StagedFile)>,
+    ) -> Result<Receipt> {
+        match self.settle(id, &error.to_string()).await {
+            Ok(Settled::Committed(receipt)) => {
+                warn!(submission = %id, %error, "the lake commit landed despite the error; finished");
+                Ok(*receipt)
+            }
+            Ok(Settled::Abandoned | Settled::Already) => {
+                self.lake
                     .discard(staged.into_iter().map(|(_, f)| f).collect())
                     .await;
-                if let Err(e) = store::abandon(&self.inner.db, &id, &error.to_string(), false).await
-                {
-                    warn!(submission = %id, error = %e, "cannot mark a failed submission; recovery will at the next start");
-                }
                 Err(error)
+            }
+            Err(e) => {
+                warn!(submission = %id, error = %e, "cannot settle a failed submission; recovery will at the next start");
+                Err(error)
+            }
+        }
+    }
+
+    /// Finishes or discards a submission that stopped before it was
+    /// committed (an error, a dropped request, a crash), in collection and
+    /// in identity alike: if its lake commit landed, identity's batch is
+    /// committed and then the bookkeeping; otherwise identity's batch is
+    /// discarded and then the submission marked failed. Each step may be
+    /// repeated, so a crash between two is finished at the next start.
+    async fn settle(&self, id: &SubmissionId, reason: &str) -> Result<Settled> {
+        let batch = id.identity_batch();
+        let landed = match store::state_of(&self.db, id).await? {
+            // The lake commit is only ever attempted from `committing`.
+            Some(SubmissionState::Receiving) => None,
+            Some(SubmissionState::Committing) => self.lake.find_commit(&id.to_string()).await?,
+            Some(SubmissionState::Committed) => return Ok(Settled::Already),
+            Some(SubmissionState::Failed) | None => {
+                // Failed or forgotten after identity's batch was
+                // discarded; discarding again costs nothing.
+                self.identity.discard_batch(&batch).await?;
+                return Ok(Settled::Already);
+            }
+        };
+        match landed {
+            Some(version) => {
+                self.identity.commit_batch(&batch).await?;
+                let receipt = store::finish_commit(
+                    &self.db,
+                    id,
+                    Some(version.get()),
+                    self.clock.now().unix_micros(),
+                )
+                .await?;
+                Ok(Settled::Committed(Box::new(receipt)))
+            }
+            None => {
+                self.identity.discard_batch(&batch).await?;
+                store::abandon(&self.db, id, reason, false).await?;
+                Ok(Settled::Abandoned)
             }
         }
     }
@@ -372,7 +607,8 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Reads the body to its end, processing it chunk by chunk. The only
+    /// Reads the body to its end, processing it chunk by chunk: patients
+    /// resolved (staged in identity), rows staged in the lake. The only
     /// phase a hang-up cancels.
     async fn read<R>(&mut self, body: R) -> Result<Source>
     where
@@ -406,9 +642,9 @@ impl<'a> Run<'a> {
         Ok(source)
     }
 
-    /// Commits what was read: bookkeeping staged, then one lake commit,
-    /// then the database.
-    async fn commit(&mut self, content_sha256: String, bytes: u64) -> Result<Receipt> {
+    /// What was read, ready to commit — or the receipt of the same content
+    /// committed before, this one's staged writes discarded.
+    async fn prepare(&mut self, content_sha256: String, bytes: u64) -> Result<Read> {
         if let Some(first) =
             store::same_content(&self.inner.db, &self.provider, &content_sha256).await?
         {
@@ -418,8 +654,14 @@ impl<'a> Run<'a> {
                 .lake
                 .discard(staged.into_iter().map(|(_, f)| f).collect())
                 .await;
+            // Identity's batch first: forgotten, the submission could no
+            // longer be found by recovery.
+            self.inner
+                .identity
+                .discard_batch(&self.id.identity_batch())
+                .await?;
             store::abandon(&self.inner.db, &self.id, "duplicate", true).await?;
-            return Ok(first);
+            return Ok(Read::Duplicate(Box::new(first)));
         }
         self.join_pending().await?;
         self.flush_all().await?;
@@ -439,47 +681,17 @@ impl<'a> Run<'a> {
             pending_joined: self.pending_joined,
             failure: None,
         };
-        let stats: Vec<(&str, &str, i64)> = self.tally.rows().collect();
-        store::begin_commit(&self.inner.db, &receipt, &stats).await?;
-
-        let version = if self.staged.is_empty() {
-            None
-        } else {
-            let mut by_table: BTreeMap<String, (TableName, Change)> = BTreeMap::new();
-            for (table, file) in std::mem::take(&mut self.staged) {
-                let entry = by_table
-                    .entry(table.to_string())
-                    .or_insert_with(|| (table.clone(), Change::new().operation("ingest")));
-                entry.1 = std::mem::take(&mut entry.1).add_staged(file);
-            }
-            let mut change = LakeChange::new()
-                .operation("ingest")
-                .property("submission_id", self.id.to_string())
-                .property("provider_code", self.provider.to_string())
-                .commit_id(self.id.to_string());
-            for (_, (table, c)) in by_table {
-                change = change.table(table, c);
-            }
-            Some(self.inner.lake.commit_all(change).await?.get())
-        };
-        let receipt = store::finish_commit(
-            &self.inner.db,
-            &self.id,
-            version,
-            self.inner.clock.now().unix_micros(),
-        )
-        .await?;
-        let totals = receipt.totals();
-        info!(
-            submission = %self.id,
-            lake_version = ?version,
-            received = totals.received,
-            accepted = totals.accepted,
-            rejected = totals.rejected,
-            pending = totals.pending,
-            "submission committed"
-        );
-        Ok(receipt)
+        let stats = self
+            .tally
+            .rows()
+            .map(|(t, m, v)| (t.to_owned(), m.to_owned(), v))
+            .collect();
+        Ok(Read::Ready(Box::new(Ready {
+            id: self.id.clone(),
+            provider: self.provider.clone(),
+            receipt,
+            stats,
+        })))
     }
 
     fn count(&mut self, resource_type: &str) -> &mut TypeCounts {
@@ -677,10 +889,12 @@ impl<'a> Run<'a> {
             return Ok(Vec::new());
         }
         let records: Vec<IdentifyingAttributes> = who.iter().map(|(_, a)| a.clone()).collect();
+        // Staged under the submission: identity's writes become visible
+        // when the submission commits, and vanish if it does not.
         let answers = self
             .inner
             .identity
-            .resolve_batch(&self.provider, &records)
+            .resolve_staged(&self.id.identity_batch(), &self.provider, &records)
             .await?;
         let mut staged = Vec::new();
         for ((i, _), answer) in who.iter().zip(answers) {

@@ -12,7 +12,10 @@
 //! Guarantees, each tested under `tests/`:
 //! - **All or nothing.** A submission's rows become visible in one lake
 //!   commit over every table; a body that cannot be read to its end
-//!   commits nothing.
+//!   commits nothing. Identity's writes for the submission (persons,
+//!   tokens, attribute records, review items) are staged under its id and
+//!   committed or discarded with it — also when it is refused, its request
+//!   is dropped, or the platform stops midway (settled at the next start).
 //! - **Idempotent.** The same content (SHA-256 after gzip decoding) sent
 //!   again by the same provider returns the first receipt and writes
 //!   nothing; a resource sent again unchanged is counted as unchanged.
@@ -40,7 +43,7 @@
 //! pending area, and the per-provider quality figures.
 //!
 //! **Never:** stores a direct identifier in the lake, commits part of a
-//! submission, refuses a valid resource for its type alone, or decides who
+//! submission (in the lake, its own tables or identity), refuses a valid resource for its type alone, or decides who
 //! a patient is (identity does).
 //!
 //! **Start at:** [`Intake::submit`], then `intake` for the flow, `input`

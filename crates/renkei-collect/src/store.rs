@@ -471,6 +471,16 @@ pub(crate) async fn abandon(db: &Db, id: &SubmissionId, reason: &str, forget: bo
     Ok(())
 }
 
+/// A submission's state, `None` for one never recorded (or forgotten as
+/// a resend of content committed before).
+pub(crate) async fn state_of(db: &Db, id: &SubmissionId) -> Result<Option<SubmissionState>> {
+    let state: Option<String> = sqlx::query_scalar("SELECT state FROM submissions WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(db.pool())
+        .await?;
+    state.map(|s| SubmissionState::parse(&s)).transpose()
+}
+
 /// Submissions a crash left unfinished: (id, state).
 pub(crate) async fn unfinished(db: &Db) -> Result<Vec<(SubmissionId, SubmissionState)>> {
     let rows = sqlx::query(

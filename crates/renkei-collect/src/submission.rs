@@ -19,6 +19,12 @@ impl SubmissionId {
         Self(uuid::Uuid::now_v7())
     }
 
+    /// The identity batch this submission's resolutions are staged under:
+    /// the same UUID, so recovery finds it from the submission alone.
+    pub fn identity_batch(&self) -> renkei_core::IdentityBatch {
+        renkei_core::IdentityBatch::from_uuid(self.0)
+    }
+
     /// Reads an id, refusing anything but a UUID.
     pub fn parse(text: &str) -> Result<Self> {
         uuid::Uuid::parse_str(text)

@@ -186,6 +186,35 @@ pub trait IdentityResolver: Send + Sync + 'static {
         })
     }
 
+    /// [`resolve_batch`](Self::resolve_batch), staged under `batch`: later
+    /// calls with the same batch see what it wrote (a submission's records
+    /// of one person agree across its chunks) and nobody else does, until
+    /// [`commit_batch`](Self::commit_batch) makes it visible or
+    /// [`discard_batch`](Self::discard_batch) removes it. Collection
+    /// stages each submission under its own id, so that identity commits
+    /// or rolls back with the submission.
+    fn resolve_staged<'a>(
+        &'a self,
+        batch: &'a crate::IdentityBatch,
+        provider: &'a ProviderCode,
+        records: &'a [IdentifyingAttributes],
+    ) -> BoxFuture<'a, Result<Vec<Resolution>, Error>>;
+
+    /// Makes everything staged under `batch` visible at once. Idempotent:
+    /// a batch committed already, discarded or never staged is nothing to
+    /// do. A token another batch gave to another person meanwhile stays
+    /// with that person, and the pair is queued for review.
+    fn commit_batch<'a>(
+        &'a self,
+        batch: &'a crate::IdentityBatch,
+    ) -> BoxFuture<'a, Result<(), Error>>;
+
+    /// Removes everything staged under `batch`. Idempotent.
+    fn discard_batch<'a>(
+        &'a self,
+        batch: &'a crate::IdentityBatch,
+    ) -> BoxFuture<'a, Result<(), Error>>;
+
     /// The persons already known under `provider`'s own patient ids, in the
     /// same order; `None` for an id never seen. Creates nothing: collection
     /// asks this for a resource whose Patient came in an earlier submission,

@@ -35,6 +35,12 @@ macro_rules! uuid_id {
             pub fn as_uuid(&self) -> Uuid {
                 self.0
             }
+
+            /// The id of a UUID made elsewhere (another id of the same
+            /// value, as a submission's id names its identity batch).
+            pub fn from_uuid(id: Uuid) -> Self {
+                Self(id)
+            }
         }
 
         impl fmt::Display for $name {
@@ -87,6 +93,14 @@ uuid_id!(
     /// An organization: a provider, an applicant's institution, an operator.
     OrgId,
     "org id"
+);
+uuid_id!(
+    /// A batch of identity writes that become visible together or not at
+    /// all: collection resolves a submission's patients under a batch with
+    /// the submission's own id, and commits or discards the batch with the
+    /// submission.
+    IdentityBatch,
+    "identity batch id"
 );
 uuid_id!(
     /// One attribute record in identity: what one provider said about one

@@ -23,7 +23,9 @@ use renkei_store::Backend;
 use serde::Serialize;
 use sqlx::Row;
 
-use crate::index::{RESOLVE_LOCK_KEY, context, parse_key};
+use crate::index::{
+    LinkState, RESOLVE_LOCK_KEY, bind_vacant, context, insert_tokens, known_holders, parse_key,
+};
 use crate::token::TokenKind;
 use crate::vault::Sealed;
 use crate::{Error, PersonIndex, Result};
@@ -33,13 +35,24 @@ use crate::{Error, PersonIndex, Result};
 #[serde(rename_all = "snake_case")]
 pub enum ReviewReason {
     /// Linked by kana name, birth date and sex alone, although the record
-    /// carries an insurance number its person never had: an insurer change
-    /// or a namesake born the same day.
+    /// carries a number (insurance, or the provider's patient id) its
+    /// person never had: an insurer change, a first visit elsewhere, or a
+    /// namesake born the same day.
     NameBirthSexOnly,
+    /// Linked by a number (insurance, or the provider's patient id), but
+    /// the record's kana name, birth date and sex are not ones the person
+    /// is known by: a typo or a changed name — or someone claiming another
+    /// person's card.
+    AttributesDisagree,
     /// The probabilistic pass found the record likely to be the same person
     /// as another one ([`ReviewItem::other_person`]), in the band below the
     /// automatic link threshold.
     Probabilistic,
+    /// Two batches staged at once gave one token to two persons (two
+    /// providers sending one new patient in the same minute); the token
+    /// stayed with the person committed first ([`ReviewItem::other_person`]).
+    /// `Same` merges the two.
+    ConcurrentLink,
 }
 
 impl ReviewReason {
@@ -47,14 +60,18 @@ impl ReviewReason {
     pub fn as_str(self) -> &'static str {
         match self {
             ReviewReason::NameBirthSexOnly => "name_birth_sex_only",
+            ReviewReason::AttributesDisagree => "attributes_disagree",
             ReviewReason::Probabilistic => "probabilistic",
+            ReviewReason::ConcurrentLink => "concurrent_link",
         }
     }
 
     fn parse(text: &str) -> Option<Self> {
         match text {
             "name_birth_sex_only" => Some(ReviewReason::NameBirthSexOnly),
+            "attributes_disagree" => Some(ReviewReason::AttributesDisagree),
             "probabilistic" => Some(ReviewReason::Probabilistic),
+            "concurrent_link" => Some(ReviewReason::ConcurrentLink),
             _ => None,
         }
     }
@@ -78,7 +95,7 @@ pub enum Decision {
 pub enum ReviewState {
     /// Waiting for a reviewer.
     Open,
-    /// Decided: same person.
+    /// Decided: same person (the record's link is trusted from now on).
     Same,
     /// Decided: a different person (the record was split off).
     Different,
@@ -141,6 +158,9 @@ pub struct AttributeRecord {
     pub stored_under: PersonKey,
     /// What the provider said.
     pub attributes: IdentifyingAttributes,
+    /// The record's link awaits a reviewer: it binds no match token, and
+    /// identification and the probabilistic pass ignore it.
+    pub in_review: bool,
 }
 
 /// A recorded read of a person's attributes, with what was read.
@@ -317,7 +337,9 @@ impl PersonIndex {
             let tokens = self.tokens_of(&provider, &r.attributes);
             if moving.contains(r.id.as_str()) {
                 leaving.extend(tokens);
-            } else {
+            } else if !r.in_review {
+                // A record awaiting review holds no token, so it cannot
+                // keep one with the person either.
                 staying.extend(tokens);
             }
         }
@@ -499,7 +521,7 @@ impl PersonIndex {
         person: &PersonKey,
     ) -> Result<Vec<AttributeRecord>> {
         let rows = sqlx::query(
-            "SELECT id, person_key, provider_code, nonce, ciphertext FROM attribute_records \
+            "SELECT id, person_key, provider_code, nonce, ciphertext, link_state FROM attribute_records \
              WHERE person_key = $1 OR person_key IN (SELECT person_key FROM persons WHERE merged_into = $1) \
              ORDER BY created_us, id",
         )
@@ -510,7 +532,7 @@ impl PersonIndex {
     }
 
     /// One `attribute_records` row (id, person_key, provider_code, nonce,
-    /// ciphertext), decrypted.
+    /// ciphertext, link_state), decrypted.
     pub(crate) fn decrypt_row(&self, r: &sqlx::any::AnyRow) -> Result<AttributeRecord> {
         let id: String = r.try_get("id")?;
         let stored = parse_key(&r.try_get::<String, _>("person_key")?)?;
@@ -527,11 +549,13 @@ impl PersonIndex {
             .ok_or_else(|| Error::Decrypt { record: id.clone() })?;
         let attributes = serde_json::from_slice(&plaintext)
             .map_err(|e| Error::Corrupt(format!("record {id}: {e}")))?;
+        let state = LinkState::parse(&r.try_get::<String, _>("link_state")?)?;
         Ok(AttributeRecord {
             provider: r.try_get("provider_code")?,
             id,
             stored_under: stored,
             attributes,
+            in_review: state == LinkState::InReview,
         })
     }
 
@@ -564,8 +588,11 @@ impl PersonIndex {
         review_item(&row)
     }
 
-    /// Decides an open review item. `Different` splits the record off into
-    /// a new person and returns the event.
+    /// Decides an open review item. For a queued link, `Same` trusts the
+    /// record under its person and `Different` splits it off into a new
+    /// person (returning the event); either way its tokens that name
+    /// nobody yet then name its person. For a probabilistic item, `Same`
+    /// merges the two persons.
     pub async fn decide(
         &self,
         id: &str,
@@ -589,7 +616,10 @@ impl PersonIndex {
         }
         let record: String = row.try_get("record_id")?;
         let kind: String = row.try_get("reason")?;
-        let event = if kind == ReviewReason::Probabilistic.as_str() {
+        let pair = [ReviewReason::Probabilistic, ReviewReason::ConcurrentLink]
+            .iter()
+            .any(|r| r.as_str() == kind);
+        let event = if pair {
             match decision {
                 Decision::Same => {
                     let person = parse_key(&row.try_get::<String, _>("person_key")?)?;
@@ -610,13 +640,15 @@ impl PersonIndex {
                 Decision::Different => None,
             }
         } else {
-            match decision {
+            let event = match decision {
                 Decision::Same => None,
                 Decision::Different => Some(
                     self.split_in(&mut tx, std::slice::from_ref(&record), actor, reason)
                         .await?,
                 ),
-            }
+            };
+            self.trust_record(&mut tx, &record).await?;
+            event
         };
         sqlx::query(
             "UPDATE review_queue SET state = $1, decided_by = $2, decision_reason = $3, decided_us = $4 \
@@ -634,6 +666,45 @@ impl PersonIndex {
         .await?;
         tx.commit().await?;
         Ok(event)
+    }
+}
+
+impl PersonIndex {
+    /// A reviewer accepted the link of `record` (to its person, or to the
+    /// new person a split gave it): it is trusted, and its tokens that
+    /// name nobody yet name its person. Tokens another person holds stay
+    /// theirs: a token, once given, keeps its person.
+    async fn trust_record(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        record: &str,
+    ) -> Result<()> {
+        let row = sqlx::query(
+            "SELECT id, person_key, provider_code, nonce, ciphertext, link_state \
+             FROM attribute_records WHERE id = $1",
+        )
+        .bind(record)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("attribute record {record}")))?;
+        let r = self.decrypt_row(&row)?;
+        let person = current_in(tx, &r.stored_under).await?;
+        let provider = ProviderCode::parse(&r.provider)
+            .map_err(|e| Error::Corrupt(format!("record {}: provider code: {e}", r.id)))?;
+        let tokens = self.tokens_of(&provider, &r.attributes);
+        let values: Vec<[u8; 32]> = tokens.iter().map(|(_, t)| *t).collect();
+        let mut holders = known_holders(tx, &values).await?;
+        let new_tokens: Vec<_> = bind_vacant(&mut holders, &tokens, person)
+            .into_iter()
+            .map(|(kind, t)| (kind, t, person))
+            .collect();
+        insert_tokens(tx, &new_tokens, self.clock().now().unix_micros()).await?;
+        sqlx::query("UPDATE attribute_records SET link_state = $1 WHERE id = $2")
+            .bind(LinkState::Linked.as_str())
+            .bind(record)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
     }
 }
 

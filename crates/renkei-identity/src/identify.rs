@@ -38,6 +38,13 @@ impl PersonIndex {
     /// usually does not; neither alone identifies, since an insurance card
     /// can be borrowed and namesakes share a birthday.
     ///
+    /// Only records the platform trusts count: a record whose link awaits
+    /// review (sent under the person's number with another name, or linked
+    /// by name alone while carrying a new number) proves nothing, or
+    /// whoever sent it could choose the name they then present. The
+    /// number, too, must be on a trusted record of the person, not only
+    /// in the token table.
+    ///
     /// Creates nothing and records no attribute read: no attribute leaves
     /// identity, only the person's key, and `None` does not tell which
     /// fact failed — nor, by its time, whether the number is on record
@@ -99,11 +106,25 @@ impl PersonIndex {
         let records = self.records_of(&mut conn, &person).await?;
         work.statements += 1;
         work.decryptions += u32::try_from(records.len()).unwrap_or(u32::MAX);
-        // Every record is compared (no early exit at the first match).
-        let matches = records
-            .iter()
-            .map(|r| name_birth_sex(&r.attributes).as_deref() == Some(claimed.as_str()))
-            .fold(false, |any, m| any | m);
+        // Every record is compared (no early exit at the first match), and
+        // only trusted ones count: a record awaiting review (its number
+        // matched while its name, birth date or sex did not) identifies
+        // nobody.
+        let (mut named, mut numbered) = (false, false);
+        for r in &records {
+            let trusted = !r.in_review;
+            let name = name_birth_sex(&r.attributes).as_deref() == Some(claimed.as_str());
+            let number = normalize::insurance_key(
+                r.attributes.insurer_number.as_deref(),
+                r.attributes.insured_symbol.as_deref(),
+                r.attributes.insured_number.as_deref(),
+                r.attributes.insured_branch.as_deref(),
+            )
+            .as_deref()
+                == Some(insurance.as_str());
+            named |= trusted & name;
+            numbered |= trusted & number;
+        }
         for _ in records.len()..RECORDS_AT_LEAST {
             let opened = self
                 .vault()
@@ -114,7 +135,7 @@ impl PersonIndex {
             std::hint::black_box(dummy.as_deref() == Some(claimed.as_str()));
             work.decryptions += 1;
         }
-        Ok(((holder.is_some() && matches).then_some(person), work))
+        Ok(((holder.is_some() && named && numbered).then_some(person), work))
     }
 }
 

@@ -1,17 +1,19 @@
 //! The person index: which person each source record belongs to.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use renkei_core::{
-    Clock, IdentifyingAttributes, IdentityResolver, LinkMethod, PersonKey, ProviderCode, RecordId,
-    Resolution,
+    Clock, IdentifyingAttributes, IdentityBatch, IdentityResolver, LinkMethod, PersonKey,
+    ProviderCode, RecordId, Resolution,
 };
 use renkei_store::{Backend, Db, DbName, Migrations, Stores, sql};
 use sqlx::Row;
 
+use crate::curation::ReviewReason;
 use crate::normalize;
+use crate::staging::staged_holders;
 use crate::token::{TokenKey, TokenKind};
 use crate::vault::VaultKey;
 use crate::{Error, Result};
@@ -138,11 +140,37 @@ impl PersonIndex {
         if records.is_empty() {
             return Ok(Vec::new());
         }
-        let tokens: Vec<Vec<(TokenKind, [u8; 32])>> = records
-            .iter()
-            .map(|a| self.tokens_of(provider, a))
-            .collect();
-        let now = self.clock.now().unix_micros();
+        // Staged and committed in one transaction under the lock: nothing
+        // can take a token in between, so the commit meets no conflict.
+        let batch = IdentityBatch::generate();
+        let mut tx = self.begin_locked().await?;
+        let out = self.stage_in(&mut tx, &batch, provider, records).await?;
+        self.commit_in(&mut tx, &batch).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// [`resolve_batch`](Self::resolve_batch), staged under `batch`: later
+    /// calls with the same batch see what it wrote, nobody else does until
+    /// [`commit_batch`](Self::commit_batch); [`discard_batch`](Self::discard_batch)
+    /// removes it.
+    pub async fn resolve_staged(
+        &self,
+        batch: &IdentityBatch,
+        provider: &ProviderCode,
+        records: &[IdentifyingAttributes],
+    ) -> Result<Vec<Resolution>> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin_locked().await?;
+        let out = self.stage_in(&mut tx, batch, provider, records).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// A write transaction holding the resolution lock.
+    pub(crate) async fn begin_locked(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
         let mut tx = self.db.begin_write().await?;
         if self.db.backend() == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -150,48 +178,98 @@ impl PersonIndex {
                 .execute(&mut *tx)
                 .await?;
         }
+        Ok(tx)
+    }
+
+    /// Resolves `records` against the committed index and what `batch`
+    /// staged before, and stages the result under `batch`.
+    async fn stage_in(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        batch: &IdentityBatch,
+        provider: &ProviderCode,
+        records: &[IdentifyingAttributes],
+    ) -> Result<Vec<Resolution>> {
+        let tokens: Vec<Vec<(TokenKind, [u8; 32])>> = records
+            .iter()
+            .map(|a| self.tokens_of(provider, a))
+            .collect();
+        let now = self.clock.now().unix_micros();
         let all: Vec<[u8; 32]> = tokens.iter().flatten().map(|(_, t)| *t).collect();
-        let mut holders = known_holders(&mut tx, &all).await?;
+        let mut holders = known_holders(tx, &all).await?;
+        // The batch's own tokens win over ones committed meanwhile by
+        // another batch, so that its records of one person keep agreeing;
+        // the commit settles the difference.
+        holders.extend(staged_holders(tx, batch, &all).await?);
 
         let mut new_persons = Vec::new();
         let mut new_tokens = Vec::new();
         let mut out = Vec::with_capacity(records.len());
-        // Records linked by name, birth date and sex alone although they
-        // carry an insurance number the person never had: an insurer
-        // change, or a namesake born the same day. Linked, and queued for
-        // clerical review.
-        let mut to_review = Vec::new();
+        // Records whose link needs a reviewer, and why. They are linked
+        // (their rows carry the person's key, so a split can move them)
+        // but not trusted: they bind no token, and identification and the
+        // probabilistic pass ignore them until a reviewer accepts them.
+        let mut to_review: Vec<(usize, ReviewReason)> = Vec::new();
         for (i, record_tokens) in tokens.iter().enumerate() {
             let found = record_tokens
                 .iter()
                 .find_map(|(kind, t)| holders.get(&(kind.as_str(), *t)).map(|p| (*p, *kind)));
-            let (person, method) = match found {
-                Some((key, TokenKind::Insurance)) => (key, LinkMethod::InsuranceNumber),
-                Some((key, TokenKind::LocalPatientId)) => (key, LinkMethod::LocalPatientId),
+            let (person, method, review) = match found {
+                Some((key, kind @ (TokenKind::Insurance | TokenKind::LocalPatientId))) => {
+                    let method = if kind == TokenKind::Insurance {
+                        LinkMethod::InsuranceNumber
+                    } else {
+                        LinkMethod::LocalPatientId
+                    };
+                    // A number names the person, but the record's kana
+                    // name, birth date and sex are not ones the person is
+                    // known by: a typo, a name changed by marriage — or a
+                    // sender claiming someone else's card under an
+                    // invented name, to be identified as them at the
+                    // portal. Only a reviewer can tell.
+                    let disagrees = record_tokens.iter().any(|(kind, t)| {
+                        *kind == TokenKind::NameBirthSex
+                            && holders.get(&(kind.as_str(), *t)) != Some(&key)
+                    });
+                    (
+                        key,
+                        method,
+                        disagrees.then_some(ReviewReason::AttributesDisagree),
+                    )
+                }
                 Some((key, TokenKind::NameBirthSex)) => {
-                    if record_tokens
+                    // Linked by name, birth date and sex alone although the
+                    // record carries a number the person never had (no
+                    // number matched): an insurer change, a first visit
+                    // elsewhere, or a namesake born the same day. Binding
+                    // that number on a weak link would let whoever knows a
+                    // person's name and birthday give them a card of
+                    // their choosing.
+                    let carries_number = record_tokens
                         .iter()
-                        .any(|(kind, _)| *kind == TokenKind::Insurance)
-                    {
-                        to_review.push(i);
-                    }
-                    (key, LinkMethod::NameBirthSex)
+                        .any(|(kind, _)| *kind != TokenKind::NameBirthSex);
+                    (
+                        key,
+                        LinkMethod::NameBirthSex,
+                        carries_number.then_some(ReviewReason::NameBirthSexOnly),
+                    )
                 }
                 None => {
                     let key = PersonKey::generate();
                     new_persons.push(key);
-                    (key, LinkMethod::NewPerson)
+                    (key, LinkMethod::NewPerson, None)
                 }
             };
-            // A token, once given, keeps its person: merges are explicit,
-            // audited operations, never a side effect of a new record.
-            for (kind, t) in record_tokens {
-                if let std::collections::hash_map::Entry::Vacant(e) =
-                    holders.entry((kind.as_str(), *t))
-                {
-                    e.insert(person);
-                    new_tokens.push((*kind, *t, person));
-                }
+            match review {
+                Some(reason) => to_review.push((i, reason)),
+                // A token, once given, keeps its person: merges are
+                // explicit, audited operations, never a side effect of a
+                // new record.
+                None => new_tokens.extend(
+                    bind_vacant(&mut holders, record_tokens, person)
+                        .into_iter()
+                        .map(|(kind, t)| (i, kind, t, person)),
+                ),
             }
             out.push(Resolution {
                 person_key: person,
@@ -200,34 +278,39 @@ impl PersonIndex {
             });
         }
 
-        for chunk in new_persons.chunks(sql::rows_per_statement(2)) {
+        let batch_text = batch.to_string();
+        for chunk in new_persons.chunks(sql::rows_per_statement(3)) {
             let text = format!(
-                "INSERT INTO persons (person_key, created_us) VALUES {}",
-                sql::values(chunk.len(), 2)
+                "INSERT INTO staged_persons (batch, person_key, created_us) VALUES {}",
+                sql::values(chunk.len(), 3)
             );
             let mut q = sqlx::query(&text);
             for key in chunk {
-                q = q.bind(key.to_string()).bind(now);
+                q = q.bind(batch_text.as_str()).bind(key.to_string()).bind(now);
             }
-            q.execute(&mut *tx).await?;
+            q.execute(&mut **tx).await?;
         }
-        for chunk in new_tokens.chunks(sql::rows_per_statement(4)) {
+        for chunk in new_tokens.chunks(sql::rows_per_statement(6)) {
             let text = format!(
-                "INSERT INTO match_tokens (kind, token, person_key, created_us) VALUES {}",
-                sql::values(chunk.len(), 4)
+                "INSERT INTO staged_tokens (batch, kind, token, person_key, record_id, created_us) \
+                 VALUES {}",
+                sql::values(chunk.len(), 6)
             );
             let mut q = sqlx::query(&text);
-            for (kind, token, person) in chunk {
+            for (i, kind, token, person) in chunk {
                 q = q
+                    .bind(batch_text.as_str())
                     .bind(kind.as_str())
                     .bind(token.to_vec())
                     .bind(person.to_string())
+                    .bind(out[*i].record.to_string())
                     .bind(now);
             }
-            q.execute(&mut *tx).await?;
+            q.execute(&mut **tx).await?;
         }
         let mut sealed_rows = Vec::with_capacity(records.len());
-        for (attributes, resolution) in records.iter().zip(&out) {
+        let in_review: HashSet<usize> = to_review.iter().map(|(i, _)| *i).collect();
+        for (i, (attributes, resolution)) in records.iter().zip(&out).enumerate() {
             let record = resolution.record.to_string();
             let plaintext =
                 serde_json::to_vec(attributes).map_err(|e| Error::Corrupt(e.to_string()))?;
@@ -235,45 +318,58 @@ impl PersonIndex {
                 &plaintext,
                 context(&record, &resolution.person_key).as_bytes(),
             );
-            sealed_rows.push((record, resolution.person_key, sealed));
+            let state = if in_review.contains(&i) {
+                LinkState::InReview
+            } else {
+                LinkState::Linked
+            };
+            sealed_rows.push((record, resolution.person_key, sealed, state));
         }
-        for chunk in sealed_rows.chunks(sql::rows_per_statement(6)) {
+        for chunk in sealed_rows.chunks(sql::rows_per_statement(8)) {
             let text = format!(
-                "INSERT INTO attribute_records \
-                 (id, person_key, provider_code, nonce, ciphertext, created_us) VALUES {}",
-                sql::values(chunk.len(), 6)
+                "INSERT INTO staged_records \
+                 (batch, id, person_key, provider_code, nonce, ciphertext, created_us, link_state) \
+                 VALUES {}",
+                sql::values(chunk.len(), 8)
             );
             let mut q = sqlx::query(&text);
-            for (record, person, sealed) in chunk {
+            for (record, person, sealed, state) in chunk {
                 q = q
+                    .bind(batch_text.as_str())
                     .bind(record.as_str())
                     .bind(person.to_string())
                     .bind(provider.as_str())
                     .bind(sealed.nonce.to_vec())
-                    .bind(sealed.ciphertext.as_slice());
-                q = q.bind(now);
+                    .bind(sealed.ciphertext.as_slice())
+                    .bind(now)
+                    .bind(state.as_str());
             }
-            q.execute(&mut *tx).await?;
+            q.execute(&mut **tx).await?;
         }
-        for &i in &to_review {
-            let (record, person, _) = &sealed_rows[i];
-            sqlx::query(
-                "INSERT INTO review_queue (id, record_id, person_key, other_person, reason, score, \
-                 state, created_us) VALUES ($1, $2, $3, NULL, $4, NULL, 'open', $5)",
-            )
-            .bind(uuid::Uuid::now_v7().to_string())
-            .bind(record.as_str())
-            .bind(person.to_string())
-            .bind(crate::curation::ReviewReason::NameBirthSexOnly.as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        for chunk in to_review.chunks(sql::rows_per_statement(6)) {
+            let text = format!(
+                "INSERT INTO staged_reviews (batch, id, record_id, person_key, reason, created_us) \
+                 VALUES {}",
+                sql::values(chunk.len(), 6)
+            );
+            let mut q = sqlx::query(&text);
+            for (i, reason) in chunk {
+                let (record, person, _, _) = &sealed_rows[*i];
+                q = q
+                    .bind(batch_text.as_str())
+                    .bind(uuid::Uuid::now_v7().to_string())
+                    .bind(record.as_str())
+                    .bind(person.to_string())
+                    .bind(reason.as_str())
+                    .bind(now);
+            }
+            q.execute(&mut **tx).await?;
         }
-        tx.commit().await?;
         tracing::debug!(
             records = records.len(),
             new_persons = new_persons.len(),
-            "records resolved"
+            queued = to_review.len(),
+            "records resolved (staged)"
         );
         Ok(out)
     }
@@ -353,6 +449,75 @@ pub(crate) async fn known_holders(
     Ok(out)
 }
 
+/// Inserts `tokens` (kind, token, person) into `match_tokens`.
+pub(crate) async fn insert_tokens(
+    conn: &mut sqlx::AnyConnection,
+    tokens: &[(TokenKind, [u8; 32], PersonKey)],
+    now: i64,
+) -> Result<()> {
+    for chunk in tokens.chunks(sql::rows_per_statement(4)) {
+        let text = format!(
+            "INSERT INTO match_tokens (kind, token, person_key, created_us) VALUES {}",
+            sql::values(chunk.len(), 4)
+        );
+        let mut q = sqlx::query(&text);
+        for (kind, token, person) in chunk {
+            q = q
+                .bind(kind.as_str())
+                .bind(token.to_vec())
+                .bind(person.to_string())
+                .bind(now);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Points every token of a record that names nobody yet at `person`,
+/// noting it in `holders` (so later records of a batch see it); returns
+/// the tokens bound.
+pub(crate) fn bind_vacant(
+    holders: &mut HashMap<(&'static str, [u8; 32]), PersonKey>,
+    record_tokens: &[(TokenKind, [u8; 32])],
+    person: PersonKey,
+) -> Vec<(TokenKind, [u8; 32])> {
+    let mut bound = Vec::new();
+    for (kind, t) in record_tokens {
+        if let std::collections::hash_map::Entry::Vacant(e) = holders.entry((kind.as_str(), *t)) {
+            e.insert(person);
+            bound.push((*kind, *t));
+        }
+    }
+    bound
+}
+
+/// Whether the platform trusts an attribute record's link to its person
+/// (`attribute_records.link_state`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LinkState {
+    /// Trusted: its tokens name the person, identification may use it.
+    Linked,
+    /// Awaiting a reviewer: no token, no identification.
+    InReview,
+}
+
+impl LinkState {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            LinkState::Linked => "linked",
+            LinkState::InReview => "in_review",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Result<Self> {
+        match text {
+            "linked" => Ok(LinkState::Linked),
+            "in_review" => Ok(LinkState::InReview),
+            other => Err(Error::Corrupt(format!("unknown link state {other:?}"))),
+        }
+    }
+}
+
 /// The value of the name–birth–sex token: normalized kana name, ISO birth
 /// date and sex, when all three are known (sex male or female). Weakest of
 /// the tokens: it is tried after both numbers, so that a person who changed
@@ -399,6 +564,41 @@ impl IdentityResolver for PersonIndex {
     ) -> BoxFuture<'a, Result<Vec<Resolution>, renkei_core::Error>> {
         Box::pin(async move {
             PersonIndex::resolve_batch(self, provider, records)
+                .await
+                .map_err(Into::into)
+        })
+    }
+
+    fn resolve_staged<'a>(
+        &'a self,
+        batch: &'a IdentityBatch,
+        provider: &'a ProviderCode,
+        records: &'a [IdentifyingAttributes],
+    ) -> BoxFuture<'a, Result<Vec<Resolution>, renkei_core::Error>> {
+        Box::pin(async move {
+            PersonIndex::resolve_staged(self, batch, provider, records)
+                .await
+                .map_err(Into::into)
+        })
+    }
+
+    fn commit_batch<'a>(
+        &'a self,
+        batch: &'a IdentityBatch,
+    ) -> BoxFuture<'a, Result<(), renkei_core::Error>> {
+        Box::pin(async move {
+            PersonIndex::commit_batch(self, batch)
+                .await
+                .map_err(Into::into)
+        })
+    }
+
+    fn discard_batch<'a>(
+        &'a self,
+        batch: &'a IdentityBatch,
+    ) -> BoxFuture<'a, Result<(), renkei_core::Error>> {
+        Box::pin(async move {
+            PersonIndex::discard_batch(self, batch)
                 .await
                 .map_err(Into::into)
         })

@@ -129,8 +129,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let service = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
-        .await
+        .await?;
+    // Submissions whose requests ended midway are discarded (in collection
+    // and identity) before we return, so a clean stop leaves none behind.
+    state.intake().settled().await;
+    Ok(())
 }

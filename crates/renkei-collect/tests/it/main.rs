@@ -3,6 +3,7 @@
 //! collection may not depend on renkei-identity (the binary's tests run
 //! the two together).
 
+mod atomic;
 mod bad_input;
 mod bundles;
 mod report;
@@ -16,30 +17,33 @@ use arrow::array::{Array, RecordBatch, StringArray};
 use futures::future::BoxFuture;
 use renkei_collect::{FacilityKind, Intake, IntakeConfig, Provider, Receipt};
 use renkei_core::{
-    IdentifyingAttributes, IdentityResolver, LinkMethod, PersonKey, ProviderCode, RecordId,
-    Resolution, SystemClock, Timestamp,
+    IdentifyingAttributes, IdentityBatch, IdentityResolver, LinkMethod, PersonKey, ProviderCode,
+    RecordId, Resolution, SystemClock, Timestamp,
 };
 use renkei_store::Stores;
 use renkei_store::lake::TableName;
 
 /// Links by insurance number, else by (provider, 患者ID), else a new person.
 /// Remembers the longest name it was given, for the attack tests.
+/// Staged batches are kept apart as identity keeps them: seen only by
+/// their own batch until committed, gone when discarded.
 #[derive(Default)]
 struct TestIdentity {
     keys: Mutex<HashMap<String, PersonKey>>,
+    staged: Mutex<HashMap<IdentityBatch, HashMap<String, PersonKey>>>,
+    /// The longest name it was given, for the attack tests.
     longest_name: std::sync::atomic::AtomicUsize,
 }
 
-impl IdentityResolver for TestIdentity {
-    fn resolve(
-        &self,
-        provider: &ProviderCode,
-        a: &IdentifyingAttributes,
-    ) -> BoxFuture<'_, Result<Resolution, renkei_core::Error>> {
+impl TestIdentity {
+    fn note(&self, a: &IdentifyingAttributes) {
         for name in [&a.kanji_name, &a.kana_name].into_iter().flatten() {
             self.longest_name
                 .fetch_max(name.chars().count(), std::sync::atomic::Ordering::Relaxed);
         }
+    }
+
+    fn tokens(provider: &ProviderCode, a: &IdentifyingAttributes) -> Vec<String> {
         let mut tokens = Vec::new();
         if let (Some(i), Some(n)) = (&a.insurer_number, &a.insured_number) {
             tokens.push(format!(
@@ -50,24 +54,111 @@ impl IdentityResolver for TestIdentity {
         if let Some(l) = &a.local_patient_id {
             tokens.push(format!("local|{provider}|{l}"));
         }
-        let mut keys = self.keys.lock().expect("lock");
-        let found = tokens.iter().find_map(|t| keys.get(t).copied());
+        tokens
+    }
+
+    /// Resolves against the committed keys and `own` (a batch's), adding
+    /// new tokens to `own`.
+    fn link(
+        committed: &HashMap<String, PersonKey>,
+        own: &mut HashMap<String, PersonKey>,
+        provider: &ProviderCode,
+        a: &IdentifyingAttributes,
+    ) -> Resolution {
+        let tokens = Self::tokens(provider, a);
+        let found = tokens
+            .iter()
+            .find_map(|t| own.get(t).or_else(|| committed.get(t)).copied());
         let person = found.unwrap_or_else(PersonKey::generate);
         for t in tokens {
-            keys.entry(t).or_insert(person);
+            if !committed.contains_key(&t) {
+                own.entry(t).or_insert(person);
+            }
         }
-        let method = if found.is_some() {
-            LinkMethod::LocalPatientId
-        } else {
-            LinkMethod::NewPerson
-        };
-        Box::pin(async move {
-            Ok(Resolution {
-                person_key: person,
-                method,
-                record: RecordId::generate(),
-            })
-        })
+        Resolution {
+            person_key: person,
+            method: if found.is_some() {
+                LinkMethod::LocalPatientId
+            } else {
+                LinkMethod::NewPerson
+            },
+            record: RecordId::generate(),
+        }
+    }
+
+    /// Persons committed (distinct keys).
+    fn persons(&self) -> usize {
+        let keys = self.keys.lock().expect("lock");
+        keys.values()
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+    }
+
+    /// Batches with something staged.
+    fn staged_batches(&self) -> usize {
+        self.staged
+            .lock()
+            .expect("lock")
+            .values()
+            .filter(|b| !b.is_empty())
+            .count()
+    }
+}
+
+impl IdentityResolver for TestIdentity {
+    fn resolve(
+        &self,
+        provider: &ProviderCode,
+        a: &IdentifyingAttributes,
+    ) -> BoxFuture<'_, Result<Resolution, renkei_core::Error>> {
+        self.note(a);
+        let mut keys = self.keys.lock().expect("lock");
+        let mut own = HashMap::new();
+        let resolution = Self::link(&keys, &mut own, provider, a);
+        keys.extend(own);
+        Box::pin(async move { Ok(resolution) })
+    }
+
+    fn resolve_staged<'a>(
+        &'a self,
+        batch: &'a IdentityBatch,
+        provider: &'a ProviderCode,
+        records: &'a [IdentifyingAttributes],
+    ) -> BoxFuture<'a, Result<Vec<Resolution>, renkei_core::Error>> {
+        records.iter().for_each(|a| self.note(a));
+        let keys = self.keys.lock().expect("lock");
+        let mut staged = self.staged.lock().expect("lock");
+        let own = staged.entry(*batch).or_default();
+        let out = records
+            .iter()
+            .map(|a| Self::link(&keys, own, provider, a))
+            .collect();
+        Box::pin(async move { Ok(out) })
+    }
+
+    fn commit_batch<'a>(
+        &'a self,
+        batch: &'a IdentityBatch,
+    ) -> BoxFuture<'a, Result<(), renkei_core::Error>> {
+        let own = self
+            .staged
+            .lock()
+            .expect("lock")
+            .remove(batch)
+            .unwrap_or_default();
+        let mut keys = self.keys.lock().expect("lock");
+        for (t, p) in own {
+            keys.entry(t).or_insert(p);
+        }
+        Box::pin(async move { Ok(()) })
+    }
+
+    fn discard_batch<'a>(
+        &'a self,
+        batch: &'a IdentityBatch,
+    ) -> BoxFuture<'a, Result<(), renkei_core::Error>> {
+        self.staged.lock().expect("lock").remove(batch);
+        Box::pin(async move { Ok(()) })
     }
 
     fn find_local<'a>(
@@ -110,10 +201,23 @@ async fn intake(stores: &Stores) -> Intake {
 }
 
 async fn intake_with(stores: &Stores, config: IntakeConfig) -> Intake {
-    intake_with_identity(stores, config, Arc::new(TestIdentity::default())).await
+    intake_for(stores, config, Arc::new(TestIdentity::default())).await
+}
+
+/// An intake over `identity`, with the test providers registered.
+async fn intake_for(stores: &Stores, config: IntakeConfig, identity: Arc<TestIdentity>) -> Intake {
+    intake_with_identity_inner(stores, config, identity).await
 }
 
 async fn intake_with_identity(
+    stores: &Stores,
+    config: IntakeConfig,
+    identity: Arc<TestIdentity>,
+) -> Intake {
+    intake_for(stores, config, identity).await
+}
+
+async fn intake_with_identity_inner(
     stores: &Stores,
     config: IntakeConfig,
     identity: Arc<TestIdentity>,

@@ -1,8 +1,10 @@
 //! Integration tests of the person index, each on SQLite and PostgreSQL,
 //! and of linkage on the shared test data (`linkage`).
 
+mod attacks;
 mod curation;
 mod linkage;
+mod staging;
 
 use std::sync::Arc;
 

@@ -43,12 +43,20 @@ fn item_id(id: &str) -> Result<&str, Error> {
 fn reason_label(l: Lang, r: ReviewReason) -> &'static str {
     match r {
         ReviewReason::NameBirthSexOnly => l.pick(
-            "カナ氏名・生年月日・性別のみで連結（保険者番号が一致しない）",
-            "Linked on kana name, birth date and sex alone (the insurance number differs)",
+            "カナ氏名・生年月日・性別のみで連結（保険者番号または患者IDが一致しない）",
+            "Linked on kana name, birth date and sex alone (the insurance number or patient id is new)",
+        ),
+        ReviewReason::AttributesDisagree => l.pick(
+            "番号で連結、カナ氏名・生年月日・性別が一致しない",
+            "Linked by a number, but the kana name, birth date or sex differ",
         ),
         ReviewReason::Probabilistic => l.pick(
             "確率的照合で別の人物と同一の可能性（自動連結の閾値未満）",
             "The probabilistic pass found another person likely the same (below the automatic threshold)",
+        ),
+        ReviewReason::ConcurrentLink => l.pick(
+            "同時に受け付けた提出が同じ番号を別の人物に付与（先に確定した人物に残置）",
+            "Two submissions at once gave one number to two persons (it stayed with the one committed first)",
         ),
     }
 }

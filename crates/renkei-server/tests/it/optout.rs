@@ -345,3 +345,61 @@ app_test!(
         app.stop().await;
     }
 );
+
+// A provider's sender submits a Patient with the victim's insurance
+// number under an invented kana name, birth date and sex, then presents
+// those at the portal as the victim's identification. It must not open
+// the victim's portal (their opt-outs, who used their data, a withdrawal
+// that would put them back in the next extract), and the record must wait
+// for a reviewer.
+app_test!(
+    async fn a_sender_cannot_take_over_a_patients_portal_with_their_card(app) {
+        let victim = known_person(&app, "12345678", "タカハシ ハナコ").await;
+        let (sender, _) = hospital_account(&app).await;
+        let claimed = json!({
+            "resourceType": "Patient", "id": "takeover",
+            "identifier": [
+                {"system": format!("urn:oid:1.2.392.100495.20.3.51.1{CODE}"), "value": "L-takeover"},
+                {"system": "http://jpfhir.jp/fhir/clins/Idsystem/JP_Insurance_memberID", "value": "06139999:記号A:12345678:01"}
+            ],
+            "name": [
+                {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/iso21090-EN-representation", "valueCode": "SYL"}],
+                 "text": "サトウ イチロウ", "family": "サトウ", "given": ["イチロウ"]}
+            ],
+            "gender": "male", "birthDate": "1990-01-01"
+        });
+        let invented = json!({
+            "kana_name": "サトウ イチロウ", "birth_date": "1990-01-01", "sex": "male",
+            "insurer_number": "06139999", "insured_symbol": "記号A",
+            "insured_number": "12345678", "insured_branch": "01"
+        });
+
+        // First inside a submission that is refused (its last line cut
+        // off): nothing of it may reach identity.
+        let cut = format!("{claimed}\n{}", &claimed.to_string()[..30]);
+        let resp = app.http.post(app.url("/api/v1/submissions")).bearer_auth(&sender).body(cut).send().await.expect("submit");
+        assert_eq!(resp.status(), 400, "a cut body is refused");
+        assert_eq!(app.state.identity().person_count().await.expect("count"), 1, "a refused submission left persons");
+        assert_eq!(operator_get(&app, "/api/v1/identity/review").await, json!([]));
+        let resp = app.http.post(app.url("/api/v1/patient/session")).json(&invented).send().await.expect("send");
+        problem(resp, 401).await;
+
+        let resp = app.http.post(app.url("/api/v1/submissions")).bearer_auth(&sender).body(claimed.to_string()).send().await.expect("submit");
+        assert_eq!(resp.status(), 201);
+        let receipt: Value = resp.json().await.expect("receipt");
+        assert_eq!(receipt["counts"]["Patient"]["accepted"], 1, "{receipt}");
+        let resp = app.http.post(app.url("/api/v1/patient/session")).json(&invented).send().await.expect("send");
+        problem(resp, 401).await;
+
+        let queue = operator_get(&app, "/api/v1/identity/review").await;
+        let items = queue.as_array().expect("array");
+        assert_eq!(items.len(), 1, "{queue}");
+        assert_eq!(items[0]["reason"], "attributes_disagree");
+        assert_eq!(items[0]["person_key"], victim.to_string());
+        assert_eq!(items[0]["state"], "open");
+
+        // The victim still identifies with their own details.
+        patient_token(&app, "12345678", "タカハシ ハナコ").await;
+        app.stop().await;
+    }
+);

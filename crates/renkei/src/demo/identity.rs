@@ -285,6 +285,18 @@ pub(super) async fn step_identity(
             (ReviewReason::NameBirthSexOnly, Decision::Different) => {
                 "a namesake born the same day: another insurer and another address"
             }
+            (ReviewReason::AttributesDisagree, Decision::Same) => {
+                "same person: a changed name, confirmed with the hospital"
+            }
+            (ReviewReason::AttributesDisagree, Decision::Different) => {
+                "another person: the number was not theirs"
+            }
+            (ReviewReason::ConcurrentLink, Decision::Same) => {
+                "same person: two providers sent the new patient at once"
+            }
+            (ReviewReason::ConcurrentLink, Decision::Different) => {
+                "different persons: the number was mistyped at one provider"
+            }
             (ReviewReason::Probabilistic, Decision::Same) => {
                 "same person: the records differ by typing errors only"
             }
