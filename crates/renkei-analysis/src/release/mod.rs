@@ -322,24 +322,6 @@ fn spreadsheet_safe(value: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod spreadsheet_safe_tests {
-    use super::spreadsheet_safe;
-
-    #[test]
-    fn formula_starts_are_prefixed_and_numbers_kept() {
-        for formula in ["=1+1", "+cmd", "-x", "@SUM(A1)", "\t=1+1", "\r=1+1"] {
-            assert_eq!(
-                spreadsheet_safe(formula),
-                format!("'{formula}"),
-                "{formula:?}"
-            );
-        }
-        for plain in ["-5", "+3.5", "東京", "a=b", ""] {
-            assert_eq!(spreadsheet_safe(plain), plain, "{plain:?}");
-        }
-    }
-}
 
 /// id, permit, title, by, at, request, cells, check, status, reviewer,
 /// decided, reason, released.
@@ -948,6 +930,25 @@ impl Drop for ProposalTurn {
     fn drop(&mut self) {
         if let Ok(mut busy) = self.proposing.lock() {
             busy.remove(&self.permit);
+        }
+    }
+}
+
+#[cfg(test)]
+mod spreadsheet_safe_tests {
+    use super::spreadsheet_safe;
+
+    #[test]
+    fn formula_starts_are_prefixed_and_numbers_kept() {
+        for formula in ["=1+1", "+cmd", "-x", "@SUM(A1)", "\t=1+1", "\r=1+1"] {
+            assert_eq!(
+                spreadsheet_safe(formula),
+                format!("'{formula}"),
+                "{formula:?}"
+            );
+        }
+        for plain in ["-5", "+3.5", "東京", "a=b", ""] {
+            assert_eq!(spreadsheet_safe(plain), plain, "{plain:?}");
         }
     }
 }
