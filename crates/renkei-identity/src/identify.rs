@@ -135,7 +135,10 @@ impl PersonIndex {
             std::hint::black_box(dummy.as_deref() == Some(claimed.as_str()));
             work.decryptions += 1;
         }
-        Ok(((holder.is_some() && named && numbered).then_some(person), work))
+        Ok((
+            (holder.is_some() && named && numbered).then_some(person),
+            work,
+        ))
     }
 }
 

@@ -322,7 +322,6 @@ fn spreadsheet_safe(value: &str) -> String {
     }
 }
 
-
 /// id, permit, title, by, at, request, cells, check, status, reviewer,
 /// decided, reason, released.
 type OutputRow = (
