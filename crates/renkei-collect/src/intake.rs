@@ -231,8 +231,19 @@ impl Intake {
         let task = tokio::spawn(
             async move { this.run(&provider, body, hangup_rx).await }.in_current_span(),
         );
-        task.await
-            .map_err(|e| Error::Corrupt(format!("the intake task failed: {e}")))?
+        // Dropped before the task ends, its rollback is still waited for by
+        // `settled`.
+        let mut finishing = Finishing {
+            inner: self.inner.clone(),
+            task: Some(task),
+        };
+        let joined = finishing
+            .task
+            .as_mut()
+            .expect("the task is kept until it ends")
+            .await;
+        finishing.task = None;
+        joined.map_err(|e| Error::Corrupt(format!("the intake task failed: {e}")))?
     }
 
     async fn run<R>(
@@ -318,6 +329,30 @@ impl Intake {
                 answer
             }
         }
+    }
+}
+
+/// A submission's task whose caller may go away: then [`Intake::settled`]
+/// waits for it (its rollback) like any other clean-up.
+struct Finishing {
+    inner: Arc<Inner>,
+    task: Option<tokio::task::JoinHandle<Result<Receipt>>>,
+}
+
+impl Drop for Finishing {
+    fn drop(&mut self) {
+        let Some(task) = self.task.take() else { return };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let waiter = runtime.spawn(async move {
+            let _ = task.await;
+        });
+        self.inner
+            .cleanups
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(waiter);
     }
 }
 

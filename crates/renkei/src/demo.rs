@@ -402,6 +402,9 @@ async fn step_collect(
         };
         renkei_synth::generate(&options, &synth_dir)?;
     }
+    // The synthetic records carry names and card numbers like real ones:
+    // kept as private as the rest of the data directory.
+    seal_tree(&synth_dir)?;
     let operator = logins
         .iter()
         .find(|l| l.role == Role::Operator)
@@ -539,6 +542,20 @@ async fn step_collect(
     walk.record("lake_version", current.version().get());
     walk.record("lake_rows", Value::Object(lake_rows));
     walk.record("persons", state.identity().person_count().await?);
+    Ok(())
+}
+
+/// Makes every directory under `dir` 0700 and every file 0600.
+fn seal_tree(dir: &std::path::Path) -> anyhow::Result<()> {
+    renkei_store::private::tighten(dir, 0o700)?;
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_dir() {
+            seal_tree(&path)?;
+        } else {
+            renkei_store::private::tighten(&path, 0o600)?;
+        }
+    }
     Ok(())
 }
 
