@@ -435,18 +435,28 @@ pub(crate) async fn known_holders(
             q = q.bind(t.to_vec());
         }
         for row in q.fetch_all(&mut *conn).await? {
-            let kind: String = row.try_get("kind")?;
-            let token: Vec<u8> = row.try_get("token")?;
-            let person: String = row.try_get("person_key")?;
-            let kind = TokenKind::parse(&kind)
-                .ok_or_else(|| Error::Corrupt(format!("unknown token kind {kind:?}")))?;
-            let token: [u8; 32] = token
-                .try_into()
-                .map_err(|_| Error::Corrupt("a stored token is not 32 bytes".to_owned()))?;
-            out.insert((kind.as_str(), token), parse_key(&person)?);
+            let (key, person) = token_row(&row, "a stored")?;
+            out.insert(key, person);
         }
     }
     Ok(out)
+}
+
+/// A `(kind, token, person_key)` row of `match_tokens` or `staged_tokens`;
+/// `what` names the table's tokens in an error.
+pub(crate) fn token_row(
+    row: &sqlx::any::AnyRow,
+    what: &str,
+) -> Result<((&'static str, [u8; 32]), PersonKey)> {
+    let kind: String = row.try_get("kind")?;
+    let token: Vec<u8> = row.try_get("token")?;
+    let person: String = row.try_get("person_key")?;
+    let kind = TokenKind::parse(&kind)
+        .ok_or_else(|| Error::Corrupt(format!("unknown token kind {kind:?}")))?;
+    let token: [u8; 32] = token
+        .try_into()
+        .map_err(|_| Error::Corrupt(format!("{what} token is not 32 bytes")))?;
+    Ok(((kind.as_str(), token), parse_key(&person)?))
 }
 
 /// Inserts `tokens` (kind, token, person) into `match_tokens`.

@@ -24,8 +24,7 @@ use sqlx::Row;
 
 use crate::curation::ReviewReason;
 use crate::index::parse_key;
-use crate::token::TokenKind;
-use crate::{Error, PersonIndex, Result};
+use crate::{PersonIndex, Result};
 
 /// Statements that delete a batch's staged rows, in an order no foreign key
 /// minds.
@@ -192,15 +191,8 @@ pub(crate) async fn staged_holders(
             q = q.bind(t.to_vec());
         }
         for row in q.fetch_all(&mut *conn).await? {
-            let kind: String = row.try_get("kind")?;
-            let token: Vec<u8> = row.try_get("token")?;
-            let person: String = row.try_get("person_key")?;
-            let kind = TokenKind::parse(&kind)
-                .ok_or_else(|| Error::Corrupt(format!("unknown token kind {kind:?}")))?;
-            let token: [u8; 32] = token
-                .try_into()
-                .map_err(|_| Error::Corrupt("a staged token is not 32 bytes".to_owned()))?;
-            out.insert((kind.as_str(), token), parse_key(&person)?);
+            let (key, person) = crate::index::token_row(&row, "a staged")?;
+            out.insert(key, person);
         }
     }
     Ok(out)

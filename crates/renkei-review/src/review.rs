@@ -516,22 +516,10 @@ impl Review {
                 allowed: app.stage.allowed().join(", "),
             });
         }
-        let organization = app.form.organization.name.trim().to_owned();
-        let declared: Option<String> = sqlx::query_scalar(
-            "SELECT organization FROM reviewer_conflicts WHERE reviewer = $1 AND organization = $2",
-        )
-        .bind(reviewer)
-        .bind(organization.to_lowercase())
-        .fetch_optional(self.db.pool())
-        .await?;
         let named =
             app.form.users.iter().any(|u| u.username == reviewer) || app.applicant == reviewer;
-        if declared.is_some() || named {
-            return Err(Error::Conflict {
-                reviewer: reviewer.to_owned(),
-                organization,
-            });
-        }
+        self.refuse_conflicted(reviewer, &app.form.organization.name, named)
+            .await?;
         self.audit(
             who,
             "review.assign".to_owned(),
@@ -556,7 +544,20 @@ impl Review {
     /// or are one of its named users: the same rule as for assigning them
     /// to the application.
     pub async fn may_check_outputs(&self, reviewer: &str, permit: &Permit) -> Result<()> {
-        let organization = permit.holder.name.trim().to_owned();
+        let named = permit.users.iter().any(|u| u == reviewer);
+        self.refuse_conflicted(reviewer, &permit.holder.name, named)
+            .await
+    }
+
+    /// [`Error::Conflict`] when `reviewer` is `named` on the matter or
+    /// declared a conflict with `organization`.
+    async fn refuse_conflicted(
+        &self,
+        reviewer: &str,
+        organization: &str,
+        named: bool,
+    ) -> Result<()> {
+        let organization = organization.trim().to_owned();
         let declared: Option<String> = sqlx::query_scalar(
             "SELECT organization FROM reviewer_conflicts WHERE reviewer = $1 AND organization = $2",
         )
@@ -564,7 +565,7 @@ impl Review {
         .bind(organization.to_lowercase())
         .fetch_optional(self.db.pool())
         .await?;
-        if declared.is_some() || permit.users.iter().any(|u| u == reviewer) {
+        if declared.is_some() || named {
             return Err(Error::Conflict {
                 reviewer: reviewer.to_owned(),
                 organization,

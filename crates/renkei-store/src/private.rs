@@ -90,6 +90,22 @@ pub fn seal(root: &Path, relative: &str) -> Result<()> {
     Ok(())
 }
 
+/// Makes every directory under `dir` (itself included) 0700 and every file
+/// 0600: for a tree a library wrote with default modes (the demo's
+/// synthetic records).
+pub fn tighten_tree(dir: &Path) -> Result<()> {
+    tighten(dir, DIR_MODE)?;
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let path = entry.map_err(io(dir))?.path();
+        if path.is_dir() {
+            tighten_tree(&path)?;
+        } else {
+            tighten(&path, FILE_MODE)?;
+        }
+    }
+    Ok(())
+}
+
 /// Sets `path` to `mode` if it grants anything `mode` does not. A path that
 /// vanished meanwhile (a staged file deleted) is left alone.
 pub fn tighten(path: &Path, mode: u32) -> Result<()> {

@@ -109,3 +109,29 @@ macro_rules! test_on_both_backends {
         }
     };
 }
+
+/// Every path under `dir` (itself included) whose mode grants anything to
+/// group or others, with its mode; and every file seen (so a test can tell
+/// the walk found something). For the at-rest tests of every crate.
+#[cfg(unix)]
+pub fn loose_paths(dir: &std::path::Path) -> (Vec<(String, u32)>, Vec<String>) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut loose = Vec::new();
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(path) = pending.pop() {
+        let meta = std::fs::symlink_metadata(&path).expect("stat");
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            loose.push((path.display().to_string(), mode));
+        }
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(&path).expect("read dir") {
+                pending.push(entry.expect("entry").path());
+            }
+        } else {
+            files.push(path.display().to_string());
+        }
+    }
+    (loose, files)
+}

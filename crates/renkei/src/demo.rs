@@ -404,7 +404,7 @@ async fn step_collect(
     }
     // The synthetic records carry names and card numbers like real ones:
     // kept as private as the rest of the data directory.
-    seal_tree(&synth_dir)?;
+    renkei_store::private::tighten_tree(&synth_dir)?;
     let operator = logins
         .iter()
         .find(|l| l.role == Role::Operator)
@@ -542,20 +542,6 @@ async fn step_collect(
     walk.record("lake_version", current.version().get());
     walk.record("lake_rows", Value::Object(lake_rows));
     walk.record("persons", state.identity().person_count().await?);
-    Ok(())
-}
-
-/// Makes every directory under `dir` 0700 and every file 0600.
-fn seal_tree(dir: &std::path::Path) -> anyhow::Result<()> {
-    renkei_store::private::tighten(dir, 0o700)?;
-    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-        let path = entry?.path();
-        if path.is_dir() {
-            seal_tree(&path)?;
-        } else {
-            renkei_store::private::tighten(&path, 0o600)?;
-        }
-    }
     Ok(())
 }
 

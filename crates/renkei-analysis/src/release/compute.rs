@@ -17,7 +17,7 @@
 //! - **persons kept inside**: each person's interior cell, by a digest of
 //!   the pseudonym ([`Membership`]), for comparing releases by persons.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Float64Type, Int64Type};
@@ -35,9 +35,23 @@ pub const MISSING: &str = "不明";
 /// Most (person, combination) rows one table is computed from.
 pub const MAX_PERSON_ROWS: usize = 5_000_000;
 
-/// What a dimension shows for a label: itself, その他, or (in a noisy
-/// release, for a label off the list) nothing.
-type Keep = Box<dyn Fn(&str) -> Option<String> + Send>;
+/// The labels a dimension shows.
+enum Shown {
+    /// A noisy release's public list: a label off it is not counted.
+    Listed(HashSet<String>),
+    /// Labels shared by enough persons; any other is shown as [`OTHER`].
+    Common(HashSet<String>),
+}
+
+impl Shown {
+    fn label(&self, label: String) -> Option<String> {
+        match self {
+            Shown::Listed(list) => list.contains(&label).then_some(label),
+            Shown::Common(common) if common.contains(&label) => Some(label),
+            Shown::Common(_) => Some(OTHER.to_owned()),
+        }
+    }
+}
 
 /// A computed table and what the computation changed.
 #[derive(Debug)]
@@ -136,13 +150,10 @@ pub(crate) async fn compute(
         Some(_) => OTHER.to_owned(),
     };
     let mut recoded = 0u64;
-    let keep: Vec<Keep> = match listed {
+    let shown: Vec<Shown> = match listed {
         Some(lists) => lists
             .iter()
-            .map(|list| {
-                let list = list.clone();
-                Box::new(move |l: &str| list.iter().any(|c| c == l).then(|| l.to_owned())) as Keep
-            })
+            .map(|list| Shown::Listed(list.iter().cloned().collect()))
             .collect(),
         None => {
             let min = rules.threshold(request.kind);
@@ -152,25 +163,10 @@ pub(crate) async fn compute(
                     for person in persons.values() {
                         *counts.entry(label(&person.combo[i])).or_default() += 1;
                     }
-                    let shown: Vec<String> = counts
-                        .into_iter()
-                        .filter(|(l, n)| {
-                            let public = l == OTHER || l == MISSING;
-                            let ok = public || *n >= min;
-                            if !ok {
-                                recoded += 1;
-                            }
-                            ok
-                        })
-                        .map(|(l, _)| l)
-                        .collect();
-                    Box::new(move |l: &str| {
-                        Some(if shown.iter().any(|s| s == l) {
-                            l.to_owned()
-                        } else {
-                            OTHER.to_owned()
-                        })
-                    }) as Keep
+                    let before = counts.len() as u64;
+                    counts.retain(|l, n| l == OTHER || l == MISSING || *n >= min);
+                    recoded += before - counts.len() as u64;
+                    Shown::Common(counts.into_keys().collect())
                 })
                 .collect()
         }
@@ -199,8 +195,8 @@ pub(crate) async fn compute(
         let Some(parts) = person
             .combo
             .iter()
-            .zip(&keep)
-            .map(|(v, keep)| keep(&label(v)))
+            .zip(&shown)
+            .map(|(v, shown)| shown.label(label(v)))
             .collect::<Option<Vec<String>>>()
         else {
             continue;

@@ -448,31 +448,6 @@ test_on_both_backends! {
     }
 }
 
-/// Every path under `dir` (itself included) whose mode grants anything to
-/// group or others, with its mode; and how many files were seen.
-#[cfg(unix)]
-fn loose_paths(dir: &std::path::Path) -> (Vec<(String, u32)>, Vec<String>) {
-    use std::os::unix::fs::PermissionsExt;
-    let mut loose = Vec::new();
-    let mut files = Vec::new();
-    let mut pending = vec![dir.to_owned()];
-    while let Some(path) = pending.pop() {
-        let meta = std::fs::symlink_metadata(&path).expect("stat");
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            loose.push((path.display().to_string(), mode));
-        }
-        if meta.is_dir() {
-            for entry in std::fs::read_dir(&path).expect("read dir") {
-                pending.push(entry.expect("entry").path());
-            }
-        } else {
-            files.push(path.display().to_string());
-        }
-    }
-    (loose, files)
-}
-
 test_on_both_backends! {
     #[cfg(unix)]
     async fn nothing_under_the_data_directory_is_readable_by_group_or_others(t) {
@@ -480,7 +455,7 @@ test_on_both_backends! {
         f.people(5).await;
         let m = f.processing.build(&spec("permit-modes", &[PERSON, CONDITION]), &Exclusion::default(), &Allow, actor()).await.expect("extract");
         assert_eq!(m.persons, 5);
-        let (loose, files) = loose_paths(t.stores.data_dir());
+        let (loose, files) = renkei_store::testing::loose_paths(t.stores.data_dir());
         assert!(loose.is_empty(), "readable by group or others: {loose:?}");
         // The walk saw what matters: the lake's and the extract's Parquet,
         // the master key, and on SQLite the database with its WAL.

@@ -1,34 +1,10 @@
 //! Data at rest is the platform's account's alone: another account on the
 //! machine reads nothing under the data directory (issue 15, finding 15).
 
-use std::path::Path;
+#[cfg(unix)]
+use renkei_store::testing::loose_paths;
 
 use super::audit_attack::{create_user, serve_once};
-
-/// Every path under `dir` (itself included) whose mode grants anything to
-/// group or others; and every file seen.
-#[cfg(unix)]
-pub(crate) fn loose_paths(dir: &Path) -> (Vec<(String, u32)>, Vec<String>) {
-    use std::os::unix::fs::PermissionsExt;
-    let mut loose = Vec::new();
-    let mut files = Vec::new();
-    let mut pending = vec![dir.to_owned()];
-    while let Some(path) = pending.pop() {
-        let meta = std::fs::symlink_metadata(&path).expect("stat");
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            loose.push((path.display().to_string(), mode));
-        }
-        if meta.is_dir() {
-            for entry in std::fs::read_dir(&path).expect("read dir") {
-                pending.push(entry.expect("entry").path());
-            }
-        } else {
-            files.push(path.display().to_string());
-        }
-    }
-    (loose, files)
-}
 
 #[cfg(unix)]
 #[test]

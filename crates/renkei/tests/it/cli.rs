@@ -111,7 +111,7 @@ fn demo_exit_walks_every_step_and_ends_with_a_json_summary() {
     // platform account's alone.
     #[cfg(unix)]
     {
-        let (loose, files) = super::at_rest::loose_paths(&data);
+        let (loose, files) = renkei_store::testing::loose_paths(&data);
         assert!(loose.is_empty(), "readable by group or others: {loose:?}");
         assert!(
             files
