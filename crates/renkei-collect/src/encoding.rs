@@ -21,6 +21,11 @@ pub enum Encoding {
     Utf16Be,
     /// Not UTF-8, and none of the above.
     Unknown,
+    /// A DICOM Part 10 file (`DICM` at byte 128): an image, not text.
+    Dicom,
+    /// Binary data, not text in any encoding (NUL bytes on both sides of
+    /// every pair, as UTF-16 text never has them).
+    Binary,
 }
 
 impl Encoding {
@@ -32,6 +37,21 @@ impl Encoding {
             Encoding::Utf16Le => "UTF-16 (little-endian)",
             Encoding::Utf16Be => "UTF-16 (big-endian)",
             Encoding::Unknown => "an encoding other than UTF-8",
+            Encoding::Dicom => "a DICOM file ('DICM' at byte 128), not text",
+            Encoding::Binary => "binary data, not text",
+        }
+    }
+
+    /// What the sender should do.
+    pub fn advice(&self) -> String {
+        match self {
+            Encoding::Dicom | Encoding::Binary => {
+                "send FHIR JSON (NDJSON, a resource or a Bundle); images and other binary files are not taken here".to_owned()
+            }
+            text => format!(
+                "convert it to UTF-8 first, e.g. `iconv -f {} -t UTF-8 in.ndjson > out.ndjson`",
+                text.iconv()
+            ),
         }
     }
 
@@ -44,7 +64,7 @@ impl Encoding {
             Encoding::EucJp => "EUC-JP",
             Encoding::Utf16Le => "UTF-16LE",
             Encoding::Utf16Be => "UTF-16BE",
-            Encoding::Unknown => "<its encoding>",
+            Encoding::Unknown | Encoding::Dicom | Encoding::Binary => "<its encoding>",
         }
     }
 }
@@ -59,6 +79,15 @@ pub(crate) fn utf16(head: &[u8]) -> Option<Encoding> {
     }
 }
 
+/// What a body whose first bytes are `start` and whose first bytes that
+/// are not UTF-8 are `sample` most likely is.
+pub(crate) fn guess_body(start: &[u8], sample: &[u8]) -> Encoding {
+    if start.get(128..132) == Some(b"DICM") {
+        return Encoding::Dicom;
+    }
+    guess(sample)
+}
+
 /// The encoding `bytes` (which are not UTF-8) most likely are in.
 pub(crate) fn guess(bytes: &[u8]) -> Encoding {
     if let Some(e) = utf16(bytes) {
@@ -67,10 +96,31 @@ pub(crate) fn guess(bytes: &[u8]) -> Encoding {
     if bytes.contains(&0) {
         let even = bytes.iter().step_by(2).filter(|b| **b == 0).count();
         let odd = bytes.iter().skip(1).step_by(2).filter(|b| **b == 0).count();
-        return if odd > even {
-            Encoding::Utf16Le
+        // UTF-16 text puts the NUL of its ASCII characters on one side of
+        // each pair, beside a printable character; binary data has NULs on
+        // both sides, or beside control bytes (a DICOM tag is `08 00 16 00`).
+        let utf16 = match (even, odd) {
+            (e, o) if o >= 10 * e.max(1) || (e == 0 && o > 0) => Encoding::Utf16Le,
+            (e, o) if e >= 10 * o.max(1) || (o == 0 && e > 0) => Encoding::Utf16Be,
+            _ => return Encoding::Binary,
+        };
+        let (mut ascii, mut control) = (0usize, 0usize);
+        for pair in bytes.chunks_exact(2) {
+            let (nul, other) = match utf16 {
+                Encoding::Utf16Le => (pair[1], pair[0]),
+                _ => (pair[0], pair[1]),
+            };
+            if nul == 0 {
+                ascii += 1;
+                if other < 0x20 && !matches!(other, b'\t' | b'\n' | b'\r') {
+                    control += 1;
+                }
+            }
+        }
+        return if control * 5 > ascii {
+            Encoding::Binary
         } else {
-            Encoding::Utf16Be
+            utf16
         };
     }
     let mut euc = true;
@@ -120,5 +170,22 @@ mod tests {
         assert_eq!(guess(b"\xff\xfe{\0"), Encoding::Utf16Le);
         // "タロウ" in half-width kana: Shift_JIS single bytes.
         assert_eq!(guess(b"\xc0\xdb\xb3"), Encoding::ShiftJis);
+    }
+
+    #[test]
+    fn a_dicom_file_or_other_binary_is_not_taken_for_utf16() {
+        let dicom = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/testdata/dicom/CT_small.dcm"
+        ))
+        .expect("the shared DICOM example");
+        let from = std::str::from_utf8(&dicom)
+            .expect_err("binary")
+            .valid_up_to();
+        assert_eq!(guess_body(&dicom, &dicom[from..]), Encoding::Dicom);
+        // Its data elements alone: NULs on both sides of the pairs.
+        assert_eq!(guess(&dicom[132..132 + 512]), Encoding::Binary);
+        assert!(Encoding::Binary.advice().contains("FHIR JSON"));
+        assert!(Encoding::ShiftJis.advice().contains("iconv -f CP932"));
     }
 }

@@ -41,9 +41,9 @@ pub enum Error {
     /// The body is not UTF-8, as FHIR JSON must be (RFC 8259 §8.1); read
     /// once and refused once, naming the encoding it looks like.
     #[error(
-        "the body is not UTF-8 (first at {at}); it looks like {encoding}: convert it to UTF-8 first, e.g. `iconv -f {iconv} -t UTF-8 in.ndjson > out.ndjson`; nothing was committed",
+        "the body is not UTF-8 (first at {at}); it looks like {encoding}: {advice}; nothing was committed",
         encoding = .likely.name(),
-        iconv = .likely.iconv()
+        advice = .likely.advice()
     )]
     NotUtf8 {
         /// Where the first byte that is not UTF-8 is (`line 3`).

@@ -344,7 +344,7 @@ fn not_utf8(at: &str, bytes: &[u8], e: &std::str::Utf8Error) -> Error {
     let sample = &bytes[from..bytes.len().min(from + 4096)];
     Error::NotUtf8 {
         at: format!("{at}, byte {}", from + 1),
-        likely: encoding::guess(sample),
+        likely: encoding::guess_body(bytes, sample),
     }
 }
 
