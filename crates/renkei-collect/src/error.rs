@@ -73,6 +73,10 @@ pub enum Error {
     /// Stored data that cannot be read back.
     #[error("stored collection data is corrupt: {0}")]
     Corrupt(String),
+    /// The audit log refused the entry of a change, so the change was not
+    /// made.
+    #[error("the audit log cannot record the submission")]
+    Audit(#[source] renkei_core::Error),
 }
 
 /// Results of collection.

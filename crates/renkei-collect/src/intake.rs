@@ -14,6 +14,12 @@
 //! the lake; a submission that fails, is dropped or was cut by a crash
 //! before it is read has its identity batch discarded with it.
 //!
+//! Audited before visible (issue 15, finding 8): the entry naming the
+//! submission and its counts is appended before its lake commit (refused,
+//! nothing of it lands), then one naming the lake version it landed as.
+//! Recovery that finishes a submission names the version in an entry
+//! appended before it does.
+//!
 //! Submissions of one provider are serialized (their supersession
 //! decisions depend on each other); different providers' run side by side.
 
@@ -24,8 +30,8 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, StringBuilder, TimestampMicrosecondBuilder};
 use renkei_core::{
-    Clock, IdentifyingAttributes, IdentityResolver, LakeTable, ProviderCode, SUPERSEDED_TABLE,
-    Timestamp, superseded_schema,
+    Actor, AuditEvent, AuditSink, Clock, IdentifyingAttributes, IdentityResolver, LakeTable,
+    Outcome, ProviderCode, SUPERSEDED_TABLE, Timestamp, superseded_schema,
 };
 use renkei_fhir::flatten::{Cell, Flattened, Lineage, TableBuilder};
 use renkei_store::lake::{Change, Lake, LakeChange, StagedFile, TableName};
@@ -75,6 +81,7 @@ struct Inner {
     db: Db,
     lake: Lake,
     identity: Arc<dyn IdentityResolver>,
+    audit: Arc<dyn AuditSink>,
     clock: Arc<dyn Clock>,
     config: IntakeConfig,
     locks: std::sync::Mutex<HashMap<ProviderCode, Arc<tokio::sync::Mutex<()>>>>,
@@ -96,10 +103,12 @@ impl std::fmt::Debug for Intake {
 
 impl Intake {
     /// Opens collection's database and the lake, and finishes or discards
-    /// the submissions a crash interrupted.
+    /// the submissions a crash interrupted. Submissions are recorded in
+    /// `audit` before they take effect.
     pub async fn open(
         stores: &Stores,
         identity: Arc<dyn IdentityResolver>,
+        audit: Arc<dyn AuditSink>,
         clock: Arc<dyn Clock>,
         config: IntakeConfig,
     ) -> Result<Self> {
@@ -110,6 +119,7 @@ impl Intake {
                 db,
                 lake,
                 identity,
+                audit,
                 clock,
                 budget: tokio::sync::Semaphore::new(kib(config.limits.memory_budget_bytes) as usize),
                 config,
@@ -210,8 +220,10 @@ impl Intake {
     /// the body has been read to its end (a client that hangs up, a request
     /// that times out) stops the work and discards the submission; once the
     /// body is read, the commit runs to its end regardless.
+    ///
+    /// `by` is who sent it, as the audit log names them.
     #[instrument(skip_all, fields(provider = %provider))]
-    pub async fn submit<R>(&self, provider: &ProviderCode, body: R) -> Result<Receipt>
+    pub async fn submit<R>(&self, by: &Actor, provider: &ProviderCode, body: R) -> Result<Receipt>
     where
         R: AsyncRead + Unpin + Send + 'static,
     {
@@ -228,8 +240,9 @@ impl Intake {
         let (_hangup, hangup_rx) = tokio::sync::oneshot::channel::<std::convert::Infallible>();
         let this = self.clone();
         let provider = provider.clone();
+        let by = by.clone();
         let task = tokio::spawn(
-            async move { this.run(&provider, body, hangup_rx).await }.in_current_span(),
+            async move { this.run(by, &provider, body, hangup_rx).await }.in_current_span(),
         );
         // Dropped before the task ends, its rollback is still waited for by
         // `settled`.
@@ -248,6 +261,7 @@ impl Intake {
 
     async fn run<R>(
         &self,
+        by: Actor,
         provider: &ProviderCode,
         body: R,
         mut hangup: tokio::sync::oneshot::Receiver<std::convert::Infallible>,
@@ -317,7 +331,7 @@ impl Intake {
                 let inner = self.inner.clone();
                 tokio::spawn(async move {
                     let _serialized = serialized;
-                    inner.commit(ready, staged).await
+                    inner.commit(&by, ready, staged).await
                 })
                 .await
                 .map_err(|e| Error::Corrupt(format!("committing submission {id} panicked: {e}")))?
@@ -439,11 +453,12 @@ impl Inner {
     /// commit can be found.
     async fn commit(
         &self,
+        by: &Actor,
         ready: Box<Ready>,
         staged: Vec<(TableName, StagedFile)>,
     ) -> Result<Receipt> {
         let id = ready.id.clone();
-        match self.try_commit(&ready, staged).await {
+        match self.try_commit(by, &ready, staged).await {
             Ok(receipt) => Ok(receipt),
             Err(error) => self.fail(&id, error, Vec::new()).await,
         }
@@ -451,6 +466,7 @@ impl Inner {
 
     async fn try_commit(
         &self,
+        by: &Actor,
         ready: &Ready,
         staged: Vec<(TableName, StagedFile)>,
     ) -> Result<Receipt> {
@@ -461,6 +477,27 @@ impl Inner {
             .map(|(t, m, v)| (t.as_str(), m.as_str(), *v))
             .collect();
         if let Err(e) = store::begin_commit(&self.db, &ready.receipt, &stats).await {
+            self.lake
+                .discard(staged.into_iter().map(|(_, f)| f).collect())
+                .await;
+            return Err(e);
+        }
+        let totals = ready.receipt.totals();
+        if let Err(e) = self
+            .log(
+                by,
+                "collect.commit",
+                format!(
+                    "submission={id} provider={} received={} accepted={} rejected={} pending={}",
+                    ready.provider,
+                    totals.received,
+                    totals.accepted,
+                    totals.rejected,
+                    totals.pending
+                ),
+            )
+            .await
+        {
             self.lake
                 .discard(staged.into_iter().map(|(_, f)| f).collect())
                 .await;
@@ -486,6 +523,21 @@ impl Inner {
             }
             Some(self.lake.commit_all(change).await?.get())
         };
+        // The entry before the lake commit recorded the submission; this
+        // one adds the version it landed as. Refused, it must not turn a
+        // landed submission into an error the sender would resend: the
+        // lake's own log names the submission (its commit id) at that
+        // version.
+        if let Err(e) = self
+            .log(
+                by,
+                "collect.committed",
+                format!("submission={id} lake_version={}", lake_version(version)),
+            )
+            .await
+        {
+            warn!(submission = %id, error = %e, "the audit log did not record the lake version of a landed submission");
+        }
         self.identity.commit_batch(&id.identity_batch()).await?;
         let receipt =
             store::finish_commit(&self.db, id, version, self.clock.now().unix_micros()).await?;
@@ -551,6 +603,15 @@ impl Inner {
         };
         match landed {
             Some(version) => {
+                self.log(
+                    &recovery(),
+                    "collect.recover",
+                    format!(
+                        "submission={id} lake_version={} finished: its lake commit had landed",
+                        version.get()
+                    ),
+                )
+                .await?;
                 self.identity.commit_batch(&batch).await?;
                 let receipt = store::finish_commit(
                     &self.db,
@@ -564,10 +625,48 @@ impl Inner {
             None => {
                 self.identity.discard_batch(&batch).await?;
                 store::abandon(&self.db, id, reason, false).await?;
+                // Nothing of it was ever visible, so a log that refuses
+                // the entry must not keep the rollback from happening.
+                if let Err(e) = self
+                    .log(&recovery(), "collect.abandon", format!("submission={id}"))
+                    .await
+                {
+                    warn!(submission = %id, error = %e, "the audit log did not record a discarded submission");
+                }
                 Ok(Settled::Abandoned)
             }
         }
     }
+
+    /// Appends an entry and waits until it is durable.
+    async fn log(&self, by: &Actor, action: &str, object: String) -> Result<()> {
+        self.audit
+            .append(AuditEvent {
+                at: self.clock.now(),
+                actor: by.clone(),
+                action: action.to_owned(),
+                object,
+                outcome: Outcome::Success,
+                status: None,
+                request_id: None,
+            })
+            .await
+            .map_err(Error::Audit)?;
+        Ok(())
+    }
+}
+
+/// Who finishes or discards a submission a crash or a dropped request
+/// left behind.
+fn recovery() -> Actor {
+    Actor::System {
+        component: "collect.recovery".to_owned(),
+    }
+}
+
+/// A lake version for the log: `none` when the submission wrote nothing.
+fn lake_version(version: Option<u64>) -> String {
+    version.map_or_else(|| "none".to_owned(), |v| v.to_string())
 }
 
 /// Bytes in whole KiB, rounded up (the budget's unit: a semaphore counts

@@ -238,7 +238,7 @@ pub async fn layer(
     };
     match state.audit().append(event).await {
         Ok(_) => response,
-        Err(e) => Error::AuditUnavailable(e).into_response(),
+        Err(e) => Error::audit(e).into_response(),
     }
 }
 

@@ -67,7 +67,7 @@ pub enum Error {
     /// The audit log could not record the request, so its result is withheld
     /// (DESIGN.md invariant 5).
     #[error("the audit log could not record this request, so its result is withheld")]
-    AuditUnavailable(#[source] renkei_audit::Error),
+    AuditUnavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A service the request needs is down for now (the analysis
     /// cluster); the request itself may be fine.
     #[error("{0}")]
@@ -101,6 +101,7 @@ impl From<renkei_collect::Error> for Error {
             }
             C::TooLarge { .. } => Error::PayloadTooLarge(e.to_string()),
             C::Provider(..) => Error::BadRequest(e.to_string()),
+            C::Audit(cause) => Error::audit(cause),
             other => Error::Collect(other.to_string()),
         }
     }
@@ -117,6 +118,7 @@ impl From<renkei_review::Error> for Error {
             | R::NotInForce { .. } => Error::Conflict(e.to_string()),
             R::NotFound(what) => Error::NotFound(what),
             R::NotYours(_) => Error::Forbidden(e.to_string()),
+            R::Audit(cause) => Error::audit(cause),
             other => Error::Internal(format!("review: {other}")),
         }
     }
@@ -131,6 +133,7 @@ impl From<renkei_analysis::Error> for Error {
             A::TimedOut { .. } => Error::Conflict(e.to_string()),
             A::Busy(message) => Error::Unavailable(message),
             A::NotFound(what) => Error::NotFound(what),
+            A::Audit(cause) => Error::audit(cause),
             A::Unavailable(cause) => {
                 // The cause names internal addresses: logged, not answered.
                 tracing::warn!(%cause, "the analysis cluster is unreachable");
@@ -151,6 +154,7 @@ impl From<renkei_deid::Error> for Error {
             D::Invalid(_) => Error::BadRequest(e.to_string()),
             D::NotFound(what) => Error::NotFound(what),
             D::KeyDestroyed(_) | D::NotInForce { .. } => Error::Conflict(e.to_string()),
+            D::Audit(cause) => Error::audit(cause),
             other => Error::Internal(format!("processing: {other}")),
         }
     }
@@ -166,7 +170,7 @@ impl From<renkei_optout::Error> for Error {
                 Error::NotFound(format!("opt-out with receipt number {r}"))
             }
             O::AlreadyWithdrawn { .. } => Error::Conflict(e.to_string()),
-            O::Audit(_) => Error::Internal(format!("opt-out: {e}")),
+            O::Audit(cause) => Error::audit(cause),
             other => Error::Internal(format!("opt-out: {other}")),
         }
     }
@@ -190,6 +194,12 @@ impl From<renkei_identity::Error> for Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// The audit log refused an entry, so what it records did not happen
+    /// or is not shown.
+    pub fn audit(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::AuditUnavailable(Box::new(e))
+    }
+
     /// The problem `type` (RFC 9457 §3.1.1): a relative URI for the kinds a
     /// client must tell apart, `about:blank` for the rest.
     pub fn problem_type(&self) -> &'static str {

@@ -191,6 +191,18 @@ pub fn table() -> Vec<RouteSpec> {
             Roles(OPERATORS),
             post(api::users::disable),
         ),
+        api(
+            M::POST,
+            "/api/v1/users/{id}/password",
+            Roles(OPERATORS),
+            post(api::users::reset_password),
+        ),
+        api(
+            M::POST,
+            "/api/v1/me/password",
+            SignedIn,
+            post(api::users::change_password),
+        ),
         // Audit log: heads, keys and proofs are hashes only, so anyone may
         // check the log; the entries themselves are for auditors.
         api(M::GET, "/api/v1/audit/head", Public, get(api::audit::head)),
@@ -681,6 +693,12 @@ pub fn table() -> Vec<RouteSpec> {
             "/account/tokens",
             SignedIn,
             post(pages::account::create_token),
+        ),
+        page(
+            M::POST,
+            "/account/password",
+            SignedIn,
+            post(pages::account::change_password),
         ),
         page(
             M::GET,

@@ -62,7 +62,12 @@ impl AppState {
         config.deployment.validate()?;
         config.analysis.engine()?;
         let stores = Stores::open(&config.data_dir, &config.store).await?;
-        let accounts = Accounts::open(&stores, clock.clone())
+        // Checked against what the data directory cannot rewrite: the
+        // pinned key and the last witnessed head (issue 15, finding 14).
+        let witness = config.audit.witness(&config.data_dir)?;
+        let trust = config.audit.trust(&config.data_dir)?;
+        let audit = AuditLog::open_trusting(&stores, clock.clone(), &trust).await?;
+        let accounts = Accounts::open(&stores, clock.clone(), Arc::new(audit.clone()))
             .await?
             .with_password_checks(PasswordChecks::new(
                 config.accounts.password_checks,
@@ -70,11 +75,6 @@ impl AppState {
             ))
             .with_session_idle_minutes(config.accounts.session_idle_minutes)
             .with_token_days(config.accounts.token_days);
-        // Checked against what the data directory cannot rewrite: the
-        // pinned key and the last witnessed head (issue 15, finding 14).
-        let witness = config.audit.witness(&config.data_dir)?;
-        let trust = config.audit.trust(&config.data_dir)?;
-        let audit = AuditLog::open_trusting(&stores, clock.clone(), &trust).await?;
         let throttle = Throttle::new(clock.clone(), config.accounts.throttle_entries);
         let policy = crate::routes::policy();
         let identity = PersonIndex::open(&stores, clock.clone())
@@ -83,6 +83,7 @@ impl AppState {
         let intake = Intake::open(
             &stores,
             Arc::new(identity.clone()),
+            Arc::new(audit.clone()),
             clock.clone(),
             IntakeConfig {
                 limits: config.collect.limits(),

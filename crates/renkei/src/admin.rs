@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Subcommand;
-use renkei_core::{Actor, AuditEvent, Outcome, Role, SystemClock};
+use renkei_core::{Actor, Role, SystemClock};
 use renkei_server::accounts::{NewUser, Password};
 
 /// Account administration.
@@ -48,7 +48,6 @@ pub enum AdminCommand {
 pub async fn run(config: renkei_server::Config, cmd: AdminCommand) -> anyhow::Result<()> {
     let clock = Arc::new(SystemClock);
     let stores = renkei_store::Stores::open(&config.data_dir, &config.store).await?;
-    let accounts = renkei_server::accounts::Accounts::open(&stores, clock.clone()).await?;
     let audit = renkei_audit::AuditLog::open_trusting(
         &stores,
         clock.clone(),
@@ -56,7 +55,14 @@ pub async fn run(config: renkei_server::Config, cmd: AdminCommand) -> anyhow::Re
     )
     .await
     .context("opening the audit log (is `renkei serve` running on this data directory?)")?;
-    let (action, object) = match cmd {
+    // Each change is recorded in the log before it commits.
+    let accounts =
+        renkei_server::accounts::Accounts::open(&stores, clock.clone(), Arc::new(audit.clone()))
+            .await?;
+    let cli = Actor::System {
+        component: "cli".to_owned(),
+    };
+    match cmd {
         AdminCommand::CreateUser {
             username,
             role,
@@ -77,20 +83,22 @@ pub async fn run(config: renkei_server::Config, cmd: AdminCommand) -> anyhow::Re
                 None
             };
             let org_id = match org {
-                Some(name) => Some(accounts.ensure_org(&name, &country).await?),
+                Some(name) => Some(accounts.ensure_org(&cli, &name, &country).await?),
                 None => None,
             };
             let user = accounts
-                .create_user(NewUser {
-                    display_name: display_name.unwrap_or_else(|| username.clone()),
-                    username,
-                    role,
-                    org_id,
-                    password,
-                })
+                .create_user(
+                    &cli,
+                    NewUser {
+                        display_name: display_name.unwrap_or_else(|| username.clone()),
+                        username,
+                        role,
+                        org_id,
+                        password,
+                    },
+                )
                 .await?;
             println!("created {} ({}) id {}", user.username, user.role, user.id);
-            ("account.create", format!("user:{}", user.id))
         }
         AdminCommand::CreateToken { username, name } => {
             let user = accounts
@@ -103,23 +111,8 @@ pub async fn run(config: renkei_server::Config, cmd: AdminCommand) -> anyhow::Re
                 info.id, user.username
             );
             println!("{}", token.expose());
-            ("token.create", format!("token:{}", info.id))
         }
-    };
-    audit
-        .append(AuditEvent {
-            at: renkei_core::Clock::now(&*clock),
-            actor: Actor::System {
-                component: "cli".to_owned(),
-            },
-            action: action.to_owned(),
-            object,
-            outcome: Outcome::Success,
-            status: Some(0),
-            request_id: None,
-        })
-        .await
-        .context("recording the change in the audit log")?;
+    }
     audit.close().await;
     stores.close().await;
     Ok(())

@@ -206,32 +206,24 @@ async fn step_accounts(
     state: &renkei_server::AppState,
 ) -> anyhow::Result<Vec<Login>> {
     let accounts = state.accounts();
-    let org = accounts.ensure_org("renkei 運営機構", "JP").await?;
+    let demo = renkei_core::Actor::System {
+        component: "demo".to_owned(),
+    };
+    let org = accounts.ensure_org(&demo, "renkei 運営機構", "JP").await?;
     let operator_password = "demo-operator-pass".to_owned();
     let operator = accounts
-        .create_user(NewUser {
-            username: "operator".to_owned(),
-            display_name: "運営 太郎".to_owned(),
-            role: Role::Operator,
-            org_id: Some(org),
-            password: Some(Password::new(operator_password.clone())?),
-        })
+        .create_user(
+            &demo,
+            NewUser {
+                username: "operator".to_owned(),
+                display_name: "運営 太郎".to_owned(),
+                role: Role::Operator,
+                org_id: Some(org),
+                password: Some(Password::new(operator_password.clone())?),
+            },
+        )
         .await?;
     let (_, operator_token) = accounts.create_token(&operator, "demo").await?;
-    state
-        .audit()
-        .append(renkei_core::AuditEvent {
-            at: renkei_core::Clock::now(&**state.clock()),
-            actor: renkei_core::Actor::System {
-                component: "demo".to_owned(),
-            },
-            action: "account.create".to_owned(),
-            object: format!("user:{}", operator.id),
-            outcome: renkei_core::Outcome::Success,
-            status: None,
-            request_id: None,
-        })
-        .await?;
     let mut logins = vec![Login {
         role: Role::Operator,
         username: operator.username.clone(),
@@ -412,15 +404,21 @@ async fn step_collect(
     // One provider organization owns the synthetic facilities, and its
     // sender account submits for each of them.
     let accounts = state.accounts();
-    let org = accounts.ensure_org("デモ医療連携法人", "JP").await?;
+    let demo = renkei_core::Actor::System {
+        component: "demo".to_owned(),
+    };
+    let org = accounts.ensure_org(&demo, "デモ医療連携法人", "JP").await?;
     let sender = accounts
-        .create_user(NewUser {
-            username: "hospital-sender".to_owned(),
-            display_name: "データ送信 担当".to_owned(),
-            role: Role::Provider,
-            org_id: Some(org),
-            password: None,
-        })
+        .create_user(
+            &demo,
+            NewUser {
+                username: "hospital-sender".to_owned(),
+                display_name: "データ送信 担当".to_owned(),
+                role: Role::Provider,
+                org_id: Some(org),
+                password: None,
+            },
+        )
         .await?;
     let (_, sender_token) = accounts.create_token(&sender, "demo upload").await?;
     let sender_token = sender_token.expose().to_owned();

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use renkei_collect::{FacilityKind, Intake, IntakeConfig, Provider, Receipt};
-use renkei_core::{Actor, AuditEvent, Clock, Outcome, ProviderCode, SystemClock};
+use renkei_core::{Actor, Clock, ProviderCode, SystemClock};
 use serde_json::json;
 
 use crate::config;
@@ -112,6 +112,7 @@ async fn embedded(
     let intake = Intake::open(
         &stores,
         Arc::new(identity),
+        Arc::new(audit.clone()),
         clock.clone(),
         IntakeConfig {
             limits: config.collect.limits(),
@@ -136,31 +137,17 @@ async fn embedded(
             })
             .await?;
     }
+    let by = Actor::System {
+        component: "renkei ingest".to_owned(),
+    };
     let mut out = Vec::new();
     for file in files {
         let body = tokio::fs::File::open(file)
             .await
             .with_context(|| format!("opening {}", file.display()))?;
-        let result = intake.submit(provider, body).await;
-        let event = AuditEvent {
-            at: clock.now(),
-            actor: Actor::System {
-                component: "renkei ingest".to_owned(),
-            },
-            action: "collect.submit".to_owned(),
-            object: match &result {
-                Ok(r) => format!("submission {} from {provider}", r.submission_id),
-                Err(_) => format!("a submission from {provider} ({})", file.display()),
-            },
-            outcome: if result.is_ok() {
-                Outcome::Success
-            } else {
-                Outcome::Refused
-            },
-            status: None,
-            request_id: None,
-        };
-        audit.append(event).await?;
+        // The intake records each submission in the log before it takes
+        // effect; a refused file left nothing to record.
+        let result = intake.submit(&by, provider, body).await;
         out.push(result.with_context(|| format!("{}", file.display()))?);
     }
     audit.close().await;

@@ -84,7 +84,7 @@ test_on_both_backends!(
         let identity = Arc::new(TestIdentity::default());
         let intake = intake_for(&t.stores, one_per_chunk(), identity.clone()).await;
         let cut = format!("{}{}", three_patients(), &patient("p4", "L4", "01010016:1:4:00")[..40]);
-        let err = intake.submit(&code(HOSPITAL), std::io::Cursor::new(cut.into_bytes())).await.expect_err("cut off");
+        let err = intake.submit(&sender(), &code(HOSPITAL), std::io::Cursor::new(cut.into_bytes())).await.expect_err("cut off");
         assert!(matches!(err, Error::Incomplete { .. }), "{err}");
         assert_eq!(identity.persons(), 0, "a refused submission created persons");
         assert_eq!(identity.staged_batches(), 0, "a refused submission left staged resolutions");
@@ -105,7 +105,7 @@ test_on_both_backends!(
         let (body, asked) = Stalled::new(three_patients());
         let task = tokio::spawn({
             let intake = intake.clone();
-            async move { intake.submit(&code(HOSPITAL), body).await }
+            async move { intake.submit(&sender(), &code(HOSPITAL), body).await }
         });
         asked.await.expect("the body is read to where it stalls");
         assert_eq!(identity.staged_batches(), 1, "the patients read so far are staged");
@@ -128,7 +128,8 @@ test_on_both_backends!(
         let intake = intake_for(&t.stores, one_per_chunk(), identity.clone()).await;
         let (body, asked) = Stalled::new(three_patients());
         let hospital = code(HOSPITAL);
-        let mut submission = Box::pin(intake.submit(&hospital, body));
+        let by = sender();
+        let mut submission = Box::pin(intake.submit(&by, &hospital, body));
         tokio::select! {
             r = &mut submission => panic!("a stalled body cannot finish: {r:?}"),
             _ = asked => {}

@@ -40,7 +40,7 @@ test_on_both_backends!(
         let intake = intake(&t.stores).await;
         let good = ndjson(&[patient("p1", "L1", "01010016:1:2:00"), observation("o1", "p1", 1.0, None)]);
         let cut = format!("{good}{}", &observation("o2", "p1", 2.0, None)[..40]);
-        let err = intake.submit(&code(HOSPITAL), std::io::Cursor::new(cut.into_bytes())).await.expect_err("cut off");
+        let err = intake.submit(&sender(), &code(HOSPITAL), std::io::Cursor::new(cut.into_bytes())).await.expect_err("cut off");
         assert!(matches!(err, Error::Incomplete { .. }), "{err}");
         assert!(err.to_string().contains("line 3"), "{err}");
         assert_eq!(lake_version(&t.stores).await, None, "nothing committed");
@@ -48,13 +48,13 @@ test_on_both_backends!(
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(good.as_bytes()).expect("gzip");
         let gz = gz.finish().expect("gzip");
-        let err = intake.submit(&code(HOSPITAL), std::io::Cursor::new(gz[..gz.len() / 2].to_vec())).await.expect_err("broken gzip");
+        let err = intake.submit(&sender(), &code(HOSPITAL), std::io::Cursor::new(gz[..gz.len() / 2].to_vec())).await.expect_err("broken gzip");
         assert!(matches!(err, Error::Incomplete { .. }), "{err}");
         assert_eq!(lake_version(&t.stores).await, None, "nothing committed");
         assert_eq!(intake.pending_count(&code(HOSPITAL)).await.expect("count"), 0);
 
         // The whole gzip body is fine, and counts the same as plain NDJSON.
-        let r = intake.submit(&code(HOSPITAL), std::io::Cursor::new(gz)).await.expect("gzip body");
+        let r = intake.submit(&sender(), &code(HOSPITAL), std::io::Cursor::new(gz)).await.expect("gzip body");
         assert_eq!(r.totals().accepted, 2, "{r:#?}");
         // A retry of the failed submissions' content is not mistaken for a duplicate.
         assert_eq!(rows(&t.stores, "observation").await, 1);
@@ -65,7 +65,7 @@ test_on_both_backends!(
     async fn an_unregistered_provider_is_refused(t) {
         let intake = intake(&t.stores).await;
         let err = intake
-            .submit(&code("0112618510"), std::io::Cursor::new(patient("p1", "L1", "1:2:3:00").into_bytes()))
+            .submit(&sender(), &code("0112618510"), std::io::Cursor::new(patient("p1", "L1", "1:2:3:00").into_bytes()))
             .await
             .expect_err("unregistered");
         assert!(err.to_string().contains("not registered"), "{err}");
@@ -96,7 +96,7 @@ test_on_both_backends!(
         let config = IntakeConfig { limits, chunk_resources: 2, rows_per_file: 3 };
         let intake = intake_with(&t.stores, config).await;
         let pretty = serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(&patient("p1", "L1", "01010016:1:2:00")).expect("json")).expect("pretty");
-        let err = intake.submit(&code(HOSPITAL), std::io::Cursor::new(pretty.into_bytes())).await.expect_err("too large");
+        let err = intake.submit(&sender(), &code(HOSPITAL), std::io::Cursor::new(pretty.into_bytes())).await.expect_err("too large");
         assert!(matches!(err, Error::TooLarge { limit: Limit::DocumentBytes, max: 200, .. }), "{err}");
         // NDJSON has no such limit; tiny chunks and files exercise staging.
         let mut lines = vec![patient("p1", "L1", "01010016:1:2:00")];
@@ -140,7 +140,7 @@ test_on_both_backends!(
         let intake = intake_with(&t.stores, IntakeConfig { limits, ..IntakeConfig::default() }).await;
         // 2 million entries (4 MiB): sent whole, as one line, and as an NDJSON line.
         let bomb = zeros_bundle(2_000_000);
-        let err = intake.submit(&code(HOSPITAL), std::io::Cursor::new(bomb.clone())).await.expect_err("too many entries");
+        let err = intake.submit(&sender(), &code(HOSPITAL), std::io::Cursor::new(bomb.clone())).await.expect_err("too many entries");
         assert!(matches!(err, Error::TooLarge { limit: Limit::BundleEntries, max: 1000, .. }), "{err}");
         let text = err.to_string();
         assert!(text.contains("Bundle.entry[1000]") && text.contains("collect.max_bundle_entries = 1000 entries"), "{text}");
@@ -148,7 +148,7 @@ test_on_both_backends!(
         ndjson_body.push(b'\n');
         ndjson_body.extend_from_slice(&bomb);
         ndjson_body.push(b'\n');
-        let err = intake.submit(&code(HOSPITAL), std::io::Cursor::new(ndjson_body)).await.expect_err("too many entries");
+        let err = intake.submit(&sender(), &code(HOSPITAL), std::io::Cursor::new(ndjson_body)).await.expect_err("too many entries");
         assert!(err.to_string().contains("Bundle.entry[1000] (line 2)"), "{err}");
         assert_eq!(lake_version(&t.stores).await, None, "nothing committed");
         assert_eq!(states(&intake).await, ["failed", "failed"]);
@@ -173,7 +173,7 @@ test_on_both_backends!(
         assert!(bomb.len() < 128 << 10, "{} bytes", bomb.len());
 
         let intake = intake(&t.stores).await;
-        let err = intake.submit(&code(HOSPITAL), std::io::Cursor::new(bomb.clone())).await.expect_err("gzip bomb");
+        let err = intake.submit(&sender(), &code(HOSPITAL), std::io::Cursor::new(bomb.clone())).await.expect_err("gzip bomb");
         let Error::TooLarge { at, limit: Limit::GzipRatio, max: 100 } = &err else {
             panic!("refused for the ratio, not {err}");
         };
@@ -189,7 +189,7 @@ test_on_both_backends!(
         // Past the inflated size too, whatever the ratio allows.
         let limits = Limits { max_decompressed_bytes: 8 << 20, max_gzip_ratio: 10_000, ..Limits::default() };
         let lenient = intake_with(&t.stores, IntakeConfig { limits, ..IntakeConfig::default() }).await;
-        let err = lenient.submit(&code(HOSPITAL), std::io::Cursor::new(bomb)).await.expect_err("gzip bomb");
+        let err = lenient.submit(&sender(), &code(HOSPITAL), std::io::Cursor::new(bomb)).await.expect_err("gzip bomb");
         assert!(matches!(err, Error::TooLarge { limit: Limit::DecompressedBytes, max: 8_388_608, .. }), "{err}");
         assert_eq!(lake_version(&t.stores).await, None, "nothing committed");
         assert_eq!(states(&intake).await, ["failed", "failed"]);
@@ -205,7 +205,7 @@ test_on_both_backends!(
         // A 300 MiB third line, made as it is read, never held.
         let pulled = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let body = Generated::new(prefix.clone().into_bytes(), b'x', 300 << 20, pulled.clone());
-        let err = intake.submit(&code(HOSPITAL), body).await.expect_err("line too long");
+        let err = intake.submit(&sender(), &code(HOSPITAL), body).await.expect_err("line too long");
         assert!(matches!(err, Error::TooLarge { limit: Limit::LineBytes, max: 65_536, .. }), "{err}");
         assert!(err.to_string().starts_with("line 3 is over the limit collect.max_line_bytes = 65536 bytes"), "{err}");
         // Bounded reading: the limit, plus the two 256 KiB read buffers.
@@ -249,7 +249,7 @@ test_on_both_backends!(
         let body = Stalls { prefix: std::io::Cursor::new(ndjson(&lines).into_bytes()), told: Some(told) };
         let submitting = {
             let intake = intake.clone();
-            tokio::spawn(async move { intake.submit(&code(HOSPITAL), body).await })
+            tokio::spawn(async move { intake.submit(&sender(), &code(HOSPITAL), body).await })
         };
         // The intake has read (and staged files for) every line sent, and
         // waits for more; then the caller goes away.

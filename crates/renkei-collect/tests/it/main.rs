@@ -4,6 +4,7 @@
 //! the two together).
 
 mod atomic;
+mod audited;
 mod bad_input;
 mod bundles;
 mod report;
@@ -17,11 +18,65 @@ use arrow::array::{Array, RecordBatch, StringArray};
 use futures::future::BoxFuture;
 use renkei_collect::{FacilityKind, Intake, IntakeConfig, Provider, Receipt};
 use renkei_core::{
-    IdentifyingAttributes, IdentityBatch, IdentityResolver, LinkMethod, PersonKey, ProviderCode,
-    RecordId, Resolution, SystemClock, Timestamp,
+    Actor, AuditEvent, AuditReceipt, AuditSink, IdentifyingAttributes, IdentityBatch,
+    IdentityResolver, LinkMethod, PersonKey, ProviderCode, RecordId, Resolution, SystemClock,
+    Timestamp,
 };
 use renkei_store::Stores;
 use renkei_store::lake::TableName;
+
+/// An audit log in memory that can be made to refuse entries, as a full
+/// or failed log would.
+#[derive(Default)]
+struct TestAudit {
+    events: Mutex<Vec<AuditEvent>>,
+    refuse: std::sync::atomic::AtomicBool,
+}
+
+impl TestAudit {
+    fn refusing() -> Self {
+        let audit = Self::default();
+        audit.refuse(true);
+        audit
+    }
+
+    fn refuse(&self, refuse: bool) {
+        self.refuse
+            .store(refuse, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The recorded entries as `action object`.
+    fn lines(&self) -> Vec<String> {
+        self.events
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|e| format!("{} {}", e.action, e.object))
+            .collect()
+    }
+}
+
+impl AuditSink for TestAudit {
+    fn append(&self, event: AuditEvent) -> BoxFuture<'_, Result<AuditReceipt, renkei_core::Error>> {
+        Box::pin(async move {
+            if self.refuse.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(renkei_core::Error::Audit("the test log refuses".to_owned()));
+            }
+            let mut events = self.events.lock().expect("lock");
+            events.push(event);
+            Ok(AuditReceipt {
+                index: events.len() as u64 - 1,
+            })
+        })
+    }
+}
+
+/// Who sends in these tests, as the log names them.
+fn sender() -> Actor {
+    Actor::System {
+        component: "test sender".to_owned(),
+    }
+}
 
 /// Links by insurance number, else by (provider, 患者ID), else a new person.
 /// Remembers the longest name it was given, for the attack tests.
@@ -33,6 +88,8 @@ struct TestIdentity {
     staged: Mutex<HashMap<IdentityBatch, HashMap<String, PersonKey>>>,
     /// The longest name it was given, for the attack tests.
     longest_name: std::sync::atomic::AtomicUsize,
+    /// How many of the next batch commits fail (a store that fails).
+    failing_commits: std::sync::atomic::AtomicUsize,
 }
 
 impl TestIdentity {
@@ -140,6 +197,19 @@ impl IdentityResolver for TestIdentity {
         &'a self,
         batch: &'a IdentityBatch,
     ) -> BoxFuture<'a, Result<(), renkei_core::Error>> {
+        use std::sync::atomic::Ordering;
+        if self
+            .failing_commits
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Box::pin(async {
+                Err(renkei_core::Error::Service {
+                    function: "identity",
+                    message: "the test store fails".to_owned(),
+                })
+            });
+        }
         let own = self
             .staged
             .lock()
@@ -206,7 +276,7 @@ async fn intake_with(stores: &Stores, config: IntakeConfig) -> Intake {
 
 /// An intake over `identity`, with the test providers registered.
 async fn intake_for(stores: &Stores, config: IntakeConfig, identity: Arc<TestIdentity>) -> Intake {
-    intake_with_identity_inner(stores, config, identity).await
+    intake_audited(stores, config, identity, Arc::new(TestAudit::default())).await
 }
 
 async fn intake_with_identity(
@@ -217,12 +287,14 @@ async fn intake_with_identity(
     intake_for(stores, config, identity).await
 }
 
-async fn intake_with_identity_inner(
+/// An intake over `identity` that records in `audit`.
+async fn intake_audited(
     stores: &Stores,
     config: IntakeConfig,
     identity: Arc<TestIdentity>,
+    audit: Arc<TestAudit>,
 ) -> Intake {
-    let intake = Intake::open(stores, identity, Arc::new(SystemClock), config)
+    let intake = Intake::open(stores, identity, audit, Arc::new(SystemClock), config)
         .await
         .expect("intake opens");
     for (c, kind) in [
@@ -245,7 +317,11 @@ async fn intake_with_identity_inner(
 
 async fn submit(intake: &Intake, provider: &str, body: impl Into<Vec<u8>>) -> Receipt {
     intake
-        .submit(&code(provider), std::io::Cursor::new(body.into()))
+        .submit(
+            &sender(),
+            &code(provider),
+            std::io::Cursor::new(body.into()),
+        )
         .await
         .expect("submission is read")
 }

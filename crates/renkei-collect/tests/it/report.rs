@@ -27,6 +27,7 @@ async fn intake_on(stores: &Stores, clock: &Arc<FixedClock>) -> Intake {
     let intake = Intake::open(
         stores,
         Arc::new(TestIdentity::default()),
+        Arc::new(TestAudit::default()),
         clock.clone(),
         IntakeConfig::default(),
     )
@@ -78,7 +79,7 @@ test_on_both_backends!(
             "{\"resourceType\": ".to_owned(),   // malformed: type unknown
         ])).await;
         let cut = format!("{}{}", ndjson(&[patient("p4", "L4", "01010016:1:4:00")]), &observation("o4", "p4", 1.0, None)[..40]);
-        let failed = intake.submit(&code(HOSPITAL), std::io::Cursor::new(cut.into_bytes())).await;
+        let failed = intake.submit(&sender(), &code(HOSPITAL), std::io::Cursor::new(cut.into_bytes())).await;
         assert!(matches!(failed, Err(Error::Incomplete { .. })), "{failed:?}");
 
         clock.advance_micros(DAY);

@@ -69,7 +69,7 @@ test_on_both_backends!(
                     body.extend(bytes);
                 }
             }
-            let r = intake.submit(&provider, std::io::Cursor::new(body)).await.expect("submit");
+            let r = intake.submit(&sender(), &provider, std::io::Cursor::new(body)).await.expect("submit");
             assert_eq!(r.totals().rejected, 0, "synthetic records are valid: {:#?}", r.rejected.first());
             assert_eq!(r.totals().pending, 0, "{r:#?}");
             accepted += r.totals().accepted;

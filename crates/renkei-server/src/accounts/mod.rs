@@ -8,12 +8,20 @@
 //! end at their expiry or after `session_idle_minutes` unused, whichever
 //! comes first. Guessing, at sign-in and at patient identification, is
 //! throttled by [`Throttle`].
+//!
+//! Every change that grants or removes access (an organization, an
+//! account, a password, a token, a disabled account) appends its audit
+//! entry inside its transaction, before the commit: if the log refuses
+//! the entry the change is rolled back (DESIGN.md invariant 5; issue 15,
+//! finding 8).
 
 mod password;
 mod secret;
 mod throttle;
 
-use renkei_core::{Clock, OrgId, PersonKey, Role, Timestamp, UserId};
+use renkei_core::{
+    Actor, AuditEvent, AuditSink, Clock, OrgId, Outcome, PersonKey, Role, Timestamp, UserId,
+};
 use renkei_store::{Db, DbName, Migrations, Stores};
 use serde::Serialize;
 use sqlx::Row;
@@ -53,6 +61,17 @@ pub struct User {
     pub org_id: Option<OrgId>,
 }
 
+impl User {
+    /// The account as the audit log names it.
+    pub fn actor(&self) -> Actor {
+        Actor::User {
+            id: self.id,
+            username: self.username.clone(),
+            role: self.role,
+        }
+    }
+}
+
 /// What is needed to create an account.
 #[derive(Clone, Debug)]
 pub struct NewUser {
@@ -86,13 +105,23 @@ pub struct TokenInfo {
 }
 
 /// The accounts store.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Accounts {
     db: Db,
     clock: Arc<dyn Clock>,
+    audit: Arc<dyn AuditSink>,
     checks: PasswordChecks,
     session_idle_us: i64,
     token_days: u32,
+}
+
+impl std::fmt::Debug for Accounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Accounts")
+            .field("db", &self.db)
+            .field("token_days", &self.token_days)
+            .finish_non_exhaustive()
+    }
 }
 
 fn validate_username(name: &str) -> Result<()> {
@@ -130,12 +159,18 @@ fn user_from_row(row: &AnyRow) -> Result<User> {
 const USER_COLUMNS: &str = "u.id, u.username, u.display_name, u.role, u.org_id";
 
 impl Accounts {
-    /// Opens (and migrates) the accounts database.
-    pub async fn open(stores: &Stores, clock: Arc<dyn Clock>) -> Result<Self> {
+    /// Opens (and migrates) the accounts database; its changes are
+    /// recorded in `audit`.
+    pub async fn open(
+        stores: &Stores,
+        clock: Arc<dyn Clock>,
+        audit: Arc<dyn AuditSink>,
+    ) -> Result<Self> {
         let db = stores.database(DB, &migrations()).await?;
         Ok(Self {
             db,
             clock,
+            audit,
             checks: PasswordChecks::new(4, 16),
             session_idle_us: i64::from(DEFAULT_SESSION_IDLE_MINUTES) * 60_000_000,
             token_days: DEFAULT_TOKEN_DAYS,
@@ -181,8 +216,35 @@ impl Accounts {
         &self.db
     }
 
+    /// Records the change made in `tx` and then commits it: a change the
+    /// log refuses is rolled back, so no account, password or token takes
+    /// effect unrecorded. Only a commit that fails after the entry can
+    /// leave an entry for a change not made.
+    async fn commit_logged(
+        &self,
+        tx: sqlx::Transaction<'static, sqlx::Any>,
+        by: &Actor,
+        action: &str,
+        object: String,
+    ) -> Result<()> {
+        self.audit
+            .append(AuditEvent {
+                at: self.clock.now(),
+                actor: by.clone(),
+                action: action.to_owned(),
+                object,
+                outcome: Outcome::Success,
+                status: None,
+                request_id: None,
+            })
+            .await
+            .map_err(|e| Error::AuditUnavailable(Box::new(e)))?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Creates an organization, or returns the existing one of that name.
-    pub async fn ensure_org(&self, name: &str, country: &str) -> Result<OrgId> {
+    pub async fn ensure_org(&self, by: &Actor, name: &str, country: &str) -> Result<OrgId> {
         if name.trim().is_empty() {
             return Err(Error::BadRequest("organization name is empty".to_owned()));
         }
@@ -200,6 +262,7 @@ impl Accounts {
             return OrgId::parse(&id).map_err(|e| Error::Internal(e.to_string()));
         }
         let id = OrgId::generate();
+        let mut tx = self.db.begin_write().await?;
         sqlx::query(
             "INSERT INTO organizations (id, name, country, created_us) VALUES ($1, $2, $3, $4)",
         )
@@ -207,13 +270,15 @@ impl Accounts {
         .bind(name)
         .bind(country)
         .bind(self.clock.now().unix_micros())
-        .execute(self.db.pool())
+        .execute(&mut *tx)
         .await?;
+        self.commit_logged(tx, by, "organization.create", format!("organization={id}"))
+            .await?;
         Ok(id)
     }
 
     /// Creates an account. A taken user name is a [`Error::Conflict`].
-    pub async fn create_user(&self, new: NewUser) -> Result<User> {
+    pub async fn create_user(&self, by: &Actor, new: NewUser) -> Result<User> {
         validate_username(&new.username)?;
         if new.display_name.trim().is_empty() {
             return Err(Error::BadRequest("display name is empty".to_owned()));
@@ -223,6 +288,7 @@ impl Accounts {
             None => None,
         };
         let id = UserId::generate();
+        let mut tx = self.db.begin_write().await?;
         let inserted = sqlx::query(
             "INSERT INTO users (id, username, display_name, role, org_id, password_hash, created_us) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (username) DO NOTHING",
@@ -234,7 +300,7 @@ impl Accounts {
         .bind(new.org_id.map(|o| o.to_string()))
         .bind(hash)
         .bind(self.clock.now().unix_micros())
-        .execute(self.db.pool())
+        .execute(&mut *tx)
         .await?;
         if inserted.rows_affected() == 0 {
             return Err(Error::Conflict(format!(
@@ -242,6 +308,17 @@ impl Accounts {
                 new.username
             )));
         }
+        let org = new
+            .org_id
+            .map(|o| format!(" organization={o}"))
+            .unwrap_or_default();
+        self.commit_logged(
+            tx,
+            by,
+            "account.create",
+            format!("user={id} role={}{org}", new.role),
+        )
+        .await?;
         tracing::info!(user_id = %id, role = %new.role, "account created");
         Ok(User {
             id,
@@ -284,20 +361,65 @@ impl Accounts {
                 "an account cannot disable itself; ask another operator".to_owned(),
             ));
         }
+        let mut tx = self.db.begin_write().await?;
         let done =
             sqlx::query("UPDATE users SET disabled_us = $1 WHERE id = $2 AND disabled_us IS NULL")
                 .bind(self.clock.now().unix_micros())
                 .bind(id.to_string())
-                .execute(self.db.pool())
+                .execute(&mut *tx)
                 .await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound(format!("enabled account {id}")));
         }
         sqlx::query("DELETE FROM sessions WHERE user_id = $1")
             .bind(id.to_string())
-            .execute(self.db.pool())
+            .execute(&mut *tx)
+            .await?;
+        self.commit_logged(tx, &by.actor(), "account.disable", format!("user={id}"))
             .await?;
         tracing::info!(user_id = %id, by = %by.id, "account disabled");
+        Ok(())
+    }
+
+    /// Sets the password of the enabled account `id` and ends its page
+    /// sessions (but `keep`, the session of someone changing their own
+    /// password), so whoever held the old password is signed out. The
+    /// caller has checked that `by` may: the account itself after giving
+    /// its current password, or an operator resetting it.
+    pub async fn set_password(
+        &self,
+        by: &Actor,
+        id: &UserId,
+        password: Password,
+        keep: Option<&SessionToken>,
+    ) -> Result<()> {
+        let hash = password.hash_admitted(&self.checks).await?;
+        let mut tx = self.db.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE users SET password_hash = $1 WHERE id = $2 AND disabled_us IS NULL",
+        )
+        .bind(hash)
+        .bind(id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound(format!("enabled account {id}")));
+        }
+        let kept = keep.map(|t| t.digest().to_vec()).unwrap_or_default();
+        let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+            .bind(id.to_string())
+            .bind(kept)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        self.commit_logged(
+            tx,
+            by,
+            "account.password",
+            format!("user={id} sessions_ended={ended}"),
+        )
+        .await?;
+        tracing::info!(user_id = %id, sessions_ended = ended, "password set");
         Ok(())
     }
 
@@ -352,6 +474,7 @@ impl Accounts {
         let id = uuid::Uuid::now_v7().to_string();
         let now = self.clock.now();
         let expires = now.plus_micros(i64::from(days) * 86_400_000_000);
+        let mut tx = self.db.begin_write().await?;
         sqlx::query(
             "INSERT INTO api_tokens (id, user_id, name, token_hash, created_us, expires_us) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -362,7 +485,14 @@ impl Accounts {
         .bind(token.digest().to_vec())
         .bind(now.unix_micros())
         .bind(expires.unix_micros())
-        .execute(self.db.pool())
+        .execute(&mut *tx)
+        .await?;
+        self.commit_logged(
+            tx,
+            &user.actor(),
+            "token.create",
+            format!("token={id} user={} days={days}", user.id),
+        )
         .await?;
         tracing::info!(user_id = %user.id, token_id = %id, "api token created");
         let info = TokenInfo {
@@ -403,17 +533,26 @@ impl Accounts {
     /// Revokes one of `user`'s tokens. Another user's token is "not found":
     /// whether it exists is none of the caller's business.
     pub async fn revoke_token(&self, user: &User, token_id: &str) -> Result<()> {
+        let mut tx = self.db.begin_write().await?;
         let done = sqlx::query(
             "UPDATE api_tokens SET revoked_us = $1 WHERE id = $2 AND user_id = $3 AND revoked_us IS NULL",
         )
         .bind(self.clock.now().unix_micros())
         .bind(token_id)
         .bind(user.id.to_string())
-        .execute(self.db.pool())
+        .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound(format!("active token {token_id:?}")));
         }
+        // The id is the platform's (a UUID): safe to log as it stands.
+        self.commit_logged(
+            tx,
+            &user.actor(),
+            "token.revoke",
+            format!("token={token_id} user={}", user.id),
+        )
+        .await?;
         tracing::info!(user_id = %user.id, token_id, "api token revoked");
         Ok(())
     }

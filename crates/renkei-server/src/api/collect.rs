@@ -110,7 +110,11 @@ async fn submit(
     let started = state.clock().now();
     let over = Arc::new(AtomicBool::new(false));
     let reader = limited(body, limit, over.clone());
-    let receipt = match state.intake().submit(&provider, reader).await {
+    let receipt = match state
+        .intake()
+        .submit(&user.actor(), &provider, reader)
+        .await
+    {
         Ok(r) => r,
         Err(_) if over.load(Ordering::Relaxed) => {
             return Err(Refused::Intake(

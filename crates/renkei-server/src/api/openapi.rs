@@ -24,7 +24,7 @@ use super::{
     paths(
         health::healthz, health::readyz, health::metrics,
         tokens::me, tokens::list, tokens::create, tokens::revoke,
-        users::list, users::create, users::disable,
+        users::list, users::create, users::disable, users::reset_password, users::change_password,
         audit::head, audit::key, audit::inclusion, audit::consistency, audit::entries,
         collect::create_submission, collect::fhir, collect::show_submission, collect::list_submissions,
         collect::register_provider, collect::list_providers,

@@ -177,7 +177,7 @@ pub(crate) async fn start_patient_session(
             request_id: None,
         })
         .await
-        .map_err(Error::AuditUnavailable)?;
+        .map_err(Error::audit)?;
     let Some(person) = found else {
         return Err(Error::NotIdentified);
     };

@@ -253,7 +253,7 @@ pub async fn submit(
             state.metrics().failed_guess("sign_in", &attempt.failed());
             let event = sign_in_event(&state, Actor::Anonymous, Outcome::Refused, 401);
             if let Err(e) = state.audit().append(event).await {
-                return Error::AuditUnavailable(e).into_response();
+                return Error::audit(e).into_response();
             }
             let msg = l.pick(
                 "ユーザー名またはパスワードが違います。",
@@ -277,7 +277,7 @@ pub async fn submit(
     };
     let event = sign_in_event(&state, actor, Outcome::Success, 303);
     if let Err(e) = state.audit().append(event).await {
-        return Error::AuditUnavailable(e).into_response();
+        return Error::audit(e).into_response();
     }
     let mut response = Redirect::to(&next).into_response();
     let age = i64::from(hours) * 3600;

@@ -17,13 +17,16 @@ use crate::processing::{condition, permit, send};
 async fn reviewer_token(app: &TestApp, username: &str) -> String {
     let accounts = app.state.accounts();
     let user = accounts
-        .create_user(NewUser {
-            username: username.to_owned(),
-            display_name: "審査委員".to_owned(),
-            role: Role::Reviewer,
-            org_id: None,
-            password: Some(Password::new(PASSWORD.to_owned()).expect("password")),
-        })
+        .create_user(
+            &crate::helpers::setup(),
+            NewUser {
+                username: username.to_owned(),
+                display_name: "審査委員".to_owned(),
+                role: Role::Reviewer,
+                org_id: None,
+                password: Some(Password::new(PASSWORD.to_owned()).expect("password")),
+            },
+        )
         .await
         .expect("user");
     let (_, token) = accounts.create_token(&user, "test").await.expect("token");

@@ -30,17 +30,20 @@ async fn hospital(app: &TestApp) -> String {
 pub(crate) async fn hospital_account(app: &TestApp) -> (String, String) {
     let accounts = app.state.accounts();
     let org = accounts
-        .ensure_org("東京テスト病院", "JP")
+        .ensure_org(&crate::helpers::setup(), "東京テスト病院", "JP")
         .await
         .expect("org");
     let user = accounts
-        .create_user(NewUser {
-            username: "hospital-sender".to_owned(),
-            display_name: "送信担当".to_owned(),
-            role: Role::Provider,
-            org_id: Some(org),
-            password: Some(Password::new(PASSWORD.to_owned()).expect("password")),
-        })
+        .create_user(
+            &crate::helpers::setup(),
+            NewUser {
+                username: "hospital-sender".to_owned(),
+                display_name: "送信担当".to_owned(),
+                role: Role::Provider,
+                org_id: Some(org),
+                password: Some(Password::new(PASSWORD.to_owned()).expect("password")),
+            },
+        )
         .await
         .expect("user");
     let (_, token) = accounts.create_token(&user, "upload").await.expect("token");

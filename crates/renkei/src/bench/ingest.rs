@@ -307,9 +307,12 @@ async fn renkei_once(input: &Input, data: &Path) -> anyhow::Result<RenkeiRun> {
     let stores = open_stores(data).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let index = PersonIndex::open(&stores, clock.clone()).await?;
+    // The real log: renkei as it runs, two entries per submission.
+    let audit = renkei_audit::AuditLog::open(&stores, clock.clone()).await?;
     let intake = Intake::open(
         &stores,
         Arc::new(index),
+        Arc::new(audit.clone()),
         clock.clone(),
         IntakeConfig::default(),
     )
@@ -330,9 +333,12 @@ async fn renkei_once(input: &Input, data: &Path) -> anyhow::Result<RenkeiRun> {
     let cpu_before = cpu_seconds()?;
     let started = Instant::now();
     let mut accepted = 0;
+    let sender = renkei_core::Actor::System {
+        component: "bench".to_owned(),
+    };
     for p in &input.providers {
         let receipt = intake
-            .submit(&p.code, body(&p.files).await?)
+            .submit(&sender, &p.code, body(&p.files).await?)
             .await
             .with_context(|| format!("submitting provider {}'s records", p.code))?;
         let totals = receipt.totals();

@@ -501,13 +501,16 @@ async fn writes_part(args: &OptOutBenchArgs, data: &Path) -> anyhow::Result<Writ
         .context("opening the platform")?;
     let operator = state
         .accounts()
-        .create_user(NewUser {
-            username: "bench-operator".to_owned(),
-            display_name: "ベンチ 運営".to_owned(),
-            role: Role::Operator,
-            org_id: None,
-            password: Some(Password::new("bench-operator-pass".to_owned())?),
-        })
+        .create_user(
+            &bench_actor(),
+            NewUser {
+                username: "bench-operator".to_owned(),
+                display_name: "ベンチ 運営".to_owned(),
+                role: Role::Operator,
+                org_id: None,
+                password: Some(Password::new("bench-operator-pass".to_owned())?),
+            },
+        )
         .await?;
     let (_, token) = state.accounts().create_token(&operator, "bench").await?;
     let token = token.expose().to_owned();
