@@ -18,7 +18,9 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use renkei_core::{IdentifyingAttributes, PersonKey, ProviderCode, Timestamp};
+use renkei_core::{
+    Actor, AuditEvent, IdentifyingAttributes, Outcome, PersonKey, ProviderCode, Timestamp,
+};
 use renkei_store::Backend;
 use serde::Serialize;
 use sqlx::Row;
@@ -146,6 +148,19 @@ pub struct PersonEvent {
     pub at: Timestamp,
 }
 
+impl PersonEvent {
+    /// The event as an audit entry names it: ids and a count.
+    fn object(&self) -> String {
+        format!(
+            "event={} from={} to={} records={}",
+            self.id,
+            self.from_person,
+            self.to_person,
+            self.records.len()
+        )
+    }
+}
+
 /// One source's attributes of a person, decrypted for an operator.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AttributeRecord {
@@ -223,13 +238,16 @@ impl PersonIndex {
         &self,
         from: &PersonKey,
         into: &PersonKey,
-        actor: &str,
+        by: &Actor,
         reason: &str,
     ) -> Result<PersonEvent> {
         check_reason(reason)?;
         let mut tx = self.db().begin_write().await?;
         self.lock(&mut tx).await?;
-        let event = self.merge_in(&mut tx, from, into, actor, reason).await?;
+        let event = self
+            .merge_in(&mut tx, from, into, &label(by), reason)
+            .await?;
+        self.log(by, "identity.merge", event.object()).await?;
         tx.commit().await?;
         Ok(event)
     }
@@ -272,18 +290,34 @@ impl PersonIndex {
 
     /// Splits `records` (attribute record ids, all of one current person)
     /// off into a new person, with the match tokens only they produce.
-    pub async fn split(
-        &self,
-        records: &[String],
-        actor: &str,
-        reason: &str,
-    ) -> Result<PersonEvent> {
+    pub async fn split(&self, records: &[String], by: &Actor, reason: &str) -> Result<PersonEvent> {
         check_reason(reason)?;
         let mut tx = self.db().begin_write().await?;
         self.lock(&mut tx).await?;
-        let event = self.split_in(&mut tx, records, actor, reason).await?;
+        let event = self.split_in(&mut tx, records, &label(by), reason).await?;
+        self.log(by, "identity.split", event.object()).await?;
         tx.commit().await?;
         Ok(event)
+    }
+
+    /// Appends a curation step's entry: called inside the step's
+    /// transaction, before its commit, so a step the log refuses is rolled
+    /// back (issue 15, finding 8). Entries hold ids and counts; the stated
+    /// reason stays in identity's own event table.
+    async fn log(&self, by: &Actor, action: &str, object: String) -> Result<()> {
+        self.audit()
+            .append(AuditEvent {
+                at: self.clock().now(),
+                actor: by.clone(),
+                action: action.to_owned(),
+                object,
+                outcome: Outcome::Success,
+                status: None,
+                request_id: None,
+            })
+            .await
+            .map_err(Error::Audit)?;
+        Ok(())
     }
 
     async fn split_in(
@@ -597,10 +631,12 @@ impl PersonIndex {
         &self,
         id: &str,
         decision: Decision,
-        actor: &str,
+        by: &Actor,
         reason: &str,
     ) -> Result<Option<PersonEvent>> {
         check_reason(reason)?;
+        let actor = label(by);
+        let actor = actor.as_str();
         let mut tx = self.db().begin_write().await?;
         self.lock(&mut tx).await?;
         let row = sqlx::query("SELECT record_id, state, reason, person_key, other_person FROM review_queue WHERE id = $1")
@@ -664,8 +700,28 @@ impl PersonIndex {
         .bind(id)
         .execute(&mut *tx)
         .await?;
+        let decided = match decision {
+            Decision::Same => "same",
+            Decision::Different => "different",
+        };
+        let object = match &event {
+            Some(e) => format!("item={id} decision={decided} {}", e.object()),
+            None => format!("item={id} decision={decided}"),
+        };
+        self.log(by, "identity.decide", object).await?;
         tx.commit().await?;
         Ok(event)
+    }
+}
+
+/// How identity's own tables name who acted: `operator:<user name>`, or
+/// `system:<component>` for the platform.
+pub fn label(by: &Actor) -> String {
+    match by {
+        Actor::User { username, role, .. } => format!("{}:{username}", role.as_str()),
+        Actor::Patient { person_key } => format!("patient:{person_key}"),
+        Actor::Anonymous => "anonymous".to_owned(),
+        Actor::System { component } => format!("system:{component}"),
     }
 }
 

@@ -38,6 +38,10 @@ pub enum Error {
         /// The attribute record's id.
         record: String,
     },
+    /// The audit log refused the entry of a curation step, so the step was
+    /// not taken.
+    #[error("the audit log cannot record the step")]
+    Audit(#[source] renkei_core::Error),
 }
 
 /// Result with [`Error`] as the default error.

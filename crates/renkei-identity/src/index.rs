@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use renkei_core::{
-    Clock, IdentifyingAttributes, IdentityBatch, IdentityResolver, LinkMethod, PersonKey,
-    ProviderCode, RecordId, Resolution,
+    AuditSink, Clock, IdentifyingAttributes, IdentityBatch, IdentityResolver, LinkMethod,
+    PersonKey, ProviderCode, RecordId, Resolution,
 };
 use renkei_store::{Backend, Db, DbName, Migrations, Stores, sql};
 use sqlx::Row;
@@ -33,18 +33,33 @@ fn migrations() -> Migrations {
 }
 
 /// The person index and its keys.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct PersonIndex {
     db: Db,
     tokens: TokenKey,
     vault: VaultKey,
     clock: Arc<dyn Clock>,
+    audit: Arc<dyn AuditSink>,
+}
+
+impl std::fmt::Debug for PersonIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PersonIndex")
+            .field("db", &self.db)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PersonIndex {
     /// Opens the `identity` database and loads (or creates, mode 0600) the
     /// token and vault keys under the data directory.
-    pub async fn open(stores: &Stores, clock: Arc<dyn Clock>) -> Result<Self> {
+    /// Curation steps (merges, splits, review decisions) are recorded in
+    /// `audit` before they commit.
+    pub async fn open(
+        stores: &Stores,
+        clock: Arc<dyn Clock>,
+        audit: Arc<dyn AuditSink>,
+    ) -> Result<Self> {
         let db = stores.database(DB, &migrations()).await?;
         let dir = stores.data_dir();
         let (token_secret, _) =
@@ -56,7 +71,12 @@ impl PersonIndex {
             tokens: TokenKey::new(token_secret),
             vault: VaultKey::new(vault_secret),
             clock,
+            audit,
         })
+    }
+
+    pub(crate) fn audit(&self) -> &Arc<dyn AuditSink> {
+        &self.audit
     }
 
     pub(crate) fn token_key(&self) -> &TokenKey {

@@ -108,7 +108,7 @@ impl PersonIndex {
     pub async fn probabilistic_pass(
         &self,
         settings: &Settings,
-        actor: &str,
+        actor: &renkei_core::Actor,
     ) -> Result<RelinkReport> {
         let rows = sqlx::query(
             "SELECT id, person_key, provider_code, nonce, ciphertext, link_state FROM attribute_records \

@@ -185,6 +185,7 @@ impl From<renkei_identity::Error> for Error {
             I::NotFound(what) => Error::NotFound(what),
             I::Conflict(message) => Error::Conflict(message),
             I::UnknownPerson(key) => Error::NotFound(format!("person {key}")),
+            I::Audit(cause) => Error::audit(cause),
             other => Error::Identity(other),
         }
     }

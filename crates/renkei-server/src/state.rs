@@ -77,7 +77,7 @@ impl AppState {
             .with_token_days(config.accounts.token_days);
         let throttle = Throttle::new(clock.clone(), config.accounts.throttle_entries);
         let policy = crate::routes::policy();
-        let identity = PersonIndex::open(&stores, clock.clone())
+        let identity = PersonIndex::open(&stores, clock.clone(), Arc::new(audit.clone()))
             .await
             .map_err(|e| crate::Error::Internal(format!("identity: {e}")))?;
         let intake = Intake::open(

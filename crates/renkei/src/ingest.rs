@@ -108,7 +108,8 @@ async fn embedded(
     .context(
         "opening the audit log (is a platform serving this data directory? then use --server)",
     )?;
-    let identity = renkei_identity::PersonIndex::open(&stores, clock.clone()).await?;
+    let identity =
+        renkei_identity::PersonIndex::open(&stores, clock.clone(), Arc::new(audit.clone())).await?;
     let intake = Intake::open(
         &stores,
         Arc::new(identity),

@@ -80,7 +80,7 @@ test_on_both_backends!(
 
         // The reviewer refuses: the record leaves the victim, the card
         // stays theirs, and the invented name still identifies nobody.
-        let event = idx.decide(&queue[0].id, Decision::Different, "operator:ops", "not the card holder").await.expect("decide").expect("a split");
+        let event = idx.decide(&queue[0].id, Decision::Different, &crate::ops(), "not the card holder").await.expect("decide").expect("a split");
         assert_eq!(event.from_person, victim_key);
         assert_eq!(idx.identify(&invented).await.expect("identify"), None);
         assert_eq!(idx.identify(&real).await.expect("identify"), Some(victim_key));
@@ -100,7 +100,7 @@ test_on_both_backends!(
         assert_eq!(idx.identify(&new_name).await.expect("identify"), None, "not before review");
         let item = idx.review_queue(true, 10).await.expect("queue").remove(0);
         assert_eq!(item.reason, ReviewReason::AttributesDisagree);
-        assert!(idx.decide(&item.id, Decision::Same, "operator:ops", "marriage, confirmed with the hospital").await.expect("decide").is_none());
+        assert!(idx.decide(&item.id, Decision::Same, &crate::ops(), "marriage, confirmed with the hospital").await.expect("decide").is_none());
         assert_eq!(idx.identify(&new_name).await.expect("identify"), Some(person));
         // Accepted, the new name is one the person is known by: sent again,
         // it links without review.

@@ -38,10 +38,10 @@ test_on_both_backends!(
         assert_eq!(idx.review_queue(true, 100).await.expect("queue").len(), 1);
 
         // The reviewer confirms: the link stands and the item closes.
-        let none = idx.decide(&queue[0].id, Decision::Same, "operator:ops", "same address and phone").await.expect("decide");
+        let none = idx.decide(&queue[0].id, Decision::Same, &crate::ops(), "same address and phone").await.expect("decide");
         assert!(none.is_none());
         assert!(idx.review_queue(true, 100).await.expect("queue").is_empty());
-        let again = idx.decide(&queue[0].id, Decision::Same, "operator:ops", "twice").await;
+        let again = idx.decide(&queue[0].id, Decision::Same, &crate::ops(), "twice").await;
         assert!(matches!(again, Err(Error::Conflict(m)) if m.contains("already decided")));
     }
 );
@@ -56,7 +56,7 @@ test_on_both_backends!(
         assert_eq!(r.person_key, hanako.person_key, "linked on name, birth and sex");
         let item = idx.review_queue(true, 10).await.expect("queue").remove(0);
         let event = idx
-            .decide(&item.id, Decision::Different, "operator:ops", "different address and insurer")
+            .decide(&item.id, Decision::Different, &crate::ops(), "different address and insurer")
             .await
             .expect("decide")
             .expect("a split");
@@ -90,17 +90,17 @@ test_on_both_backends!(
         let c = idx.resolve(&provider("2740000014"), &insured("3333", "01", "C")).await.expect("c");
         assert!(a.person_key != b.person_key && b.person_key != c.person_key);
 
-        let first = idx.merge(&a.person_key, &b.person_key, "operator:ops", "one person, two cards").await.expect("merge");
+        let first = idx.merge(&a.person_key, &b.person_key, &crate::ops(), "one person, two cards").await.expect("merge");
         assert_eq!(first.seq, 1);
         // A's number now resolves to B; A's key resolves to B.
         let again = idx.resolve(&provider("1310000017"), &insured("1111", "01", "A")).await.expect("again");
         assert_eq!(again.person_key, b.person_key);
         assert_eq!(idx.current(&a.person_key).await.expect("current"), b.person_key);
         // Merging the merged-away key again is refused, naming the survivor.
-        let refused = idx.merge(&a.person_key, &c.person_key, "operator:ops", "again").await;
+        let refused = idx.merge(&a.person_key, &c.person_key, &crate::ops(), "again").await;
         assert!(matches!(refused, Err(Error::Conflict(m)) if m.contains(&b.person_key.to_string())));
         // A chain flattens: B into C takes A along.
-        let second = idx.merge(&b.person_key, &c.person_key, "operator:ops", "same person").await.expect("merge");
+        let second = idx.merge(&b.person_key, &c.person_key, &crate::ops(), "same person").await.expect("merge");
         assert_eq!(second.seq, 2);
         assert_eq!(idx.current(&a.person_key).await.expect("current"), c.person_key);
         let read = idx.attributes_of(&a.person_key, "operator:ops", "audit of the merge").await.expect("attributes");
@@ -124,7 +124,7 @@ test_on_both_backends!(
         let stranger = renkei_core::PersonKey::generate();
         assert!(matches!(idx.current(&stranger).await, Err(Error::UnknownPerson(_))));
         assert!(matches!(
-            idx.merge(&c.person_key, &c.person_key, "operator:ops", "self").await,
+            idx.merge(&c.person_key, &c.person_key, &crate::ops(), "self").await,
             Err(Error::Invalid(m)) if m.contains("itself")
         ));
     }
@@ -136,7 +136,7 @@ test_on_both_backends!(
         let _ = idx.resolve(&provider("1310000017"), &insured("1111", "01", "A")).await.expect("a");
         let only = idx.review_queue(false, 10).await.expect("queue");
         assert!(only.is_empty());
-        let err = idx.split(&["no-such-record".to_owned()], "operator:ops", "test").await;
+        let err = idx.split(&["no-such-record".to_owned()], &crate::ops(), "test").await;
         assert!(matches!(err, Err(Error::NotFound(m)) if m.contains("attribute record no-such-record")));
     }
 );
@@ -205,7 +205,7 @@ test_on_both_backends!(
         }
         assert_eq!(idx.person_count().await.expect("count"), 80);
         let report = idx
-            .probabilistic_pass(&renkei_identity::linkage::Settings::default(), "operator:ops")
+            .probabilistic_pass(&renkei_identity::linkage::Settings::default(), &crate::ops())
             .await
             .expect("pass");
         assert_eq!(report.records, 80);
@@ -225,9 +225,37 @@ test_on_both_backends!(
         assert!(events.iter().all(|e| e.kind == "merge" && e.reason.starts_with("probabilistic pass")));
         // A second pass finds nothing more to merge.
         let again = idx
-            .probabilistic_pass(&renkei_identity::linkage::Settings::default(), "operator:ops")
+            .probabilistic_pass(&renkei_identity::linkage::Settings::default(), &crate::ops())
             .await
             .expect("pass");
         assert_eq!(again.merged, 0, "{again:?}");
+    }
+);
+
+test_on_both_backends!(
+    async fn a_curation_step_the_log_refuses_is_not_taken(t) {
+        // Issue 15, finding 8: a step answered 503 must not have happened.
+        // Merges and splits decide whose records an extract joins, so each
+        // is recorded before it commits.
+        let log = Arc::new(Log::default());
+        let idx = index_audited(t, log.clone()).await;
+        let a = idx.resolve(&provider("1310000017"), &insured("1111", "01", "A")).await.expect("a");
+        let b = idx.resolve(&provider("2740000014"), &insured("2222", "01", "B")).await.expect("b");
+        log.refuse.store(true, std::sync::atomic::Ordering::SeqCst);
+        let refused = idx.merge(&a.person_key, &b.person_key, &crate::ops(), "one person, two cards").await;
+        assert!(matches!(refused, Err(Error::Audit(_))), "{refused:?}");
+        assert_eq!(idx.current(&a.person_key).await.expect("current"), a.person_key, "merged unrecorded");
+        assert!(idx.events_since(0).await.expect("events").is_empty());
+
+        log.refuse.store(false, std::sync::atomic::Ordering::SeqCst);
+        let merged = idx.merge(&a.person_key, &b.person_key, &crate::ops(), "one person, two cards").await.expect("merge");
+        let records: Vec<String> = idx.attributes_of(&b.person_key, "operator:ops", "which record to split").await.expect("attributes").records.into_iter().filter(|r| r.provider == "1310000017").map(|r| r.id).collect();
+        log.refuse.store(true, std::sync::atomic::Ordering::SeqCst);
+        let refused = idx.split(&records, &crate::ops(), "a mistaken merge").await;
+        assert!(matches!(refused, Err(Error::Audit(_))), "{refused:?}");
+        assert_eq!(idx.events_since(0).await.expect("events").len(), 1, "split unrecorded");
+
+        let lines = log.lines.lock().expect("lock").clone();
+        assert_eq!(lines, [format!("identity.merge event={} from={} to={} records=0", merged.id, a.person_key, b.person_key)]);
     }
 );

@@ -14,9 +14,48 @@ use renkei_store::test_on_both_backends;
 use renkei_store::testing::TestStores;
 
 async fn index(t: &TestStores) -> PersonIndex {
-    PersonIndex::open(&t.stores, Arc::new(SystemClock))
+    index_audited(t, Arc::new(Log::default())).await
+}
+
+async fn index_audited(t: &TestStores, log: Arc<Log>) -> PersonIndex {
+    PersonIndex::open(&t.stores, Arc::new(SystemClock), log)
         .await
         .expect("index opens")
+}
+
+/// An audit log in memory that can be made to refuse, as a full or failed
+/// log would.
+#[derive(Default)]
+struct Log {
+    refuse: std::sync::atomic::AtomicBool,
+    lines: std::sync::Mutex<Vec<String>>,
+}
+
+impl renkei_core::AuditSink for Log {
+    fn append(
+        &self,
+        event: renkei_core::AuditEvent,
+    ) -> futures::future::BoxFuture<'_, Result<renkei_core::AuditReceipt, renkei_core::Error>> {
+        Box::pin(async move {
+            if self.refuse.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(renkei_core::Error::Audit("the test log refuses".to_owned()));
+            }
+            let mut lines = self.lines.lock().expect("lock");
+            lines.push(format!("{} {}", event.action, event.object));
+            Ok(renkei_core::AuditReceipt {
+                index: lines.len() as u64 - 1,
+            })
+        })
+    }
+}
+
+/// The operator who curates in these tests.
+fn ops() -> renkei_core::Actor {
+    renkei_core::Actor::User {
+        id: renkei_core::UserId::generate(),
+        username: "ops".to_owned(),
+        role: renkei_core::Role::Operator,
+    }
 }
 
 fn provider(code: &str) -> ProviderCode {
@@ -176,7 +215,7 @@ test_on_both_backends!(
         let mut other = insured("9999", "01", "Q-9");
         other.kana_name = Some("ヤマダ タロウ".to_owned());
         let survivor = idx.resolve(&provider("2740000014"), &other).await.expect("other").person_key;
-        idx.merge(&person, &survivor, "operator", "same person, confirmed by phone").await.expect("merge");
+        idx.merge(&person, &survivor, &crate::ops(), "same person, confirmed by phone").await.expect("merge");
         assert_eq!(idx.identify(&presented).await.expect("identify"), Some(survivor));
     }
 );

@@ -64,7 +64,7 @@ test_on_both_backends!(
         assert_eq!(idx.review_queue(true, 10).await.expect("queue").len(), 1);
 
         // The reviewer confirms: one person.
-        let merge = idx.decide(&queue[0].id, Decision::Same, "operator:ops", "one patient at two providers").await.expect("decide").expect("a merge");
+        let merge = idx.decide(&queue[0].id, Decision::Same, &crate::ops(), "one patient at two providers").await.expect("decide").expect("a merge");
         assert_eq!(idx.current(&merge.from_person).await.expect("current"), merge.to_person);
         assert_eq!(idx.identify(&portal("4242")).await.expect("identify"), Some(merge.to_person));
     }

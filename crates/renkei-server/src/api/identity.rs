@@ -96,7 +96,7 @@ pub(crate) async fn decide(
     }
     let event = state
         .identity()
-        .decide(id, decision, &actor(user), reason)
+        .decide(id, decision, &user.actor(), reason)
         .await?;
     if let Some(e) = &event {
         detail.push_str(&format!(" event={} to={}", e.id, e.to_person));
@@ -251,7 +251,7 @@ pub async fn merge(
         }
         state
             .identity()
-            .merge(&from, &into, &actor(user), reason)
+            .merge(&from, &into, &user.actor(), reason)
             .await
             .map_err(Error::from)
     }
@@ -311,7 +311,7 @@ pub async fn split(
         let reason = stated("reason", Some(&body.reason))?;
         state
             .identity()
-            .split(&body.records, &actor(user), reason)
+            .split(&body.records, &user.actor(), reason)
             .await
             .map_err(Error::from)
     }
@@ -351,7 +351,10 @@ pub async fn relink(
     let user = signed_in(&principal)?;
     let report = state
         .identity()
-        .probabilistic_pass(&renkei_identity::linkage::Settings::default(), &actor(user))
+        .probabilistic_pass(
+            &renkei_identity::linkage::Settings::default(),
+            &user.actor(),
+        )
         .await?;
     if report.merged > 0 {
         propagate_events(&state).await;

@@ -167,7 +167,11 @@ app_test!(
         assert_eq!(split["records"], serde_json::json!([record]));
         assert_eq!(split["actor"], "operator:operator-user");
         assert_eq!(split["reason"], "another insurer and another address");
-        let entry = audit_entry(&app, before).await;
+        // Identity's entry, appended before its step committed, then the
+        // request's.
+        let step = audit_entry(&app, before).await;
+        assert_eq!((step["action"].as_str(), step["object"].clone()), (Some("identity.decide"), serde_json::json!(format!("item={} decision=different event={} from={person} to={} records=1", decide.rsplit('/').next().expect("id"), split["id"].as_str().expect("id"), split["to_person"].as_str().expect("to")))));
+        let entry = audit_entry(&app, before + 1).await;
         assert_eq!(entry["object"], format!("{decide} decision=different person={person} record={record} event={} to={}", split["id"].as_str().expect("id"), split["to_person"].as_str().expect("to")));
         let again = problem(operator_post(&app, &decide, serde_json::json!({"decision": "same", "reason": "twice"})).await, 409).await;
         assert!(again["detail"].as_str().unwrap_or("").contains("already decided"), "{again}");
@@ -199,7 +203,9 @@ app_test!(
         assert_eq!(resp.status(), 201);
         let merged: serde_json::Value = resp.json().await.expect("event");
         assert_eq!((merged["kind"].as_str(), merged["from_person"].as_str(), merged["to_person"].as_str()), (Some("merge"), Some(namesake.as_str()), Some(hanako.as_str())));
-        let entry = audit_entry(&app, before).await;
+        let step = audit_entry(&app, before).await;
+        assert_eq!((step["action"].as_str(), step["object"].clone()), (Some("identity.merge"), serde_json::json!(format!("event={} from={namesake} to={hanako} records=0", merged["id"].as_str().expect("id")))));
+        let entry = audit_entry(&app, before + 1).await;
         assert_eq!(entry["object"], format!("/api/v1/identity/merges from={namesake} into={hanako} event={}", merged["id"].as_str().expect("id")));
         let twice = problem(operator_post(&app, "/api/v1/identity/merges", merge(&namesake, &hanako, "again")).await, 409).await;
         assert!(twice["detail"].as_str().unwrap_or("").contains("was merged into"), "{twice}");

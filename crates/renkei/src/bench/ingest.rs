@@ -306,9 +306,9 @@ async fn open_stores(data: &Path) -> anyhow::Result<Stores> {
 async fn renkei_once(input: &Input, data: &Path) -> anyhow::Result<RenkeiRun> {
     let stores = open_stores(data).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let index = PersonIndex::open(&stores, clock.clone()).await?;
     // The real log: renkei as it runs, two entries per submission.
     let audit = renkei_audit::AuditLog::open(&stores, clock.clone()).await?;
+    let index = PersonIndex::open(&stores, clock.clone(), Arc::new(audit.clone())).await?;
     let intake = Intake::open(
         &stores,
         Arc::new(index),
@@ -487,7 +487,9 @@ async fn breakdown(input: &Input, data: &Path) -> anyhow::Result<Phases> {
 
     let config = IntakeConfig::default();
     let stores = open_stores(data).await?;
-    let index = PersonIndex::open(&stores, Arc::new(SystemClock)).await?;
+    let clock: Arc<dyn renkei_core::Clock> = Arc::new(SystemClock);
+    let audit = renkei_audit::AuditLog::open(&stores, clock.clone()).await?;
+    let index = PersonIndex::open(&stores, clock, Arc::new(audit)).await?;
     let lake = stores.lake()?;
     let mut t = Phases::default();
     let mut staged = Vec::new();

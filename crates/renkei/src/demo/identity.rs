@@ -218,10 +218,7 @@ pub(super) async fn step_identity(
     // merge are read through the merge events.
     let pass = state
         .identity()
-        .probabilistic_pass(
-            &renkei_identity::linkage::Settings::default(),
-            "system:demo",
-        )
+        .probabilistic_pass(&renkei_identity::linkage::Settings::default(), &demo())
         .await?;
     let mapped = renkei_server::person_map::propagate(state).await?;
     let maps = key_maps(&lake).await?;
@@ -306,7 +303,7 @@ pub(super) async fn step_identity(
         };
         let event = state
             .identity()
-            .decide(&item.id, decision, "operator:demo", reason)
+            .decide(&item.id, decision, &demo(), reason)
             .await?;
         match decision {
             Decision::Same => same += 1,
@@ -343,4 +340,11 @@ pub(super) async fn step_identity(
     walk.record("identity_after_review_f1", round(after_review.f1));
     walk.record("identity_review_open", open.len());
     Ok(())
+}
+
+/// The demo, as the audit log and identity's events name it.
+fn demo() -> renkei_core::Actor {
+    renkei_core::Actor::System {
+        component: "demo".to_owned(),
+    }
 }
