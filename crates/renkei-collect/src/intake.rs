@@ -173,9 +173,29 @@ impl Intake {
         &self.inner.db
     }
 
-    /// Registers a provider, or updates its name, kind and organization.
-    pub async fn register_provider(&self, provider: &Provider) -> Result<()> {
-        provider::register(&self.inner.db, provider).await
+    /// Registers a provider, or updates its name, kind and organization
+    /// (which organization's senders may submit for it): recorded in the
+    /// log, as `by`, before it commits.
+    pub async fn register_provider(&self, by: &Actor, provider: &Provider) -> Result<()> {
+        let mut tx = self.inner.db.begin_write().await?;
+        provider::register(&mut tx, provider).await?;
+        let org = provider
+            .org_id
+            .map(|o| format!(" organization={o}"))
+            .unwrap_or_default();
+        self.inner
+            .log(
+                by,
+                "collect.provider",
+                format!(
+                    "provider={} kind={}{org}",
+                    provider.code,
+                    provider.kind.as_str()
+                ),
+            )
+            .await?;
+        tx.commit().await.map_err(renkei_store::Error::from)?;
+        Ok(())
     }
 
     /// A registered provider.

@@ -103,7 +103,10 @@ pub struct Provider {
     pub registered_at: Timestamp,
 }
 
-pub(crate) async fn register(db: &Db, p: &Provider) -> Result<()> {
+pub(crate) async fn register(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    p: &Provider,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO providers (code, name, kind, org_id, registered_us) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (code) DO UPDATE SET name = excluded.name, kind = excluded.kind, org_id = excluded.org_id",
@@ -113,7 +116,7 @@ pub(crate) async fn register(db: &Db, p: &Provider) -> Result<()> {
     .bind(p.kind.as_str())
     .bind(p.org_id.map(|o| o.to_string()))
     .bind(p.registered_at.unix_micros())
-    .execute(db.pool())
+    .execute(&mut **tx)
     .await?;
     Ok(())
 }

@@ -121,6 +121,9 @@ async fn embedded(
         },
     )
     .await?;
+    let by = Actor::System {
+        component: "renkei ingest".to_owned(),
+    };
     if intake.provider(provider).await?.is_none() {
         let Some(kind) = register else {
             bail!(
@@ -129,18 +132,18 @@ async fn embedded(
         };
         let kind: FacilityKind = kind.parse()?;
         intake
-            .register_provider(&Provider {
-                code: provider.clone(),
-                name: provider.to_string(),
-                kind,
-                org_id: None,
-                registered_at: clock.now(),
-            })
+            .register_provider(
+                &by,
+                &Provider {
+                    code: provider.clone(),
+                    name: provider.to_string(),
+                    kind,
+                    org_id: None,
+                    registered_at: clock.now(),
+                },
+            )
             .await?;
     }
-    let by = Actor::System {
-        component: "renkei ingest".to_owned(),
-    };
     let mut out = Vec::new();
     for file in files {
         let body = tokio::fs::File::open(file)

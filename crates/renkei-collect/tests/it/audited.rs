@@ -15,6 +15,15 @@ fn two_patients() -> String {
     ])
 }
 
+/// The entries about submissions (the harness registers providers too).
+fn submissions(audit: &TestAudit) -> Vec<String> {
+    audit
+        .lines()
+        .into_iter()
+        .filter(|l| !l.starts_with("collect.provider "))
+        .collect()
+}
+
 async fn states(intake: &Intake) -> Vec<String> {
     sqlx::query_scalar("SELECT state FROM submissions ORDER BY id")
         .fetch_all(intake.db().pool())
@@ -27,8 +36,9 @@ test_on_both_backends!(
         // The attack: with the audit store unavailable, data went in
         // unrecorded. Now the sender is told, and nothing of it counts.
         let identity = Arc::new(TestIdentity::default());
-        let audit = Arc::new(TestAudit::refusing());
+        let audit = Arc::new(TestAudit::default());
         let intake = intake_audited(&t.stores, IntakeConfig::default(), identity.clone(), audit.clone()).await;
+        audit.refuse(true);
         let err = intake
             .submit(&sender(), &code(HOSPITAL), std::io::Cursor::new(two_patients().into_bytes()))
             .await
@@ -57,13 +67,13 @@ test_on_both_backends!(
         let version = r.lake_version.expect("rows were written");
         let id = r.submission_id.to_string();
         assert_eq!(
-            audit.lines(),
+            submissions(&audit),
             [
                 format!("collect.commit submission={id} provider={HOSPITAL} received=2 accepted=2 rejected=0 pending=0"),
                 format!("collect.committed submission={id} lake_version={version}"),
             ]
         );
-        let actor = audit.events.lock().expect("lock")[0].actor.clone();
+        let actor = audit.events.lock().expect("lock").last().expect("an entry").actor.clone();
         assert_eq!(actor, sender(), "the entry names who sent it");
     }
 );
@@ -89,7 +99,7 @@ test_on_both_backends!(
         let restarted = intake_audited(&t.stores, IntakeConfig::default(), identity.clone(), restart.clone()).await;
         assert_eq!(states(&restarted).await, ["committed"]);
         assert_eq!(identity.persons(), 2);
-        let lines = restart.lines();
+        let lines = submissions(&restart);
         assert_eq!(lines.len(), 1, "{lines:?}");
         assert!(
             lines[0].starts_with("collect.recover submission=") && lines[0].contains(&format!("lake_version={version} ")),
@@ -119,5 +129,29 @@ test_on_both_backends!(
         let restarted = intake_for(&t.stores, IntakeConfig::default(), identity.clone()).await;
         assert_eq!(states(&restarted).await, ["committed"]);
         assert_eq!(identity.persons(), 2);
+    }
+);
+
+test_on_both_backends!(
+    async fn a_provider_registration_the_log_refuses_does_not_happen(t) {
+        // Registering a provider under an organization lets that
+        // organization's senders submit for it: an access grant.
+        let audit = Arc::new(TestAudit::default());
+        let intake = intake_audited(&t.stores, IntakeConfig::default(), Arc::new(TestIdentity::default()), audit.clone()).await;
+        let newcomer = Provider {
+            code: code("0112618510"),
+            name: "新しい診療所".to_owned(),
+            kind: FacilityKind::Clinic,
+            org_id: None,
+            registered_at: Timestamp::from_unix_micros(0),
+        };
+        audit.refuse(true);
+        let err = intake.register_provider(&sender(), &newcomer).await.expect_err("refused");
+        assert!(matches!(err, Error::Audit(_)), "{err}");
+        assert!(intake.provider(&newcomer.code).await.expect("lookup").is_none(), "registered unrecorded");
+        audit.refuse(false);
+        intake.register_provider(&sender(), &newcomer).await.expect("registered");
+        assert!(intake.provider(&newcomer.code).await.expect("lookup").is_some());
+        assert!(audit.lines().last().expect("an entry").starts_with("collect.provider provider=0112618510 kind=clinic"), "{:?}", audit.lines());
     }
 );

@@ -302,13 +302,16 @@ async fn intake_audited(
         (CLINIC, FacilityKind::Clinic),
     ] {
         intake
-            .register_provider(&Provider {
-                code: code(c),
-                name: format!("test {c}"),
-                kind,
-                org_id: None,
-                registered_at: Timestamp::from_unix_micros(0),
-            })
+            .register_provider(
+                &sender(),
+                &Provider {
+                    code: code(c),
+                    name: format!("test {c}"),
+                    kind,
+                    org_id: None,
+                    registered_at: Timestamp::from_unix_micros(0),
+                },
+            )
             .await
             .expect("register");
     }

@@ -39,13 +39,16 @@ async fn intake_on(stores: &Stores, clock: &Arc<FixedClock>) -> Intake {
         (CLINIC, FacilityKind::Clinic),
     ] {
         intake
-            .register_provider(&Provider {
-                code: code(c),
-                name: format!("test {c}"),
-                kind,
-                org_id: None,
-                registered_at: at("2024-01-01T00:00:00Z"),
-            })
+            .register_provider(
+                &sender(),
+                &Provider {
+                    code: code(c),
+                    name: format!("test {c}"),
+                    kind,
+                    org_id: None,
+                    registered_at: at("2024-01-01T00:00:00Z"),
+                },
+            )
             .await
             .expect("register");
     }

@@ -60,7 +60,7 @@ test_on_both_backends!(
             }
             let provider = code(dir.file_name().and_then(|n| n.to_str()).expect("code"));
             intake
-                .register_provider(&Provider { code: provider.clone(), name: "synthetic".into(), kind: FacilityKind::Hospital, org_id: None, registered_at: Timestamp::from_unix_micros(0) })
+                .register_provider(&sender(), &Provider { code: provider.clone(), name: "synthetic".into(), kind: FacilityKind::Hospital, org_id: None, registered_at: Timestamp::from_unix_micros(0) })
                 .await
                 .expect("register");
             let mut body = Vec::new();

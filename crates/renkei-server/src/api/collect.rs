@@ -340,8 +340,10 @@ pub struct NewProvider {
               (status = 400, description = "Bad code, kind or organization", body = crate::Problem)))]
 pub async fn register_provider(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     ApiJson(body): ApiJson<NewProvider>,
 ) -> Result<(StatusCode, ApiJson<Provider>)> {
+    let by = signed_in(&principal)?.actor();
     let bad = |field: &str, e: &dyn std::fmt::Display| Error::BadRequest(format!("{field}: {e}"));
     let provider = Provider {
         code: ProviderCode::parse(&body.code).map_err(|e| bad("code", &e))?,
@@ -358,7 +360,7 @@ pub async fn register_provider(
             .map_err(|e| bad("org_id", &e))?,
         registered_at: state.clock().now(),
     };
-    state.intake().register_provider(&provider).await?;
+    state.intake().register_provider(&by, &provider).await?;
     Ok((StatusCode::CREATED, ApiJson(provider)))
 }
 

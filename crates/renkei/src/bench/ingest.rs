@@ -317,15 +317,21 @@ async fn renkei_once(input: &Input, data: &Path) -> anyhow::Result<RenkeiRun> {
         IntakeConfig::default(),
     )
     .await?;
+    let sender = renkei_core::Actor::System {
+        component: "bench".to_owned(),
+    };
     for p in &input.providers {
         intake
-            .register_provider(&Provider {
-                code: p.code.clone(),
-                name: p.name.clone(),
-                kind: p.kind,
-                org_id: None,
-                registered_at: clock.now(),
-            })
+            .register_provider(
+                &sender,
+                &Provider {
+                    code: p.code.clone(),
+                    name: p.name.clone(),
+                    kind: p.kind,
+                    org_id: None,
+                    registered_at: clock.now(),
+                },
+            )
             .await
             .with_context(|| format!("registering provider {}", p.code))?;
     }
@@ -333,9 +339,6 @@ async fn renkei_once(input: &Input, data: &Path) -> anyhow::Result<RenkeiRun> {
     let cpu_before = cpu_seconds()?;
     let started = Instant::now();
     let mut accepted = 0;
-    let sender = renkei_core::Actor::System {
-        component: "bench".to_owned(),
-    };
     for p in &input.providers {
         let receipt = intake
             .submit(&sender, &p.code, body(&p.files).await?)
