@@ -253,6 +253,33 @@ fn urlencode(path: &str) -> String {
         .collect()
 }
 
+/// Middleware on every route: a request whose rule is
+/// [`Timing::Bounded`](crate::policy::Timing) is answered 408 after
+/// `server.request_timeout_secs` (its handler dropped, so work it holds
+/// stops); a streamed one runs while its body flows, watched for pauses
+/// by its handler.
+pub async fn timing(
+    State(state): State<AppState>,
+    matched: Option<MatchedPath>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let streams = matched.is_some_and(|route| {
+        state
+            .policy()
+            .rule(request.method(), route.as_str())
+            .is_some_and(|r| r.timing == crate::policy::Timing::WhileDataFlows)
+    });
+    if streams {
+        return next.run(request).await;
+    }
+    let limit = std::time::Duration::from_secs(state.config().server.request_timeout_secs.max(1));
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
+    }
+}
+
 /// Middleware that gives bodiless error responses (405 from the router, 413
 /// from the body limit, 408 from the timeout) a problem document, so every
 /// error a client sees is RFC 9457 JSON.

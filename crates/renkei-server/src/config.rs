@@ -475,8 +475,13 @@ pub struct ServerConfig {
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
     /// Longest a request may take, in seconds, before it is answered 408.
+    /// Submissions are exempt: they stream for as long as data flows.
     #[serde(default = "default_request_timeout_secs")]
     pub request_timeout_secs: u64,
+    /// Longest a streamed body (a submission) may pause, in seconds,
+    /// before it is cut (408) and the submission discarded.
+    #[serde(default = "default_body_idle_secs")]
+    pub body_idle_secs: u64,
 }
 
 fn default_listen() -> SocketAddr {
@@ -488,6 +493,9 @@ fn default_max_body_bytes() -> usize {
 fn default_request_timeout_secs() -> u64 {
     60
 }
+fn default_body_idle_secs() -> u64 {
+    60
+}
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -496,6 +504,7 @@ impl Default for ServerConfig {
             public_url: None,
             max_body_bytes: default_max_body_bytes(),
             request_timeout_secs: default_request_timeout_secs(),
+            body_idle_secs: default_body_idle_secs(),
         }
     }
 }

@@ -55,6 +55,12 @@ pub enum Error {
     /// The request body is larger than a configured limit.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// A streamed body paused longer than `server.body_idle_secs`; what
+    /// had come was discarded.
+    #[error(
+        "no data came for {0} s (server.body_idle_secs), so the submission was cut and nothing of it kept; send it again"
+    )]
+    Stalled(u64),
     /// The thing asked for does not exist.
     #[error("{0} not found")]
     NotFound(String),
@@ -226,6 +232,7 @@ impl Error {
             Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Stalled(_) => StatusCode::REQUEST_TIMEOUT,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::AuditUnavailable(_) | Error::Unavailable(_) | Error::Busy { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE

@@ -44,7 +44,6 @@ pub mod workspaces;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -54,7 +53,6 @@ use axum::response::{IntoResponse, Response};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use config::{
@@ -85,16 +83,14 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 pub fn app(state: AppState) -> Router {
     let server = &state.config().server;
     let max_body = server.max_body_bytes;
-    let timeout = Duration::from_secs(server.request_timeout_secs.max(1));
     routes::router()
         .route_layer(from_fn_with_state(state.clone(), access::layer))
         .route_layer(from_fn_with_state(state.clone(), metrics::record))
+        // Outermost of the route layers: the time a route may take is its
+        // rule's (a submission streams for as long as data flows).
+        .route_layer(from_fn_with_state(state.clone(), access::timing))
         .fallback(not_found)
-        .layer(
-            ServiceBuilder::new()
-                .layer(CatchPanicLayer::custom(panic_response))
-                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout)),
-        )
+        .layer(CatchPanicLayer::custom(panic_response))
         // Outside the limits, so that their bare 413 and 408 get problem
         // bodies too. Bodies are limited by axum's extractors
         // (DefaultBodyLimit); streaming handlers enforce their own limit.

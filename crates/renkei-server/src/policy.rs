@@ -78,6 +78,19 @@ pub struct Rule {
     /// Only routes that neither read nor change data (health, metrics,
     /// static assets) are exempt.
     pub audited: bool,
+    /// How long the request may take.
+    pub timing: Timing,
+}
+
+/// How long a request may take (issue 15, finding 10).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timing {
+    /// Answered within `server.request_timeout_secs`, or 408.
+    Bounded,
+    /// A streamed body (a submission) that may flow for as long as data
+    /// keeps coming: cut only when it pauses for `server.body_idle_secs`.
+    /// Work after the body runs to its end on its own.
+    WhileDataFlows,
 }
 
 impl Policy {

@@ -8,7 +8,7 @@ use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, post, put};
 use renkei_core::Role;
 
-use crate::policy::{Access, Policy, Rule, Surface};
+use crate::policy::{Access, Policy, Rule, Surface, Timing};
 use crate::{AppState, api, pages};
 
 /// One route of the table.
@@ -80,6 +80,19 @@ fn api(m: Method, path: &'static str, access: Access, h: MethodRouter<AppState>)
         access,
         surface: Surface::Api,
         audited: true,
+        timing: Timing::Bounded,
+    };
+    spec(m, path, rule, h)
+}
+
+/// A JSON API route whose body streams for as long as data flows (a
+/// submission of many gigabytes): bearer tokens, audited.
+fn streamed(m: Method, path: &'static str, access: Access, h: MethodRouter<AppState>) -> RouteSpec {
+    let rule = Rule {
+        access,
+        surface: Surface::Api,
+        audited: true,
+        timing: Timing::WhileDataFlows,
     };
     spec(m, path, rule, h)
 }
@@ -90,6 +103,7 @@ fn page(m: Method, path: &'static str, access: Access, h: MethodRouter<AppState>
         access,
         surface: Surface::Page,
         audited: true,
+        timing: Timing::Bounded,
     };
     spec(m, path, rule, h)
 }
@@ -106,6 +120,7 @@ fn ops(
         access,
         surface,
         audited: false,
+        timing: Timing::Bounded,
     };
     spec(m, path, rule, h)
 }
@@ -226,8 +241,8 @@ pub fn table() -> Vec<RouteSpec> {
             get(api::audit::entries),
         ),
         // Collection.
-        api(M::POST, "/fhir", Roles(PROVIDERS), post(api::collect::fhir)),
-        api(
+        streamed(M::POST, "/fhir", Roles(PROVIDERS), post(api::collect::fhir)),
+        streamed(
             M::POST,
             "/api/v1/submissions",
             Roles(PROVIDERS),

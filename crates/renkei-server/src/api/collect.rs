@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use renkei_collect::{FacilityKind, Provider, Receipt, SubmissionId};
 use renkei_core::{OrgId, ProviderCode, Role};
 use serde::Deserialize;
@@ -72,29 +72,52 @@ async fn provider_for(state: &AppState, user: &User, named: Option<&str>) -> Res
     Ok(code)
 }
 
-/// Reads `body` as a stream, stopping at `limit` bytes; `over` is set when
-/// the limit was hit, so the caller answers 413 rather than 400.
+/// How a streamed body was cut short, so the caller answers 413 or 408
+/// rather than 400.
+#[derive(Default)]
+struct Cut {
+    /// It went past the limit.
+    over: AtomicBool,
+    /// Nothing came for the idle time.
+    idle: AtomicBool,
+}
+
+/// Reads `body` as a stream for as long as data flows: it is cut at
+/// `limit` bytes, or when no byte comes for `idle` (a sender that stalls
+/// would otherwise hold its provider's turn for ever).
 fn limited(
     body: Body,
     limit: u64,
-    over: Arc<AtomicBool>,
+    idle: std::time::Duration,
+    cut: Arc<Cut>,
 ) -> impl tokio::io::AsyncRead + Send + Unpin + 'static {
     let mut seen = 0u64;
-    let stream = body
-        .into_data_stream()
-        .map_err(std::io::Error::other)
-        .and_then(move |chunk| {
+    let data = Box::pin(body.into_data_stream().map_err(std::io::Error::other));
+    let stream = futures::stream::unfold((data, cut), move |(mut data, cut)| async move {
+        let next = match tokio::time::timeout(idle, data.next()).await {
+            Ok(next) => next?,
+            Err(_) => {
+                cut.idle.store(true, Ordering::Relaxed);
+                let stalled = std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no data for {} s", idle.as_secs()),
+                );
+                return Some((Err(stalled), (data, cut)));
+            }
+        };
+        let next = next.and_then(|chunk| {
             seen += chunk.len() as u64;
-            let result = if seen > limit {
-                over.store(true, Ordering::Relaxed);
+            if seen > limit {
+                cut.over.store(true, Ordering::Relaxed);
                 Err(std::io::Error::other(format!(
                     "the body exceeds {limit} bytes"
                 )))
             } else {
                 Ok(chunk)
-            };
-            futures::future::ready(result)
+            }
         });
+        Some((next, (data, cut)))
+    });
     tokio_util::io::StreamReader::new(Box::pin(stream))
 }
 
@@ -108,15 +131,19 @@ async fn submit(
     let user = signed_in(principal)?;
     let provider = provider_for(state, user, named).await?;
     let started = state.clock().now();
-    let over = Arc::new(AtomicBool::new(false));
-    let reader = limited(body, limit, over.clone());
+    let cut = Arc::new(Cut::default());
+    let idle = std::time::Duration::from_secs(state.config().server.body_idle_secs.max(1));
+    let reader = limited(body, limit, idle, cut.clone());
     let receipt = match state
         .intake()
         .submit(&user.actor(), &provider, reader)
         .await
     {
         Ok(r) => r,
-        Err(_) if over.load(Ordering::Relaxed) => {
+        Err(_) if cut.idle.load(Ordering::Relaxed) => {
+            return Err(Refused::Other(Error::Stalled(idle.as_secs())));
+        }
+        Err(_) if cut.over.load(Ordering::Relaxed) => {
             return Err(Refused::Intake(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 renkei_collect::Error::TooLarge {

@@ -318,3 +318,98 @@ app_test!(
         drop(tx);
     }
 );
+
+/// Issue 15, finding 10: a 1.3 GB NDJSON was cut by the 60 s request
+/// timeout after 85 MB. A submission now streams for as long as data
+/// flows, here for longer than the request timeout, and is cut only when
+/// it pauses.
+async fn a_submission_streams_while_data_flows(backend: renkei_store::testing::TestBackend) {
+    use futures::SinkExt;
+    let app = crate::helpers::spawn_app_with(backend, |c| {
+        c.server.request_timeout_secs = 1;
+        c.server.body_idle_secs = 2;
+    })
+    .await;
+    let token = hospital(&app).await;
+    let send = |rx| {
+        app.http
+            .post(app.url("/api/v1/submissions"))
+            .bearer_auth(&token)
+            .body(reqwest::Body::wrap_stream(rx))
+            .send()
+    };
+
+    // Five lines, one every 400 ms: two seconds of flow, twice the
+    // request timeout, with no pause as long as the idle limit.
+    let (mut tx, rx) = futures::channel::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    let sending = tokio::spawn(send(rx));
+    for i in 0..5 {
+        tx.send(Ok(
+            format!("{}\n", patient(&format!("flow{i}"))).into_bytes()
+        ))
+        .await
+        .expect("send");
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    }
+    drop(tx);
+    let resp = sending.await.expect("task").expect("answered");
+    assert_eq!(resp.status(), 201, "a flowing submission was cut");
+    let receipt: serde_json::Value = resp.json().await.expect("receipt");
+    assert_eq!(receipt["counts"]["Patient"]["accepted"], 5, "{receipt}");
+
+    // A sender that stops sending mid-body is cut after the idle time,
+    // told why, and nothing of it is kept.
+    let (mut tx, rx) = futures::channel::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    let sending = tokio::spawn(send(rx));
+    tx.send(Ok(format!("{}\n", patient("stalled")).into_bytes()))
+        .await
+        .expect("send");
+    let resp = sending.await.expect("task").expect("answered");
+    let p = problem(resp, 408).await;
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("server.body_idle_secs"),
+        "{p}"
+    );
+    app.state.intake().settled().await;
+    assert_eq!(states(&app).await, ["committed", "failed"]);
+    drop(tx);
+
+    // Other routes keep the request timeout: a body that trickles into
+    // an ordinary route (slowloris) is answered 408 at one second.
+    let (mut tx, rx) = futures::channel::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    let op = app.creds(renkei_core::Role::Operator).token.clone();
+    let slow = tokio::spawn(
+        app.http
+            .post(app.url("/api/v1/users"))
+            .bearer_auth(&op)
+            .header("content-type", "application/json")
+            .body(reqwest::Body::wrap_stream(rx))
+            .send(),
+    );
+    tx.send(Ok(b"{\"username\": ".to_vec()))
+        .await
+        .expect("send");
+    let p = problem(slow.await.expect("task").expect("answered"), 408).await;
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("server.request_timeout_secs"),
+        "{p}"
+    );
+    drop(tx);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submission_streams_while_data_flows_on_sqlite() {
+    a_submission_streams_while_data_flows(renkei_store::testing::TestBackend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submission_streams_while_data_flows_on_postgres() {
+    a_submission_streams_while_data_flows(renkei_store::testing::TestBackend::Postgres).await;
+}
