@@ -249,7 +249,7 @@ impl Error {
 }
 
 /// An RFC 9457 problem document.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Problem {
     /// A URI naming the kind of problem; `about:blank` when the status says
     /// it all.
@@ -289,17 +289,18 @@ impl IntoResponse for Problem {
     }
 }
 
-impl IntoResponse for Error {
-    fn into_response(self) -> Response {
+impl Error {
+    /// The problem document a caller is shown. Our own faults are logged
+    /// with their causes and shown without them: a cause can carry paths
+    /// or SQL that callers need not see.
+    pub fn problem(&self) -> Problem {
         let status = self.status();
-        // Our own faults are logged with their causes and answered without
-        // them: a cause can carry paths or SQL that callers need not see.
         let detail = if let Error::Busy { .. } = self {
             // Load, not a failure: the gate did its job.
             self.to_string()
         } else if status.is_server_error() {
-            tracing::error!(error = %self, cause = ?std::error::Error::source(&self), "request failed");
-            match &self {
+            tracing::error!(error = %self, cause = ?std::error::Error::source(self), "request failed");
+            match self {
                 // The cause names the cluster, not the caller's data; the
                 // researcher is told to try again, not that the query failed.
                 Error::AuditUnavailable(_) | Error::Unavailable(_) => self.to_string(),
@@ -310,7 +311,13 @@ impl IntoResponse for Error {
         };
         let mut problem = Problem::new(status, detail);
         problem.kind = self.problem_type().to_owned();
-        let mut response = problem.into_response();
+        problem
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let mut response = self.problem().into_response();
         match &self {
             Error::Unauthenticated => {
                 response.headers_mut().insert(

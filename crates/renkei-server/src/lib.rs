@@ -32,6 +32,7 @@ pub mod api;
 mod background;
 mod config;
 mod error;
+pub mod jobs;
 pub mod metrics;
 pub mod pages;
 pub mod person_map;

@@ -173,6 +173,8 @@ pub fn table() -> Vec<RouteSpec> {
             Surface::Page,
             get(pages::layout::stylesheet),
         ),
+        // Jobs: long work started by other requests.
+        api(M::GET, "/api/v1/jobs/{id}", SignedIn, get(api::jobs::show)),
         // Accounts.
         api(M::GET, "/api/v1/me", SignedIn, get(api::tokens::me)),
         api(M::GET, "/api/v1/tokens", SignedIn, get(api::tokens::list)),

@@ -39,6 +39,8 @@ pub(crate) struct Inner {
     identification: Arc<dyn PatientIdentification>,
     review: Review,
     processing: Processing,
+    /// Long work started by requests (extract builds, relinks).
+    jobs: crate::jobs::Jobs,
     analysis: Environment,
     /// Where signed tree heads are published outside the data directory.
     witness: Option<renkei_audit::Witness>,
@@ -116,6 +118,12 @@ impl AppState {
         )
         .await?;
         let analysis = Environment::open(&stores, clock.clone(), Arc::new(audit.clone())).await?;
+        let jobs = crate::jobs::Jobs::open(
+            accounts.db().clone(),
+            clock.clone(),
+            Arc::new(audit.clone()),
+        )
+        .await?;
         // The log records when the platform started and stopped, so a gap
         // in service shows in the log itself.
         audit
@@ -137,6 +145,7 @@ impl AppState {
                 identification,
                 review,
                 processing,
+                jobs,
                 analysis,
                 witness,
                 tasks: crate::background::Tasks::default(),
@@ -153,6 +162,10 @@ impl AppState {
     /// The stores.
     pub fn stores(&self) -> &Stores {
         &self.inner.stores
+    }
+    /// Long work started by requests.
+    pub fn jobs(&self) -> &crate::jobs::Jobs {
+        &self.inner.jobs
     }
     /// The accounts store.
     pub fn accounts(&self) -> &Accounts {
@@ -244,6 +257,9 @@ impl AppState {
     /// the stores.
     pub async fn close(&self) {
         self.inner.tasks.stop();
+        // A job runs to its end; what it did is then recorded before the
+        // log closes.
+        self.inner.jobs.settled().await;
         let stop = lifecycle_event(self.inner.clock.as_ref(), "platform.stop");
         if let Err(e) = self.inner.audit.append(stop).await {
             tracing::warn!(error = %e, "cannot record the stop in the audit log");

@@ -590,6 +590,38 @@ async fn send(
     send_as(walk, method, path, Some(token), body, status).await
 }
 
+/// Sends a request that starts a job (202), waits for the job to end and
+/// returns its result, or fails with its problem.
+async fn run_job(
+    walk: &Walk,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Value,
+) -> anyhow::Result<Value> {
+    let job = send(walk, method.clone(), path, token, body, 202).await?;
+    let id = job["id"].as_str().context("the job's id")?.to_owned();
+    loop {
+        let job = send(
+            walk,
+            reqwest::Method::GET,
+            &format!("/api/v1/jobs/{id}"),
+            token,
+            Value::Null,
+            200,
+        )
+        .await?;
+        match job["state"].as_str() {
+            Some("running") => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            Some("succeeded") => return Ok(job["result"].clone()),
+            _ => bail!(
+                "{method} {path}: the job ended without its result: {}",
+                job["problem"]
+            ),
+        }
+    }
+}
+
 /// [`send`], signed in or (`None`) not.
 async fn send_as(
     walk: &Walk,

@@ -343,24 +343,34 @@ pub struct EventsQuery {
 /// attribute record in memory.
 #[utoipa::path(post, path = "/api/v1/identity/relink", tag = "identity",
     security(("bearer" = [])),
-    responses((status = 200, description = "What the pass did: records, persons before, pairs compared, merged, queued, thresholds", body = Object)))]
+    responses((status = 202, description = "Started: the job, at `Location`; its result is what the pass did (records, persons before, pairs compared, merged, queued, thresholds)", body = crate::jobs::Job)))]
 pub async fn relink(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
 ) -> Result<Response> {
     let user = signed_in(&principal)?;
-    let report = state
-        .identity()
-        .probabilistic_pass(
-            &renkei_identity::linkage::Settings::default(),
-            &user.actor(),
-        )
+    let work = {
+        let (state, actor) = (state.clone(), user.actor());
+        Box::pin(async move {
+            let report = state
+                .identity()
+                .probabilistic_pass(&renkei_identity::linkage::Settings::default(), &actor)
+                .await?;
+            if report.merged > 0 {
+                propagate_events(&state).await;
+            }
+            Ok(crate::jobs::Done {
+                detail: format!("merged={} queued={}", report.merged, report.queued),
+                result: serde_json::to_value(&report)
+                    .map_err(|e| Error::Internal(format!("relink report: {e}")))?,
+            })
+        })
+    };
+    let job = state
+        .jobs()
+        .start(crate::jobs::JobKind::Relink, "index".to_owned(), user, work)
         .await?;
-    if report.merged > 0 {
-        propagate_events(&state).await;
-    }
-    let detail = format!("merged={} queued={}", report.merged, report.queued);
-    Ok(AuditDetail::attach(detail, ApiJson(report)))
+    Ok(super::jobs::accepted(&job, "index".to_owned()))
 }
 
 /// Merges and splits after `since`, in order: what a reader of the lake

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod collect;
 pub mod health;
 pub mod identity;
+pub mod jobs;
 pub mod json;
 pub mod openapi;
 pub mod optout;

@@ -9,8 +9,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    analysis, audit, collect, health, identity, optout, processing, register, reports, review,
-    tokens, users,
+    analysis, audit, collect, health, identity, jobs, optout, processing, register, reports,
+    review, tokens, users,
 };
 
 /// The platform's API description.
@@ -22,7 +22,7 @@ use super::{
                        Machines authenticate with `Authorization: Bearer rk_…` tokens; errors are RFC 9457 problem documents."
     ),
     paths(
-        health::healthz, health::readyz, health::metrics,
+        health::healthz, health::readyz, health::metrics, jobs::show,
         tokens::me, tokens::list, tokens::create, tokens::revoke,
         users::list, users::create, users::disable, users::reset_password, users::change_password,
         audit::head, audit::key, audit::inclusion, audit::consistency, audit::entries,

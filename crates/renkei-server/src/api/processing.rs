@@ -4,27 +4,32 @@
 
 use axum::Extension;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+
+use axum::response::Response;
 use renkei_deid::{ExtractSummary, Manifest};
 use renkei_review::PermitId;
 
 use super::ApiJson;
 use super::review::acting;
+use super::tokens::signed_in;
 use crate::access::{AuditDetail, Principal};
+use crate::jobs::{Done, JobKind};
 use crate::{AppState, Error, Result};
 
 fn permit_id(text: &str) -> Result<PermitId> {
     PermitId::parse(text).map_err(|e| Error::BadRequest(e.to_string()))
 }
 
-/// Builds the extract of a permit in force — or answers with the existing
-/// one when nothing that decides its content (lake version, opt-outs) has
-/// changed. 409 for a permit not in force or whose key was destroyed.
+/// Starts building the extract of a permit in force — a job, since a
+/// large extract takes longer than a request may; its result is the
+/// manifest (the existing extract's when nothing that decides its content,
+/// lake version or opt-outs, has changed). A permit not in force, or whose
+/// key was destroyed, is refused at once (409), and so is a build that
+/// finds it so later (the job fails with 409).
 #[utoipa::path(post, path = "/api/v1/permits/{id}/extracts", tag = "processing",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Permit id")),
-    responses((status = 201, description = "The extract's manifest", body = Object),
+    responses((status = 202, description = "Started: the job, at `Location`; its result is the extract's manifest", body = crate::jobs::Job),
               (status = 404, description = "No such permit", body = crate::Problem),
               (status = 409, description = "The permit is not in force", body = crate::Problem)))]
 pub async fn build(
@@ -33,21 +38,33 @@ pub async fn build(
     Path(id): Path<String>,
 ) -> Result<Response> {
     let who = acting(&principal)?;
+    let user = signed_in(&principal)?;
     let id = permit_id(&id)?;
-    let manifest = match crate::processing::extract(&state, &id, who.actor).await {
-        Ok(m) => m,
-        Err(e) => return Ok(AuditDetail::attach(format!("permit={id}"), e)),
+    if let Err(e) = state.review().permit_in_force(&id).await {
+        return Ok(AuditDetail::attach(format!("permit={id}"), Error::from(e)));
+    }
+    let work = {
+        let (state, id) = (state.clone(), id);
+        Box::pin(async move {
+            let manifest = crate::processing::extract(&state, &id, who.actor).await?;
+            Ok(Done {
+                detail: format!(
+                    "permit={id} extract={} rows={} bytes={} persons={}",
+                    manifest.extract,
+                    manifest.rows(),
+                    manifest.bytes(),
+                    manifest.persons
+                ),
+                result: serde_json::to_value(&manifest)
+                    .map_err(|e| Error::Internal(format!("manifest: {e}")))?,
+            })
+        })
     };
-    Ok(AuditDetail::attach(
-        format!(
-            "permit={id} extract={} rows={} bytes={} persons={}",
-            manifest.extract,
-            manifest.rows(),
-            manifest.bytes(),
-            manifest.persons
-        ),
-        (StatusCode::CREATED, ApiJson(manifest)).into_response(),
-    ))
+    let job = state
+        .jobs()
+        .start(JobKind::Extract, format!("permit={id}"), user, work)
+        .await?;
+    Ok(super::jobs::accepted(&job, format!("permit={id}")))
 }
 
 /// A permit's extracts, newest first, closed ones included.

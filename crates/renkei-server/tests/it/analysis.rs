@@ -78,15 +78,16 @@ pub(crate) async fn permit_with_data(app: &TestApp) -> (String, String) {
 
 /// The operator builds the permit's extract; its manifest.
 pub(crate) async fn build_extract(app: &TestApp, permit: &str) -> Value {
-    send(
+    let job = crate::processing::run_job(
         app,
         Role::Operator,
         M::POST,
         &format!("/api/v1/permits/{permit}/extracts"),
         Value::Null,
-        201,
     )
-    .await
+    .await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    job["result"].clone()
 }
 
 app_test!(

@@ -404,14 +404,19 @@ app_test!(
         // anyone in by likeness), and has nothing to merge.
         let _ = queued_link(&app).await;
         let before = app.state.audit().size();
-        let resp = operator_post(&app, "/api/v1/identity/relink", serde_json::json!({})).await;
-        assert_eq!(resp.status(), 200);
-        let report: serde_json::Value = resp.json().await.expect("report");
+        let job = crate::processing::run_job(&app, Role::Operator, reqwest::Method::POST, "/api/v1/identity/relink", serde_json::json!({})).await;
+        assert_eq!(job["state"], "succeeded", "{job}");
+        let report = &job["result"];
         assert_eq!(report["records"], 1, "{report}");
         assert_eq!(report["persons_before"], 1, "{report}");
         assert_eq!(report["merged"], 0, "{report}");
+        // The request that started it, then the job's end with its counts.
+        let id = job["id"].as_str().expect("id");
         let entry = audit_entry(&app, before).await;
         assert_eq!(entry["action"], "POST /api/v1/identity/relink");
-        assert_eq!(entry["object"], "/api/v1/identity/relink merged=0 queued=0");
+        assert_eq!(entry["object"], format!("/api/v1/identity/relink index job={id}"));
+        let end = audit_entry(&app, before + 1).await;
+        assert_eq!(end["action"], "job.end");
+        assert_eq!(end["object"], format!("job={id} kind=relink state=succeeded merged=0 queued=0"));
     }
 );

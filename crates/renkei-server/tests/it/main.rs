@@ -12,6 +12,7 @@ mod collect;
 mod guessing;
 mod hardening;
 mod identity;
+mod jobs;
 mod operations;
 mod optout;
 mod pages;

@@ -44,6 +44,37 @@ pub(crate) async fn send(
     serde_json::from_str(&text).unwrap_or(Value::Null)
 }
 
+/// Sends a request that starts a job (202 with its `Location`), waits for
+/// every job to end, and returns the job as `role` then reads it.
+pub(crate) async fn run_job(
+    app: &TestApp,
+    role: Role,
+    method: reqwest::Method,
+    path: &str,
+    body: Value,
+) -> Value {
+    let resp = app
+        .http
+        .request(method.clone(), app.url(path))
+        .bearer_auth(&app.creds(role).token)
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 202, "{method} {path}");
+    let location = resp.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    let started: Value = resp.json().await.expect("job");
+    assert_eq!(
+        location,
+        format!("/api/v1/jobs/{}", started["id"].as_str().expect("id"))
+    );
+    app.state.jobs().settled().await;
+    send(app, role, reqwest::Method::GET, &location, Value::Null, 200).await
+}
+
 /// A permit in force over `condition`; its id and its application's.
 pub(crate) async fn permit(app: &TestApp) -> (String, String) {
     use reqwest::Method as M;
@@ -144,7 +175,9 @@ app_test!(
 
         // Researchers never reach extracts through the API.
         send(&app, Role::Applicant, M::POST, &format!("/api/v1/permits/{permit}/extracts"), Value::Null, 403).await;
-        let m = send(&app, Role::Operator, M::POST, &format!("/api/v1/permits/{permit}/extracts"), Value::Null, 201).await;
+        let job = run_job(&app, Role::Operator, M::POST, &format!("/api/v1/permits/{permit}/extracts"), Value::Null).await;
+        assert_eq!(job["state"], "succeeded", "{job}");
+        let m = job["result"].clone();
         assert_eq!(m["persons"], 2, "the E11 cohort: {m}");
         assert_eq!(m["tables"][0]["rows"], 2);
         assert_eq!(m["date_shift_days"], 14);
@@ -204,15 +237,15 @@ async fn an_expired_permit_is_ended_by_the_sweeper(backend: renkei_store::testin
         resp.text().await.unwrap_or_default()
     );
     let (permit, _) = permit(&app).await;
-    send(
+    let job = run_job(
         &app,
         Role::Operator,
         M::POST,
         &format!("/api/v1/permits/{permit}/extracts"),
         Value::Null,
-        201,
     )
     .await;
+    assert_eq!(job["state"], "succeeded", "{job}");
     let extract = app
         .state
         .processing()

@@ -11,7 +11,7 @@ use renkei_core::{PersonKey, Role};
 use renkei_review::PermitId;
 use serde_json::Value;
 
-use super::{Login, Walk, send};
+use super::{Login, Walk, run_job};
 
 /// Builds each permit's extract through the API, then counts opted-out
 /// persons found in any extract: the registry's exclusion for each
@@ -33,13 +33,13 @@ pub(super) async fn step_extract(
     let merged = renkei_identity::curation::key_map(&events);
     let dir = state.stores().data_dir().join("extracts");
     for id in permits {
-        let manifest = send(
+        // A job: a large extract takes longer than a request may.
+        let manifest = run_job(
             walk,
             reqwest::Method::POST,
             &format!("/api/v1/permits/{id}/extracts"),
             &operator.token,
             Value::Null,
-            201,
         )
         .await?;
         let manifest: renkei_deid::Manifest =
