@@ -1039,10 +1039,15 @@ impl<'a> Run<'a> {
             }
             who.push((i, attributes));
         }
-        if who.is_empty() {
+        // Patients named by identifier (JP-CLINS's `subject.identifier`):
+        // each key not seen before is resolved once, as a Patient with that
+        // identifier would be; the rest of its resources find it by key.
+        let named = self.identifier_subjects(candidates).await?;
+        if who.is_empty() && named.is_empty() {
             return Ok(Vec::new());
         }
-        let records: Vec<IdentifyingAttributes> = who.iter().map(|(_, a)| a.clone()).collect();
+        let mut records: Vec<IdentifyingAttributes> = who.iter().map(|(_, a)| a.clone()).collect();
+        records.extend(named.iter().map(|(_, a)| a.clone()));
         // Staged under the submission: identity's writes become visible
         // when the submission commits, and vanish if it does not.
         let answers = self
@@ -1051,25 +1056,86 @@ impl<'a> Run<'a> {
             .resolve_staged(&self.id.identity_batch(), &self.provider, &records)
             .await?;
         let mut staged = Vec::new();
-        for ((i, _), answer) in who.iter().zip(answers) {
+        let mut answers = answers.into_iter();
+        for ((i, _), answer) in who.iter().zip(answers.by_ref()) {
             let f = &candidates[*i].1.flattened;
             if f.resource_type == "Patient" {
                 let subject = Subject {
                     person: answer.person_key,
                     record: Some(answer.record),
                 };
-                self.subjects.insert(f.source_id.clone(), subject);
-                staged.push((f.source_id.clone(), subject));
+                // Its id, and each identifier others may name it by.
+                for key in std::iter::once(&f.source_id).chain(&f.identifier_keys) {
+                    self.subjects.insert(key.clone(), subject);
+                    staged.push((key.clone(), subject));
+                }
             }
         }
+        for ((key, _), answer) in named.into_iter().zip(answers) {
+            let subject = Subject {
+                person: answer.person_key,
+                record: Some(answer.record),
+            };
+            self.subjects.insert(key.clone(), subject);
+            staged.push((key, subject));
+        }
         Ok(staged)
+    }
+
+    /// The identifier keys of a chunk's subjects that identity can link by
+    /// and that no earlier Patient or resource of this provider settled,
+    /// once each, with what identity needs.
+    async fn identifier_subjects(
+        &self,
+        candidates: &[(Processed, Box<Accepted>)],
+    ) -> Result<Vec<(String, IdentifyingAttributes)>> {
+        // A Patient of this very chunk settles its own identifiers.
+        let patients: std::collections::HashSet<&str> = candidates
+            .iter()
+            .flat_map(|(_, a)| a.flattened.identifier_keys.iter().map(String::as_str))
+            .collect();
+        let mut fresh: Vec<(String, IdentifyingAttributes)> = Vec::new();
+        for (_, a) in candidates {
+            let f = &a.flattened;
+            let Some(si) = f
+                .subject_identifier
+                .as_ref()
+                .filter(|_| f.subject.is_none())
+            else {
+                continue;
+            };
+            let key = si.key();
+            if self.subjects.contains_key(&key)
+                || patients.contains(key.as_str())
+                || fresh.iter().any(|(k, _)| *k == key)
+            {
+                continue;
+            }
+            if let Some(attributes) = si.attributes() {
+                fresh.push((key, attributes));
+            }
+        }
+        let keys: Vec<&str> = fresh.iter().map(|(k, _)| k.as_str()).collect();
+        let known = store::known_subjects(&self.inner.db, &self.provider, &keys).await?;
+        fresh.retain(|(k, _)| !known.contains_key(k));
+        Ok(fresh)
     }
 
     /// Puts each candidate's rows in its tables, or holds it pending.
     async fn place(
         &mut self,
-        candidates: Vec<(Processed, Box<Accepted>)>,
+        mut candidates: Vec<(Processed, Box<Accepted>)>,
     ) -> Result<Vec<PendingRow>> {
+        // A patient named by identifier is keyed like a Patient id from
+        // here on.
+        for (_, a) in &mut candidates {
+            let f = &mut a.flattened;
+            if f.subject.is_none()
+                && let Some(si) = &f.subject_identifier
+            {
+                f.subject = Some(si.key());
+            }
+        }
         let unknown: Vec<&str> = {
             let mut v: Vec<&str> = candidates
                 .iter()
@@ -1098,17 +1164,34 @@ impl<'a> Run<'a> {
                     {
                         self.rows(&mut a.flattened, None, &ty)?;
                     } else {
-                        let outcome = conflict_like(
-                            &ty,
-                            "the resource names no patient (subject), so it cannot be placed in the lake",
-                        );
-                        self.reject(p, outcome, &["required at subject".to_owned()]);
-                        continue;
+                        // About a patient but naming none (JP-CLINS sends
+                        // an Encounter on its own): kept whole as a raw
+                        // resource, outside the clinical tables, rather
+                        // than lost; the sender is told.
+                        let Some(mut raw) = process::raw_only(&a.json, &self.lineage) else {
+                            let outcome = conflict_like(
+                                &ty,
+                                "the resource names no patient (subject), so it cannot be placed in the lake",
+                            );
+                            self.reject(p, outcome, &["required at subject".to_owned()]);
+                            continue;
+                        };
+                        self.rows(&mut raw, None, &ty)?;
+                        self.notice(p.location, format!("{ty}/{}", a.flattened.source_id), "names no patient (subject, or a document's Composition): kept as a raw resource, outside the clinical tables, until a version that names its patient arrives".to_owned());
                     }
                 }
                 (None, Some(subject)) => {
                     self.count(&ty).pending += 1;
-                    self.notice(p.location, format!("{ty}/{}", a.flattened.source_id), format!("waits for Patient/{subject}, not received yet: held pending, it joins the lake when that Patient arrives"));
+                    let waits = match &a.flattened.subject_identifier {
+                        Some(si) => format!(
+                            "waits for a Patient with the identifier its subject names (system {}), which identity cannot link by alone: held pending, it joins the lake when that Patient arrives",
+                            si.system
+                        ),
+                        None => format!(
+                            "waits for Patient/{subject}, not received yet: held pending, it joins the lake when that Patient arrives"
+                        ),
+                    };
+                    self.notice(p.location, format!("{ty}/{}", a.flattened.source_id), waits);
                     pending.push(PendingRow {
                         id: uuid::Uuid::now_v7().to_string(),
                         resource_type: ty.clone(),

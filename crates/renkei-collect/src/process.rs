@@ -115,6 +115,12 @@ pub(crate) fn reflatten(json: &[u8], lineage: &Lineage) -> Option<Flattened> {
     flatten::flatten(&value, lineage).ok()
 }
 
+/// A resource as its raw row only (see [`flatten::flatten_raw`]).
+pub(crate) fn raw_only(json: &[u8], lineage: &Lineage) -> Option<Flattened> {
+    let value: Value = serde_json::from_slice(json).ok()?;
+    flatten::flatten_raw(&value, lineage).ok()
+}
+
 /// Only the `resourceType` of a resource, read without building its tree:
 /// a Bundle must not be parsed whole.
 #[derive(serde::Deserialize)]
@@ -623,6 +629,9 @@ fn bundle(
         ));
     }
 
+    if bundle_type == "document" {
+        inherit_composition_subject(&mut produced);
+    }
     if is_transaction
         && let Some(failed) = produced
             .iter()
@@ -645,6 +654,37 @@ fn bundle(
     }
     out.extend(produced);
     Ok(())
+}
+
+/// In a document Bundle, the Composition's subject is the patient of the
+/// entries that name none themselves (JP-CLINS leaves it out of an
+/// Encounter, for one). Entries that are about nobody (an Organization, a
+/// Practitioner: only raw rows) stay so.
+fn inherit_composition_subject(produced: &mut [Processed]) {
+    let composition = produced.iter().find_map(|p| match &p.kind {
+        Kind::Accepted(a) if a.flattened.resource_type == "Composition" => Some((
+            a.flattened.subject.clone(),
+            a.flattened.subject_identifier.clone(),
+        )),
+        _ => None,
+    });
+    let Some((subject, identifier)) = composition else {
+        return;
+    };
+    for p in produced.iter_mut() {
+        let Kind::Accepted(a) = &mut p.kind else {
+            continue;
+        };
+        let f = &mut a.flattened;
+        let about_a_patient = f
+            .rows
+            .iter()
+            .any(|(t, _)| *t != renkei_core::LakeTable::RawResource);
+        if f.subject.is_none() && f.subject_identifier.is_none() && about_a_patient {
+            f.subject.clone_from(&subject);
+            f.subject_identifier.clone_from(&identifier);
+        }
+    }
 }
 
 /// A raw slice already read as JSON, as a tree. Only serde_json's nesting

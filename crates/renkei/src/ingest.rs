@@ -54,10 +54,11 @@ pub async fn run(
         None => embedded(common, &provider, args.register.as_deref(), &args.files).await?,
     };
     let mut totals = renkei_collect::TypeCounts::default();
+    let mut joined = 0;
     for (file, r) in args.files.iter().zip(&receipts) {
         let t = r.totals();
         eprintln!(
-            "{}: submission {} — received {}, accepted {}, rejected {}, unchanged {}, superseded {}, pending {}",
+            "{}: submission {} — received {}, accepted {}, rejected {}, unchanged {}, superseded {}, stale {}, deleted {}, pending {}, earlier pending joined {}",
             file.display(),
             r.submission_id,
             t.received,
@@ -65,28 +66,67 @@ pub async fn run(
             t.rejected,
             t.unchanged,
             t.superseded,
-            t.pending
+            t.stale,
+            t.deleted,
+            t.pending,
+            r.pending_joined,
         );
-        for x in r.rejected.iter().take(5) {
+        // Every refusal the receipt lists, and every notice (a record
+        // held pending, a stale version ignored, a warning).
+        for x in &r.rejected {
             eprintln!("  refused at {}: {}", x.location, x.outcome);
+        }
+        let unlisted = t.rejected.saturating_sub(r.rejected.len() as u64);
+        if unlisted > 0 {
+            eprintln!(
+                "  … and {unlisted} more refused, not listed (a receipt lists the first {}): GET /api/v1/submissions/{} or the quality report has the counts by reason",
+                renkei_collect::MAX_LISTED,
+                r.submission_id
+            );
+        }
+        for n in &r.notices {
+            eprintln!("  note at {} ({}): {}", n.location, n.resource, n.message);
         }
         totals.received += t.received;
         totals.accepted += t.accepted;
         totals.rejected += t.rejected;
         totals.pending += t.pending;
         totals.unchanged += t.unchanged;
+        totals.superseded += t.superseded;
+        totals.stale += t.stale;
+        totals.deleted += t.deleted;
+        joined += r.pending_joined;
     }
     println!(
         "{}",
         json!({
             "submissions": receipts.iter().map(|r| r.submission_id.to_string()).collect::<Vec<_>>(),
             "received": totals.received, "accepted": totals.accepted, "rejected": totals.rejected,
-            "unchanged": totals.unchanged, "pending": totals.pending,
+            "unchanged": totals.unchanged, "superseded": totals.superseded, "stale": totals.stale,
+            "deleted": totals.deleted, "pending": totals.pending, "pending_joined": joined,
             "lake_version": receipts.iter().filter_map(|r| r.lake_version).max(),
         })
     );
-    Ok(std::process::ExitCode::SUCCESS)
+    Ok(exit_code(&totals))
 }
+
+/// Refused resources are not silent to a script: 0 when nothing was
+/// refused, [`SOME_REFUSED`] when some were, [`ALL_REFUSED`] when nothing
+/// sent was taken.
+fn exit_code(totals: &renkei_collect::TypeCounts) -> std::process::ExitCode {
+    if totals.rejected == 0 {
+        std::process::ExitCode::SUCCESS
+    } else if totals.rejected >= totals.received {
+        std::process::ExitCode::from(ALL_REFUSED)
+    } else {
+        std::process::ExitCode::from(SOME_REFUSED)
+    }
+}
+
+/// The exit code when some resources were refused and the rest taken.
+pub const SOME_REFUSED: u8 = 3;
+/// The exit code when every resource sent was refused.
+pub const ALL_REFUSED: u8 = 4;
 
 async fn embedded(
     common: &config::CommonFlags,

@@ -7,6 +7,7 @@ mod atomic;
 mod audited;
 mod bad_input;
 mod bundles;
+mod jpclins;
 mod report;
 mod separation;
 mod versions;

@@ -42,11 +42,79 @@ pub struct Flattened {
     /// The provider-local id of the patient the resource is about: the
     /// Patient's own id, or the id in `subject`/`patient`/`beneficiary`.
     pub subject: Option<String>,
+    /// The patient named by identifier instead (JP-CLINS names the patient
+    /// by its insurance identifier, with no Patient to refer to): identity
+    /// resolves it. Set only when `subject` is not.
+    pub subject_identifier: Option<SubjectIdentifier>,
+    /// For a Patient: the keys other resources may name it by
+    /// ([`SubjectIdentifier::key`]), one per identifier.
+    pub identifier_keys: Vec<String>,
     /// For Patient and Coverage: what identity needs. Never written to the
     /// lake.
     pub identity: Option<IdentifyingAttributes>,
     /// Lake rows, `person_key` not yet set.
     pub rows: Vec<(LakeTable, Row)>,
+}
+
+/// A patient named by an identifier (`subject.identifier`) rather than a
+/// reference.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubjectIdentifier {
+    /// `Identifier.system`.
+    pub system: String,
+    /// `Identifier.value`.
+    pub value: String,
+}
+
+impl SubjectIdentifier {
+    /// The identifier of `reference` (a Reference with `identifier` and no
+    /// `reference`), if it has one with a system and a value.
+    pub fn of(reference: &Value) -> Option<Self> {
+        if reference.get("reference").is_some() {
+            return None;
+        }
+        let id = reference.get("identifier")?;
+        Some(Self {
+            system: id["system"].as_str()?.trim().to_owned(),
+            value: id["value"].as_str()?.trim().to_owned(),
+        })
+    }
+
+    /// What identity links by, when it can ([`patient::identifier_attributes`]).
+    pub fn attributes(&self) -> Option<IdentifyingAttributes> {
+        let mut a = IdentifyingAttributes::default();
+        patient::identifier_attributes(&self.system, &self.value, &mut a).then_some(a)
+    }
+
+    /// How the intake keys the patient so named, next to Patient ids:
+    /// `identifier:` and the SHA-256 of `<system>|<value>` in hex (a
+    /// Patient id cannot contain `:`). Hashed so that collection's
+    /// long-lived tables do not hold insurance numbers; unkeyed, so it
+    /// hides them only from a casual reader.
+    pub fn key(&self) -> String {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(format!("{}|{}", self.system, self.value));
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        format!("identifier:{hex}")
+    }
+}
+
+/// The patient a resource is about, as named in `subject`, `patient` or
+/// (Coverage) `beneficiary`: a Patient id, or an identifier.
+pub fn subject_of(resource: &Value) -> (Option<String>, Option<SubjectIdentifier>) {
+    let fields: &[&str] = match resource["resourceType"].as_str() {
+        Some("Coverage") => &["beneficiary"],
+        _ => &["subject", "patient"],
+    };
+    for k in fields {
+        if let Some(id) = values::reference_id(&resource[*k], "Patient") {
+            return (Some(id), None);
+        }
+        if let Some(si) = SubjectIdentifier::of(&resource[*k]) {
+            return (None, Some(si));
+        }
+    }
+    (None, None)
 }
 
 /// Why a resource could not be flattened.
@@ -82,6 +150,23 @@ pub fn flatten_as(
     source_id: &str,
     lineage: &Lineage,
 ) -> Result<Flattened, FlattenError> {
+    flatten_with(resource, source_id, lineage, false)
+}
+
+/// Flattens a resource into the raw-resource table only: for one about a
+/// patient that names none (a JP-CLINS Encounter sent on its own), kept
+/// whole rather than lost.
+pub fn flatten_raw(resource: &Value, lineage: &Lineage) -> Result<Flattened, FlattenError> {
+    let source_id = resource["id"].as_str().ok_or(FlattenError::NoId("id"))?;
+    flatten_with(resource, source_id, lineage, true)
+}
+
+fn flatten_with(
+    resource: &Value,
+    source_id: &str,
+    lineage: &Lineage,
+    raw_only: bool,
+) -> Result<Flattened, FlattenError> {
     let resource_type = resource["resourceType"]
         .as_str()
         .ok_or(FlattenError::NoId("resourceType"))?;
@@ -91,21 +176,21 @@ pub fn flatten_as(
         ..Flattened::default()
     };
     let own: Vec<(LakeTable, Row)> = match resource_type {
+        other if raw_only => vec![(LakeTable::RawResource, raw::raw(other, resource))],
         "Patient" => {
             let (attributes, rows) = patient::patient(resource);
             out.subject = Some(source_id.to_owned());
             out.identity = Some(attributes);
+            out.identifier_keys = patient::identifier_keys(resource);
             rows
         }
         "Coverage" => {
-            out.subject = values::reference_id(&resource["beneficiary"], "Patient");
+            (out.subject, out.subject_identifier) = subject_of(resource);
             out.identity = Some(patient::coverage(resource));
             Vec::new()
         }
         other => {
-            out.subject = ["subject", "patient"]
-                .iter()
-                .find_map(|k| values::reference_id(&resource[*k], "Patient"));
+            (out.subject, out.subject_identifier) = subject_of(resource);
             match clinical::clinical(other, resource) {
                 Some(rows) => rows,
                 None => vec![(LakeTable::RawResource, raw::raw(other, resource))],

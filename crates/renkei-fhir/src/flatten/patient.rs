@@ -104,6 +104,49 @@ fn representation(name: &Value) -> Option<&str> {
     })
 }
 
+/// Adds what one patient identifier tells identity to `a`, and says whether
+/// identity can link by it: the provider's 患者ID (JP Core's OID followed by
+/// the 医療機関コード) or JP-CLINS's insurance identifier
+/// `保険者番号:記号:番号:枝番`. The first of each kind counts.
+pub fn identifier_attributes(system: &str, value: &str, a: &mut IdentifyingAttributes) -> bool {
+    if system.starts_with(LOCAL_ID_OID) {
+        if a.local_patient_id.is_none() {
+            a.local_patient_id = Some(value.to_owned());
+        }
+        return true;
+    }
+    if system == CLINS_INSURANCE {
+        let parts: Vec<&str> = value.split(':').collect();
+        if let [insurer, symbol, number, rest @ ..] = parts.as_slice() {
+            if a.insured_number.is_none() {
+                a.insurer_number = Some((*insurer).to_owned());
+                a.insured_symbol = Some((*symbol).to_owned()).filter(|s| !s.is_empty());
+                a.insured_number = Some((*number).to_owned());
+                a.insured_branch = rest.first().map(|b| (*b).to_owned());
+            }
+            return true;
+        }
+    }
+    false
+}
+
+/// The keys a Patient can be named by in another resource's
+/// `subject.identifier` (see [`SubjectIdentifier::key`](super::SubjectIdentifier::key)).
+pub fn identifier_keys(resource: &Value) -> Vec<String> {
+    resource["identifier"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|id| {
+            let si = super::SubjectIdentifier {
+                system: id["system"].as_str()?.to_owned(),
+                value: id["value"].as_str()?.to_owned(),
+            };
+            Some(si.key())
+        })
+        .collect()
+}
+
 /// Identifying attributes and lake rows of a Patient.
 pub fn patient(resource: &Value) -> (IdentifyingAttributes, Vec<(LakeTable, Row)>) {
     let mut a = IdentifyingAttributes::default();
@@ -112,17 +155,7 @@ pub fn patient(resource: &Value) -> (IdentifyingAttributes, Vec<(LakeTable, Row)
         let Some(value) = id["value"].as_str() else {
             continue;
         };
-        if system.starts_with(LOCAL_ID_OID) && a.local_patient_id.is_none() {
-            a.local_patient_id = Some(value.to_owned());
-        } else if system == CLINS_INSURANCE {
-            let parts: Vec<&str> = value.split(':').collect();
-            if let [insurer, symbol, number, rest @ ..] = parts.as_slice() {
-                a.insurer_number = Some((*insurer).to_owned());
-                a.insured_symbol = Some((*symbol).to_owned()).filter(|s| !s.is_empty());
-                a.insured_number = Some((*number).to_owned());
-                a.insured_branch = rest.first().map(|b| (*b).to_owned());
-            }
-        }
+        identifier_attributes(system, value, &mut a);
     }
     for name in resource["name"].as_array().into_iter().flatten() {
         match representation(name) {

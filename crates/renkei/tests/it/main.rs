@@ -7,5 +7,6 @@ mod at_rest;
 mod audit_attack;
 mod bench_query;
 mod cli;
+mod ingest;
 mod licenses;
 mod link;
