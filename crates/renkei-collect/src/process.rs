@@ -632,6 +632,9 @@ fn bundle(
     if bundle_type == "document" {
         inherit_composition_subject(&mut produced);
     }
+    if is_transaction {
+        refuse_conflicting_duplicates(&mut produced);
+    }
     if is_transaction
         && let Some(failed) = produced
             .iter()
@@ -654,6 +657,42 @@ fn bundle(
     }
     out.extend(produced);
     Ok(())
+}
+
+/// Two entries of one transaction for the same resource with different
+/// content: the later is refused here, as the intake would refuse it when
+/// placing, so that the transaction fails whole rather than commit the
+/// first (issue 16).
+fn refuse_conflicting_duplicates(produced: &mut [Processed]) {
+    let mut seen: std::collections::HashMap<(String, String), ([u8; 16], usize)> =
+        std::collections::HashMap::new();
+    for (i, p) in produced.iter_mut().enumerate() {
+        let Kind::Accepted(a) = &p.kind else { continue };
+        let key = (
+            a.flattened.resource_type.clone(),
+            p.id.clone().unwrap_or_default(),
+        );
+        match seen.get(&key) {
+            Some((hash, first)) if *hash != a.hash => {
+                let message = format!(
+                    "{}/{} appears twice in this transaction with different content (also at Bundle.entry[{first}])",
+                    key.0, key.1
+                );
+                *p = rejected_plain(
+                    p.location,
+                    p.resource_type.take(),
+                    p.id.take(),
+                    IssueType::Processing,
+                    &format!("Bundle.entry[{i}]"),
+                    message,
+                );
+            }
+            Some(_) => {}
+            None => {
+                seen.insert(key, (a.hash, i));
+            }
+        }
+    }
 }
 
 /// In a document Bundle, the Composition's subject is the patient of the

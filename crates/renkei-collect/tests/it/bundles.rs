@@ -79,3 +79,22 @@ test_on_both_backends!(
         assert_eq!(again.counts["Observation"].accepted, 1, "{again:#?}");
     }
 );
+
+test_on_both_backends!(
+    async fn a_transaction_that_fails_placement_commits_nothing(t) {
+        // Issue 16: entries valid on their own but refused when placed
+        // (one resource twice with different content) left the rest
+        // committed.
+        let intake = intake(&t.stores).await;
+        let one = patient("p1", "L1", "01010016:1:2:00");
+        let other = patient("p1", "L1", "01010016:1:3:00");
+        let entries = vec![
+            entry(&one, "urn:uuid:00000000-0000-4000-8000-000000000001", "PUT", "Patient/p1"),
+            entry(&other, "urn:uuid:00000000-0000-4000-8000-000000000002", "PUT", "Patient/p1"),
+        ];
+        let r = submit(&intake, HOSPITAL, bundle("transaction", entries)).await;
+        assert_eq!((r.totals().accepted, r.totals().rejected), (0, 2), "{r:#?}");
+        assert!(r.rejected.iter().any(|x| x.outcome.to_string().contains("appears twice")), "{r:#?}");
+        assert_eq!(lake_version(&t.stores).await, None);
+    }
+);

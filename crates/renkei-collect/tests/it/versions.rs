@@ -95,3 +95,21 @@ test_on_both_backends!(
         assert_eq!(intake.pending_count(&code(HOSPITAL)).await.expect("count"), 0);
     }
 );
+
+test_on_both_backends!(
+    async fn a_refused_version_does_not_block_its_correction(t) {
+        // Issue 16: sent again corrected with the same meta.lastUpdated, a
+        // refused resource was ignored as stale although nothing of it was
+        // stored.
+        let intake = intake(&t.stores).await;
+        submit(&intake, HOSPITAL, ndjson(&[patient("p1", "L1", "01010016:1:2:00")])).await;
+        let at = Some("2024-04-01T09:00:00+09:00");
+        let mut bad: serde_json::Value = serde_json::from_str(&observation("o1", "p1", 1.0, at)).expect("json");
+        bad["status"] = serde_json::json!("not-a-status");
+        let r = submit(&intake, HOSPITAL, ndjson(&[bad.to_string()])).await;
+        assert_eq!(r.totals().rejected, 1, "{r:?}");
+        let r = submit(&intake, HOSPITAL, ndjson(&[observation("o1", "p1", 1.0, at)])).await;
+        assert_eq!((r.totals().accepted, r.totals().stale), (1, 0), "the correction was lost: {r:?}");
+        assert_eq!(rows(&t.stores, "observation").await, 1);
+    }
+);
