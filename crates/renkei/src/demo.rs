@@ -16,6 +16,7 @@ use crate::config::{self, CommonFlags};
 mod analysis;
 mod extract;
 mod identity;
+mod jpclins;
 mod optout;
 use analysis::step_analysis;
 use extract::step_extract;
@@ -508,6 +509,16 @@ async fn step_collect(
     }
     ensure!(rejected == 0, "{rejected} synthetic resources were refused");
     let (code, body, id) = first.context("no provider submitted")?;
+    // What the national service's hospitals send: a JP-CLINS document and
+    // the six information naming the patient by insurance identifier.
+    let (jpclins_accepted, jpclins_refused) =
+        jpclins::send(walk, &sender_token, &code, &synth_dir.join(&code)).await?;
+    ensure!(
+        jpclins_accepted > 0 && jpclins_refused == 0,
+        "JP-CLINS records: {jpclins_accepted} accepted, {jpclins_refused} refused"
+    );
+    walk.record("jpclins_accepted", jpclins_accepted);
+    walk.record("jpclins_refused", jpclins_refused);
     let resend = walk
         .http
         .post(format!("{}/api/v1/submissions?provider={code}", walk.base))
