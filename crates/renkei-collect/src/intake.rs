@@ -975,6 +975,13 @@ impl<'a> Run<'a> {
                         );
                         self.count(&ty).superseded += 1;
                     }
+                    self.tally.sample(&ty, &a.sample, self.received_at);
+                    self.tally.add(&ty, "warnings", a.warnings.len() as i64);
+                    // The sender learns of each warning, not only the
+                    // quality report's count of them.
+                    for w in &a.warnings {
+                        self.notice(p.location, format!("{ty}/{id}"), format!("warning at {w}"));
+                    }
                     versions.push(VersionRow {
                         resource_type: ty.clone(),
                         source_id: id,
@@ -982,8 +989,6 @@ impl<'a> Run<'a> {
                         hash: a.hash,
                         deleted: false,
                     });
-                    self.tally.sample(&ty, &a.sample, self.received_at);
-                    self.tally.add(&ty, "warnings", a.warnings as i64);
                     candidates.push((p, a));
                 }
             }

@@ -57,8 +57,9 @@ pub(crate) struct Accepted {
     /// The resource as accepted, kept for the pending area.
     pub(crate) json: Vec<u8>,
     pub(crate) sample: Sample,
-    /// Warnings of the validator (unknown codes, …).
-    pub(crate) warnings: usize,
+    /// Warnings of the validator (an unknown code in a known system, …),
+    /// each as `element: what`, returned to the sender in the receipt.
+    pub(crate) warnings: Vec<String>,
 }
 
 /// Processes a chunk of input. An error refuses the whole submission: a
@@ -320,7 +321,10 @@ fn checked(
             hash,
             json,
             sample,
-            warnings: outcome.warnings().count(),
+            warnings: outcome
+                .warnings()
+                .map(|w| format!("{}: {}", w.expression, w.diagnostics))
+                .collect(),
         })),
     }
 }

@@ -341,3 +341,17 @@ impl tokio::io::AsyncRead for Stalls {
         std::task::Poll::Ready(Ok(()))
     }
 }
+
+test_on_both_backends!(
+    async fn a_warning_reaches_the_sender_in_the_receipt(t) {
+        // Issue 16: an unknown code in a known system was accepted and the
+        // warning never reached the sender.
+        let intake = intake(&t.stores).await;
+        let mut o: serde_json::Value = serde_json::from_str(&observation("o1", "p1", 1.0, None)).expect("json");
+        o["code"]["coding"][0]["code"] = serde_json::json!("9Z999000000000000");
+        let r = submit(&intake, HOSPITAL, ndjson(&[patient("p1", "L1", "01010016:1:2:00"), o.to_string()])).await;
+        assert_eq!(r.totals().accepted, 2, "a warning does not refuse: {r:?}");
+        let warned: Vec<&str> = r.notices.iter().filter(|n| n.resource == "Observation/o1").map(|n| n.message.as_str()).collect();
+        assert!(warned.iter().any(|m| m.starts_with("warning at Observation.code.coding[0].code:")), "{warned:?}");
+    }
+);

@@ -36,7 +36,10 @@ fn demo_exit_walks_every_step_and_ends_with_a_json_summary() {
     assert_eq!(summary["collect_rejected"], 0);
     // A JP-CLINS document and the six information by insurance identifier.
     assert_eq!(summary["jpclins_refused"], 0);
-    assert_eq!(summary["jpclins_accepted"], 18, "3 patients × (3 in the document + 3 by identifier)");
+    assert_eq!(
+        summary["jpclins_accepted"], 18,
+        "3 patients × (3 in the document + 3 by identifier)"
+    );
     // The person index against the synthetic truth: no false link, and
     // most of each person's records found.
     assert_eq!(summary["identity_precision"], 1.0);
