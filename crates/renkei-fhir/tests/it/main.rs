@@ -3,5 +3,6 @@
 //! and each kind of bad input is refused at the right place.
 
 mod bad_input;
+mod fuzz;
 mod synthetic;
 mod testdata;
