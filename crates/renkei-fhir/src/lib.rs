@@ -60,6 +60,7 @@ pub mod element;
 pub mod error;
 pub mod flatten;
 pub mod outcome;
+pub mod package;
 pub mod path;
 pub mod profile;
 pub mod resource_type;

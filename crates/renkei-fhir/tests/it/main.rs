@@ -4,5 +4,6 @@
 
 mod bad_input;
 mod fuzz;
+mod packages;
 mod synthetic;
 mod testdata;
