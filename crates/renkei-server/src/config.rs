@@ -482,6 +482,11 @@ pub struct ServerConfig {
     /// before it is cut (408) and the submission discarded.
     #[serde(default = "default_body_idle_secs")]
     pub body_idle_secs: u64,
+    /// Fewest bytes a streamed body must bring in each `body_idle_secs`
+    /// window, so that a trickle cannot hold a provider's turn for ever;
+    /// 0 turns the floor off.
+    #[serde(default = "default_body_min_bytes_per_window")]
+    pub body_min_bytes_per_window: u64,
 }
 
 fn default_listen() -> SocketAddr {
@@ -496,6 +501,9 @@ fn default_request_timeout_secs() -> u64 {
 fn default_body_idle_secs() -> u64 {
     60
 }
+fn default_body_min_bytes_per_window() -> u64 {
+    64 * 1024
+}
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -505,6 +513,7 @@ impl Default for ServerConfig {
             max_body_bytes: default_max_body_bytes(),
             request_timeout_secs: default_request_timeout_secs(),
             body_idle_secs: default_body_idle_secs(),
+            body_min_bytes_per_window: default_body_min_bytes_per_window(),
         }
     }
 }

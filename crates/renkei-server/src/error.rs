@@ -55,12 +55,11 @@ pub enum Error {
     /// The request body is larger than a configured limit.
     #[error("{0}")]
     PayloadTooLarge(String),
-    /// A streamed body paused longer than `server.body_idle_secs`; what
-    /// had come was discarded.
-    #[error(
-        "no data came for {0} s (server.body_idle_secs), so the submission was cut and nothing of it kept; send it again"
-    )]
-    Stalled(u64),
+    /// A streamed body paused longer than `server.body_idle_secs`, or
+    /// brought less than `server.body_min_bytes_per_window` in one such
+    /// window; what had come was discarded.
+    #[error("{0}, so the submission was cut and nothing of it kept; send it again")]
+    Stalled(String),
     /// The thing asked for does not exist.
     #[error("{0} not found")]
     NotFound(String),

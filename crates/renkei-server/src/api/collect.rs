@@ -78,43 +78,74 @@ async fn provider_for(state: &AppState, user: &User, named: Option<&str>) -> Res
 struct Cut {
     /// It went past the limit.
     over: AtomicBool,
-    /// Nothing came for the idle time.
-    idle: AtomicBool,
+    /// It stalled or trickled: why, for the sender.
+    slow: std::sync::Mutex<Option<String>>,
+}
+
+impl Cut {
+    fn slow(&self, why: String) -> std::io::Error {
+        let error = std::io::Error::new(std::io::ErrorKind::TimedOut, why.clone());
+        *self
+            .slow
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(why);
+        error
+    }
+}
+
+/// How fast a streamed body must come: no pause of `idle`, and at least
+/// `min_bytes` in every window of `idle`.
+#[derive(Clone, Copy)]
+struct Pace {
+    idle: std::time::Duration,
+    min_bytes: u64,
 }
 
 /// Reads `body` as a stream for as long as data flows: it is cut at
-/// `limit` bytes, or when no byte comes for `idle` (a sender that stalls
-/// would otherwise hold its provider's turn for ever).
+/// `limit` bytes, when no byte comes for the idle time, or when a window
+/// brings less than the floor (a sender that stalls or trickles would
+/// otherwise hold its provider's turn for ever).
 fn limited(
     body: Body,
     limit: u64,
-    idle: std::time::Duration,
+    pace: Pace,
     cut: Arc<Cut>,
 ) -> impl tokio::io::AsyncRead + Send + Unpin + 'static {
     let mut seen = 0u64;
+    let mut window = (std::time::Instant::now(), 0u64);
     let data = Box::pin(body.into_data_stream().map_err(std::io::Error::other));
     let stream = futures::stream::unfold((data, cut), move |(mut data, cut)| async move {
-        let next = match tokio::time::timeout(idle, data.next()).await {
+        let next = match tokio::time::timeout(pace.idle, data.next()).await {
             Ok(next) => next?,
             Err(_) => {
-                cut.idle.store(true, Ordering::Relaxed);
-                let stalled = std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!("no data for {} s", idle.as_secs()),
+                let why = format!(
+                    "no data came for {} s (server.body_idle_secs)",
+                    pace.idle.as_secs()
                 );
-                return Some((Err(stalled), (data, cut)));
+                return Some((Err(cut.slow(why)), (data, cut)));
             }
         };
         let next = next.and_then(|chunk| {
             seen += chunk.len() as u64;
+            window.1 += chunk.len() as u64;
             if seen > limit {
                 cut.over.store(true, Ordering::Relaxed);
-                Err(std::io::Error::other(format!(
+                return Err(std::io::Error::other(format!(
                     "the body exceeds {limit} bytes"
-                )))
-            } else {
-                Ok(chunk)
+                )));
             }
+            if window.0.elapsed() >= pace.idle {
+                if window.1 < pace.min_bytes {
+                    return Err(cut.slow(format!(
+                        "only {} bytes came in {} s, fewer than server.body_min_bytes_per_window = {}",
+                        window.1,
+                        pace.idle.as_secs(),
+                        pace.min_bytes
+                    )));
+                }
+                window = (std::time::Instant::now(), 0);
+            }
+            Ok(chunk)
         });
         Some((next, (data, cut)))
     });
@@ -132,16 +163,26 @@ async fn submit(
     let provider = provider_for(state, user, named).await?;
     let started = state.clock().now();
     let cut = Arc::new(Cut::default());
-    let idle = std::time::Duration::from_secs(state.config().server.body_idle_secs.max(1));
-    let reader = limited(body, limit, idle, cut.clone());
+    let server = &state.config().server;
+    let pace = Pace {
+        idle: std::time::Duration::from_secs(server.body_idle_secs.max(1)),
+        min_bytes: server.body_min_bytes_per_window,
+    };
+    let reader = limited(body, limit, pace, cut.clone());
     let receipt = match state
         .intake()
         .submit(&user.actor(), &provider, reader)
         .await
     {
         Ok(r) => r,
-        Err(_) if cut.idle.load(Ordering::Relaxed) => {
-            return Err(Refused::Other(Error::Stalled(idle.as_secs())));
+        Err(_) if cut.slow.lock().is_ok_and(|w| w.is_some()) => {
+            let why = cut
+                .slow
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take()
+                .unwrap_or_default();
+            return Err(Refused::Other(Error::Stalled(why)));
         }
         Err(_) if cut.over.load(Ordering::Relaxed) => {
             return Err(Refused::Intake(

@@ -328,6 +328,8 @@ async fn a_submission_streams_while_data_flows(backend: renkei_store::testing::T
     let app = crate::helpers::spawn_app_with(backend, |c| {
         c.server.request_timeout_secs = 1;
         c.server.body_idle_secs = 2;
+        // Five small lines in two seconds: above this floor.
+        c.server.body_min_bytes_per_window = 512;
     })
     .await;
     let token = hospital(&app).await;
@@ -376,6 +378,31 @@ async fn a_submission_streams_while_data_flows(backend: renkei_store::testing::T
     app.state.intake().settled().await;
     assert_eq!(states(&app).await, ["committed", "failed"]);
     drop(tx);
+
+    // A sender that trickles — a few bytes now and then, never pausing as
+    // long as the idle time — is cut at the end of a window that brought
+    // less than the floor.
+    let (mut tx, rx) = futures::channel::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    let sending = tokio::spawn(send(rx));
+    let trickle = tokio::spawn(async move {
+        for _ in 0..40 {
+            if tx.send(Ok(b" ".to_vec())).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+    });
+    let p = problem(sending.await.expect("task").expect("answered"), 408).await;
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("server.body_min_bytes_per_window = 512"),
+        "{p}"
+    );
+    trickle.abort();
+    app.state.intake().settled().await;
+    assert_eq!(states(&app).await, ["committed", "failed", "failed"]);
 
     // Other routes keep the request timeout: a body that trickles into
     // an ordinary route (slowloris) is answered 408 at one second.
