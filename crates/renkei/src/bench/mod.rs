@@ -8,6 +8,7 @@ mod ingest;
 mod link;
 mod optout;
 mod query;
+mod siege;
 
 use anyhow::Context;
 use clap::Subcommand;
@@ -51,6 +52,10 @@ pub enum BenchCommand {
     /// control of the counts, against DuckDB running the same SQL on the
     /// same Parquet (scripts/bench/duckdb_query.py).
     Query(query::QueryBenchArgs),
+    /// /healthz latency and peak memory while the red team's requests hit
+    /// a platform on loopback: a 60 MiB Bundle of zeros, a gzip bomb, a
+    /// flood of wrong sign-ins (issue 15). No peer.
+    Siege(siege::SiegeBenchArgs),
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -62,6 +67,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Link(args) => link::run(args).await,
         BenchCommand::Optout(args) => optout::run(args).await,
         BenchCommand::Query(args) => query::run(args).await,
+        BenchCommand::Siege(args) => siege::run(args).await,
     }
 }
 
