@@ -47,7 +47,8 @@ pub struct Flattened {
     /// resolves it. Set only when `subject` is not.
     pub subject_identifier: Option<SubjectIdentifier>,
     /// For a Patient: the keys other resources may name it by
-    /// ([`SubjectIdentifier::key`]), one per identifier.
+    /// ([`SubjectIdentifier::key`]), one per identifier identity cannot
+    /// link by.
     pub identifier_keys: Vec<String>,
     /// For Patient and Coverage: what identity needs. Never written to the
     /// lake.

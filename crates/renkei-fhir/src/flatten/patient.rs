@@ -130,8 +130,11 @@ pub fn identifier_attributes(system: &str, value: &str, a: &mut IdentifyingAttri
     false
 }
 
-/// The keys a Patient can be named by in another resource's
-/// `subject.identifier` (see [`SubjectIdentifier::key`](super::SubjectIdentifier::key)).
+/// The keys of a Patient's identifiers that identity cannot link by (see
+/// [`SubjectIdentifier::key`](super::SubjectIdentifier::key)): a resource
+/// naming its patient by one of those can only find it through this
+/// Patient. The 患者ID and the insurance identifier need no key: identity
+/// links a subject named by them to the same person.
 pub fn identifier_keys(resource: &Value) -> Vec<String> {
     resource["identifier"]
         .as_array()
@@ -142,7 +145,7 @@ pub fn identifier_keys(resource: &Value) -> Vec<String> {
                 system: id["system"].as_str()?.to_owned(),
                 value: id["value"].as_str()?.to_owned(),
             };
-            Some(si.key())
+            si.attributes().is_none().then(|| si.key())
         })
         .collect()
 }
