@@ -31,7 +31,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, RecordBatch, StringBuilder, TimestampMicrosecondBuilder};
 use renkei_core::{
     Actor, AuditEvent, AuditSink, Clock, IdentifyingAttributes, IdentityResolver, LakeTable,
-    Outcome, ProviderCode, SUPERSEDED_TABLE, Timestamp, superseded_schema,
+    ProviderCode, SUPERSEDED_TABLE, Timestamp, superseded_schema,
 };
 use renkei_fhir::flatten::{Cell, Flattened, Lineage, TableBuilder};
 use renkei_store::lake::{Change, Lake, LakeChange, StagedFile, TableName};
@@ -661,15 +661,12 @@ impl Inner {
     /// Appends an entry and waits until it is durable.
     async fn log(&self, by: &Actor, action: &str, object: String) -> Result<()> {
         self.audit
-            .append(AuditEvent {
-                at: self.clock.now(),
-                actor: by.clone(),
-                action: action.to_owned(),
+            .append(AuditEvent::success(
+                self.clock.now(),
+                by.clone(),
+                action,
                 object,
-                outcome: Outcome::Success,
-                status: None,
-                request_id: None,
-            })
+            ))
             .await
             .map_err(Error::Audit)?;
         Ok(())

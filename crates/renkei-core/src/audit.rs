@@ -90,6 +90,23 @@ pub struct AuditEvent {
     pub request_id: Option<String>,
 }
 
+impl AuditEvent {
+    /// A step a function took and that succeeded, outside any HTTP request
+    /// (no status, no request id): what a function appends before its
+    /// change commits.
+    pub fn success(at: crate::Timestamp, actor: Actor, action: &str, object: String) -> Self {
+        Self {
+            at,
+            actor,
+            action: action.to_owned(),
+            object,
+            outcome: Outcome::Success,
+            status: None,
+            request_id: None,
+        }
+    }
+}
+
 /// Proof that an event was appended: its index in the log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditReceipt {

@@ -18,9 +18,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use renkei_core::{
-    Actor, AuditEvent, IdentifyingAttributes, Outcome, PersonKey, ProviderCode, Timestamp,
-};
+use renkei_core::{Actor, AuditEvent, IdentifyingAttributes, PersonKey, ProviderCode, Timestamp};
 use renkei_store::Backend;
 use serde::Serialize;
 use sqlx::Row;
@@ -306,15 +304,12 @@ impl PersonIndex {
     /// reason stays in identity's own event table.
     async fn log(&self, by: &Actor, action: &str, object: String) -> Result<()> {
         self.audit()
-            .append(AuditEvent {
-                at: self.clock().now(),
-                actor: by.clone(),
-                action: action.to_owned(),
+            .append(AuditEvent::success(
+                self.clock().now(),
+                by.clone(),
+                action,
                 object,
-                outcome: Outcome::Success,
-                status: None,
-                request_id: None,
-            })
+            ))
             .await
             .map_err(Error::Audit)?;
         Ok(())

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use renkei_core::{Actor, AuditEvent, AuditSink, Clock, Outcome, Timestamp};
+use renkei_core::{Actor, AuditEvent, AuditSink, Clock, Timestamp};
 use renkei_store::{Db, DbName, Migrations, Stores};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -196,15 +196,12 @@ impl Review {
 
     async fn audit(&self, who: &Acting, action: String, object: String) -> Result<()> {
         self.audit
-            .append(AuditEvent {
-                at: self.clock.now(),
-                actor: who.actor.clone(),
-                action,
+            .append(AuditEvent::success(
+                self.clock.now(),
+                who.actor.clone(),
+                &action,
                 object,
-                outcome: Outcome::Success,
-                status: None,
-                request_id: None,
-            })
+            ))
             .await
             .map_err(Error::Audit)?;
         Ok(())

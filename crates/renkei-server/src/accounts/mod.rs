@@ -19,9 +19,7 @@ mod password;
 mod secret;
 mod throttle;
 
-use renkei_core::{
-    Actor, AuditEvent, AuditSink, Clock, OrgId, Outcome, PersonKey, Role, Timestamp, UserId,
-};
+use renkei_core::{Actor, AuditEvent, AuditSink, Clock, OrgId, PersonKey, Role, Timestamp, UserId};
 use renkei_store::{Db, DbName, Migrations, Stores};
 use serde::Serialize;
 use sqlx::Row;
@@ -228,15 +226,12 @@ impl Accounts {
         object: String,
     ) -> Result<()> {
         self.audit
-            .append(AuditEvent {
-                at: self.clock.now(),
-                actor: by.clone(),
-                action: action.to_owned(),
+            .append(AuditEvent::success(
+                self.clock.now(),
+                by.clone(),
+                action,
                 object,
-                outcome: Outcome::Success,
-                status: None,
-                request_id: None,
-            })
+            ))
             .await
             .map_err(|e| Error::AuditUnavailable(Box::new(e)))?;
         tx.commit().await?;
