@@ -58,6 +58,7 @@ pub mod codesystem;
 pub mod datatype;
 pub mod element;
 pub mod error;
+pub mod fhirpath;
 pub mod flatten;
 pub mod outcome;
 pub mod package;
