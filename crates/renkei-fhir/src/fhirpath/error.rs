@@ -83,6 +83,15 @@ pub enum EvalError {
         /// The regex crate's complaint.
         reason: String,
     },
+    /// `repeat()` or `descendants()` gathered more items than we allow, so
+    /// a runaway projection ends here instead of in exhausted memory.
+    #[error("{operation} gathered more than {limit} items")]
+    TooManyItems {
+        /// The function.
+        operation: &'static str,
+        /// The limit.
+        limit: usize,
+    },
     /// An invariant's result is neither empty nor a single boolean, so it
     /// asserts nothing we can read.
     #[error("an invariant must yield a single boolean or nothing, found {found}")]

@@ -330,10 +330,10 @@ fn repeat<'v>(
     Ok(out)
 }
 
-fn too_many(op: &str) -> EvalError {
-    EvalError::NotSingleton {
-        operation: format!("{op} (limit of {MAX_ITEMS} items)"),
-        count: MAX_ITEMS + 1,
+fn too_many(operation: &'static str) -> EvalError {
+    EvalError::TooManyItems {
+        operation,
+        limit: MAX_ITEMS,
     }
 }
 

@@ -83,8 +83,12 @@ pub(crate) fn tokens(text: &str) -> Result<Vec<Token>, ParseError> {
             Kind::Number(text[start..i].to_owned())
         } else if c == b'@' {
             i += 1;
+            // A `.` belongs to the literal only before a digit (fractional
+            // seconds); `@2021-01-01.exists()` invokes on the date.
             while i < bytes.len()
-                && (bytes[i].is_ascii_alphanumeric() || b"-:.+".contains(&bytes[i]))
+                && (bytes[i].is_ascii_alphanumeric()
+                    || b"-:+".contains(&bytes[i])
+                    || (bytes[i] == b'.' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)))
             {
                 i += 1;
             }

@@ -564,3 +564,53 @@ fn temporal(text: String, offset: usize) -> Result<Literal, ParseError> {
     }
     Ok(Literal::Temporal(text, kind))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_function_parses_with_its_arity() {
+        for (name, min, max) in ARITY {
+            for n in [*min, *max] {
+                let args = vec!["x"; n].join(", ");
+                let text = format!("a.{name}({args})");
+                assert!(parse(&text).is_ok(), "{text}");
+            }
+        }
+        for name in UNSUPPORTED {
+            assert_eq!(
+                parse(&format!("{name}()")).map(|_| ()),
+                Err(ParseError::Unsupported {
+                    function: (*name).to_owned()
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn is_and_as_bind_tighter_than_union() {
+        let node = parse("a | b is T").expect("parses");
+        assert!(
+            matches!(&node, Node::Binary(BinaryOp::Union, _, right) if matches!(**right, Node::Is(..))),
+            "{node:?}"
+        );
+        let node = parse("a = b implies c or d and e").expect("parses");
+        assert!(
+            matches!(&node, Node::Binary(BinaryOp::Implies, left, right)
+                if matches!(**left, Node::Binary(BinaryOp::Eq, ..))
+                && matches!(**right, Node::Binary(BinaryOp::Or, ..))),
+            "{node:?}"
+        );
+    }
+
+    #[test]
+    fn date_literals_stop_before_an_invocation() {
+        assert!(parse("@2021-01-01.exists()").is_ok());
+        assert!(parse("@2021-01-01T10:00:00.123+09:00 > @T10:00").is_ok());
+        assert!(matches!(
+            parse("@2021-13-01"),
+            Err(ParseError::Syntax { offset: 0, .. })
+        ));
+    }
+}

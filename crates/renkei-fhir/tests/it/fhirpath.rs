@@ -289,6 +289,26 @@ fn string_functions_count_characters_not_bytes() {
 }
 
 #[test]
+fn the_kanji_name_rule_sees_the_full_width_space() {
+    // JP_Patient_eCS kanjiName-kanaName-donot-contain-ZenkakuKuuhaku, as
+    // published (the literal holds U+3000 itself).
+    let rule = parse(
+        "name.where(extension.where(url='http://hl7.org/fhir/StructureDefinition/iso21090-EN-representation').exists()).where(text.contains('\u{3000}')).exists().not()",
+    );
+    let name = |text: &str| {
+        json!({"resourceType": "Patient", "name": [{
+            "extension": [{"url": "http://hl7.org/fhir/StructureDefinition/iso21090-EN-representation", "valueCode": "IDE"}],
+            "text": text
+        }]})
+    };
+    assert_eq!(rule.holds(&name("山田 太郎"), &name("")), Ok(true));
+    assert_eq!(rule.holds(&name("山田\u{3000}太郎"), &name("")), Ok(false));
+    // Without the representation extension the name is not checked.
+    let plain = json!({"resourceType": "Patient", "name": [{"text": "山田\u{3000}太郎"}]});
+    assert_eq!(rule.holds(&plain, &plain), Ok(true));
+}
+
+#[test]
 fn string_literals_resolve_escapes() {
     let f = json!({});
     assert_eq!(eval(r"'it\'s'", &f), [json!("it's")]);
@@ -448,6 +468,33 @@ fn refusals_name_the_function_or_the_offset() {
     ));
     let deep = format!("{}1{}", "(".repeat(1000), ")".repeat(1000));
     assert!(matches!(Expr::parse(&deep), Err(ParseError::Syntax { .. })));
+}
+
+#[test]
+fn a_parsed_expression_is_shared_across_threads() {
+    fn shareable<T: Send + Sync + Clone + std::fmt::Debug>(_: &T) {}
+    let expr = parse("name.where(text.matches('^山')).exists()");
+    shareable(&expr);
+    let p = json!({"name": [{"text": "山田"}]});
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let (expr, p) = (expr.clone(), p.clone());
+            std::thread::spawn(move || expr.holds(&p, &p))
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().expect("no panic"), Ok(true));
+    }
+}
+
+#[test]
+fn runaway_expressions_end_in_errors() {
+    // Regexes are linear-time (the regex crate), so a catastrophic pattern
+    // is just a pattern.
+    let s = json!({"v": format!("{}!", "a".repeat(5000))});
+    assert_eq!(logic("v.matches('^(a+)+$')", &s), Some(false));
+    // repeat() stops when nothing new appears, even if each step yields.
+    assert_eq!(eval("repeat($this).count()", &s), [json!(1)]);
 }
 
 // ---- The bundled packages' invariants --------------------------------------
