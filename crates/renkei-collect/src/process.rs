@@ -633,6 +633,29 @@ fn bundle(
         ));
     }
 
+    // The Bundle's profiles on its entries as a whole (how many, which
+    // slices, its invariants): a Bundle that breaks them is refused whole.
+    // The entries are read again from their bytes, so the Bundle is held
+    // twice only for this check.
+    let mut whole = shell;
+    if let Some(obj) = whole.as_object_mut() {
+        obj.insert(
+            "entry".to_owned(),
+            Value::Array(raws.iter().map(|r| parse_or_null(r)).collect()),
+        );
+    }
+    let entries_outcome = validator.finish(&whole);
+    drop(whole);
+    if !entries_outcome.is_accepted() {
+        out.push(rejected(
+            at(None),
+            Some("Bundle".to_owned()),
+            bundle_id,
+            &entries_outcome,
+        ));
+        return Ok(());
+    }
+
     if bundle_type == "document" {
         inherit_composition_subject(&mut produced);
     }

@@ -117,7 +117,8 @@ impl BundleValidator {
     /// Validates `shell`, the Bundle without its `entry` element, and
     /// returns the validator for its entries with the Bundle's own issues.
     pub fn start(shell: &Value) -> (Self, Outcome) {
-        let own = crate::validate(shell);
+        let mut own = Outcome::default();
+        crate::validator::bundle_shell(shell, &mut own);
         let ty = shell.get("type").and_then(Value::as_str).unwrap_or("");
         (
             Self {
@@ -125,6 +126,22 @@ impl BundleValidator {
             },
             own,
         )
+    }
+
+    /// What the Bundle's profiles say about its entries as a whole (their
+    /// number, slices, and the Bundle's invariants), once all were read:
+    /// `whole` is the Bundle with its entries. Entry by entry, the
+    /// profiles of each resource were already checked by [`Self::entry`].
+    pub fn finish(&self, whole: &Value) -> Outcome {
+        let mut out = Outcome::default();
+        crate::conformance::Registry::bundled().check(
+            whole,
+            "Bundle",
+            &Path::root("Bundle"),
+            &mut out,
+            crate::conformance::Scope::Entries,
+        );
+        out
     }
 
     /// Validates one entry, located `Bundle.entry[index]`: its elements,

@@ -15,6 +15,13 @@
 //! tables would be needed anyway. A walk over `Value` reports every issue
 //! with its location and accepts any R4 resource type.
 //!
+//! On top of that base R4 walk, every resource is checked against the
+//! published profiles it claims (JP Core, JP-CLINS, loaded from their
+//! packages by [`conformance`]): narrowed cardinality, allowed types,
+//! fixed and pattern values, slices, enumerable required bindings, and the
+//! profiles' FHIRPath invariants ([`fhirpath`]). A resource that claims no
+//! profile is checked against JP Core's profile of its type, as advice.
+//!
 //! **Owns:** the validator ([`validate`], [`parse`]), the issue types
 //! ([`Issue`], [`Severity`], [`Outcome`], [`OperationOutcome`]), the profile
 //! tables of the accepted JP Core resources (Patient, Coverage,
@@ -55,6 +62,7 @@
 
 mod bundle;
 pub mod codesystem;
+pub mod conformance;
 pub mod datatype;
 pub mod element;
 pub mod error;

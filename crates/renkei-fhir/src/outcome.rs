@@ -34,6 +34,8 @@ pub enum IssueType {
     Invalid,
     /// A code is not valid in its system or value set.
     CodeInvalid,
+    /// A profile's invariant (a FHIRPath rule) does not hold.
+    Invariant,
     /// The resource type or content is not supported.
     NotSupported,
     /// A reference could not be understood.

@@ -8,6 +8,7 @@
 use serde_json::{Map, Value};
 
 use crate::codesystem;
+use crate::conformance::Scope;
 use crate::datatype::complex::{self, Complex};
 use crate::datatype::{DataType, primitive, reference};
 use crate::element::{Binding, ElementDef, Max, Strength};
@@ -56,12 +57,18 @@ impl<'a> Loc<'a> {
 /// resource, `Bundle.entry[i].resource` for an entry).
 pub(crate) fn resource(v: &Value, at: Option<&Path>, out: &mut Outcome, depth: usize) {
     match at {
-        Some(p) => resource_at(v, Some(&Loc::At(p)), out, depth),
-        None => resource_at(v, None, out, depth),
+        Some(p) => resource_at(v, Some(&Loc::At(p)), out, depth, Scope::All),
+        None => resource_at(v, None, out, depth, Scope::All),
     }
 }
 
-fn resource_at(v: &Value, at: Option<&Loc<'_>>, out: &mut Outcome, depth: usize) {
+/// Validate the shell of a Bundle streamed entry by entry: everything but
+/// what its profiles say about the entries as a whole.
+pub(crate) fn bundle_shell(v: &Value, out: &mut Outcome) {
+    resource_at(v, None, out, 0, Scope::Shell);
+}
+
+fn resource_at(v: &Value, at: Option<&Loc<'_>>, out: &mut Outcome, depth: usize, scope: Scope) {
     let fallback = Loc::Root("Resource");
     let Some(obj) = v.as_object() else {
         out.error(
@@ -128,6 +135,7 @@ fn resource_at(v: &Value, at: Option<&Loc<'_>>, out: &mut Outcome, depth: usize)
             w.variant(obj, p.elements, variant, path);
         }
     }
+    crate::conformance::Registry::bundled().check(v, rt, &path.path(), w.out, scope);
 }
 
 /// Validate `entry` as the element `Bundle.entry[i]` located at `at`, as
@@ -420,7 +428,7 @@ impl Walker<'_> {
             },
             DataType::Resource => {
                 let depth = self.depth + 1;
-                resource_at(v, Some(p), self.out, depth);
+                resource_at(v, Some(p), self.out, depth, Scope::All);
             }
             prim => {
                 if let Some(problem) = primitive::check(prim, v) {
@@ -601,7 +609,7 @@ impl Walker<'_> {
             Value::Object(obj) => {
                 if obj.contains_key("resourceType") {
                     let depth = self.depth + 1;
-                    resource_at(v, Some(p), self.out, depth);
+                    resource_at(v, Some(p), self.out, depth, Scope::All);
                     return;
                 }
                 if obj.get("reference").is_some_and(Value::is_string) {

@@ -307,6 +307,7 @@ pub fn observation(
         "subject": reference("Patient", patient),
         "encounter": reference("Encounter", enc),
         "effectiveDateTime": datetime(day, minute),
+        "specimen": { "display": specimen(lab.jlac10) },
         "valueQuantity": { "value": value, "unit": lab.unit },
         "referenceRange": [{ "low": { "value": lab.low, "unit": lab.unit }, "high": { "value": lab.high, "unit": lab.unit } }],
     });
@@ -317,6 +318,18 @@ pub fn observation(
         );
     }
     r
+}
+
+/// The specimen of a JLAC10 code, from its material digits (材料コード,
+/// the 10th to 12th): JP_Observation_LabResult requires a specimen.
+fn specimen(jlac10: &str) -> &'static str {
+    match jlac10.get(9..12) {
+        Some("001") => "尿",
+        Some("019") => "全血",
+        Some("022") => "血漿",
+        Some("023") => "血清",
+        _ => "検体",
+    }
 }
 
 /// Observation (vital signs): a blood pressure panel with systolic and
@@ -342,7 +355,11 @@ pub fn blood_pressure(
         "id": id,
         "meta": profile("JP_Observation_VitalSigns"),
         "status": "final",
-        "category": [{ "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs" }] }],
+        // JP Core's own category slice (1..1) beside the HL7 one.
+        "category": [
+            { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs" }] },
+            { "coding": [{ "system": "http://jpfhir.jp/fhir/core/CodeSystem/JP_SimpleObservationCategory_CS", "code": "vital-signs" }] },
+        ],
         "code": { "coding": [{ "system": "http://loinc.org", "code": "85354-9", "display": "Blood pressure panel with all children optional" }], "text": "血圧" },
         "subject": reference("Patient", patient),
         "encounter": reference("Encounter", enc),
@@ -357,8 +374,30 @@ pub fn blood_pressure(
 fn dosage(drug: &Drug) -> Value {
     json!([{
         "text": drug.usage,
-        "doseAndRate": [{ "doseQuantity": { "value": 1, "unit": drug.unit } }],
+        "doseAndRate": [{ "doseQuantity": drug_quantity(drug, 1) }],
     }])
+}
+
+/// MERIT-9 医薬品単位略号 (urn:oid:1.2.392.100495.20.2.101), the unit
+/// code JP Core's medication quantities require.
+const MERIT9: &str = "urn:oid:1.2.392.100495.20.2.101";
+
+/// A quantity of `drug` in its unit, coded as JP_MedicationSimpleQuantity
+/// asks (a code is 1..1).
+fn drug_quantity(drug: &Drug, value: u32) -> Value {
+    let code = match drug.unit {
+        "錠" => "TAB",
+        "カプセル" => "CAP",
+        "包" => "HO",
+        "本" => "HON",
+        "回" => "TIME",
+        "枚" => "MAI",
+        "g" => "G",
+        "mL" => "ML",
+        // The drug table is ours; a unit without a code is a table bug.
+        other => panic!("no MERIT-9 code for the unit {other}"),
+    };
+    json!({ "value": value, "unit": drug.unit, "system": MERIT9, "code": code })
 }
 
 /// JP Core's required identifiers of prescriptions and dispensings: the
@@ -400,7 +439,7 @@ pub fn medication_request(
         "authoredOn": datetime(day, minute),
         "dosageInstruction": dosage(drug),
         "dispenseRequest": {
-            "quantity": { "value": drug.per_day * days, "unit": drug.unit },
+            "quantity": drug_quantity(drug, drug.per_day * days),
             "expectedSupplyDuration": { "value": days, "unit": "日", "system": UCUM, "code": "d" },
         },
     })
@@ -428,7 +467,7 @@ pub fn medication_dispense(
         "category": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/v2-0482", "code": "O", "display": "Outpatient Order" }] },
         "medicationCodeableConcept": medication(drug),
         "subject": reference("Patient", patient),
-        "quantity": { "value": drug.per_day * days, "unit": drug.unit },
+        "quantity": drug_quantity(drug, drug.per_day * days),
         "daysSupply": { "value": days, "unit": "日", "system": UCUM, "code": "d" },
         "whenHandedOver": datetime(day, minute),
         "dosageInstruction": dosage(drug),

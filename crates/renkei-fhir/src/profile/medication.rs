@@ -2,7 +2,7 @@
 //! (FHIR R4 §11.4, §11.5; JP Core JP_MedicationRequest,
 //! JP_MedicationRequest_Injection, JP_MedicationDispense).
 
-use super::{Profile, Variant};
+use super::Profile;
 use crate::element::Binding;
 use crate::element::dsl::*;
 
@@ -50,11 +50,6 @@ static MEDDISP_STATUS: Binding = codes(
         "unknown",
     ],
 );
-
-/// JP Core: the RP number (処方箋内部の剤グループとしての Rp 番号) is a
-/// required identifier slice of prescriptions and dispensings
-/// (JP_MedicationRequest.identifier:rpNumber 1..1).
-const RP_NUMBER: (&str, &str) = ("rpNumber", "urn:oid:1.2.392.100495.20.3.81");
 
 /// JP_MedicationRequest.
 pub static MEDICATION_REQUEST: Profile = Profile {
@@ -105,18 +100,7 @@ pub static MEDICATION_REQUEST: Profile = Profile {
         el("detectedIssue", 0, Many, &[REF]),
         el("eventHistory", 0, Many, &[REF]),
     ],
-    variants: &[
-        Variant {
-            url: "http://jpfhir.jp/fhir/core/StructureDefinition/JP_MedicationRequest",
-            required: &["identifier", "dosageInstruction"],
-            identifiers: &[RP_NUMBER],
-        },
-        Variant {
-            url: "http://jpfhir.jp/fhir/core/StructureDefinition/JP_MedicationRequest_Injection",
-            required: &["identifier"],
-            identifiers: &[RP_NUMBER],
-        },
-    ],
+    variants: &[],
 };
 
 /// JP_MedicationDispense.
@@ -155,9 +139,5 @@ pub static MEDICATION_DISPENSE: Profile = Profile {
         el("detectedIssue", 0, Many, &[REF]),
         el("eventHistory", 0, Many, &[REF]),
     ],
-    variants: &[Variant {
-        url: "http://jpfhir.jp/fhir/core/StructureDefinition/JP_MedicationDispense",
-        required: &["identifier"],
-        identifiers: &[RP_NUMBER],
-    }],
+    variants: &[],
 };

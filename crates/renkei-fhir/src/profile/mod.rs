@@ -1,12 +1,11 @@
 //! The profiles the platform validates against, as tables.
 //!
 //! One [`Profile`] per resource type: the base R4 elements of that type with
-//! their cardinality, datatypes and bindings (the JP Core 1.1.x profiles
-//! `http://jpfhir.jp/fhir/core/StructureDefinition/JP_<Type>` leave these as
-//! in R4 and add must-support flags, which a receiver cannot check), plus
-//! [`Variant`]s: extra rules applied when a resource *claims* a JP Core
-//! profile in `meta.profile` — the required identifier slices and elements
-//! that JP Core makes mandatory for that profile only.
+//! their cardinality, datatypes and bindings, the layer every resource
+//! passes first. What JP Core and JP-CLINS add is checked from their
+//! published packages by [`crate::conformance`], not from tables here.
+//! [`Variant`]s remain only for a profile no bundled package carries (the
+//! base R4 vital-signs profile, until `hl7.fhir.r4.core` is bundled).
 
 mod admin;
 mod clinical;
@@ -15,7 +14,8 @@ mod medication;
 use crate::element::ElementDef;
 use crate::element::dsl::*;
 
-/// Extra rules of a JP Core profile that a resource claims in `meta.profile`.
+/// Extra rules of a profile that a resource claims in `meta.profile`, for
+/// profiles no bundled package carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Variant {
     /// Canonical URL of the profile (matched without `|version`).

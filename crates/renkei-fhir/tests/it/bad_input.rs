@@ -10,9 +10,10 @@ fn lab() -> Value {
         "meta": {"profile": ["http://jpfhir.jp/fhir/core/StructureDefinition/JP_Observation_LabResult"]},
         "status": "final",
         "category": [{"coding": [{"system": "http://jpfhir.jp/fhir/core/CodeSystem/JP_SimpleObservationCategory_CS", "code": "laboratory"}]}],
-        "code": {"coding": [{"system": "urn:oid:1.2.392.200119.4.504", "code": "3D046000001906202"}]},
+        "code": {"coding": [{"system": "urn:oid:1.2.392.200119.4.504", "code": "3D046000001906202"}], "text": "HbA1c"},
         "subject": {"reference": "Patient/p1"},
         "effectiveDateTime": "2024-04-01T09:30:00+09:00",
+        "specimen": {"display": "全血"},
         "valueQuantity": {"value": 6.1, "unit": "%", "system": "http://unitsofmeasure.org", "code": "%"}
     })
 }
@@ -125,6 +126,8 @@ fn wrong_cardinality_is_a_structure_error() {
                 IssueType::Structure,
                 "Observation.category"
             ),
+            // A category that is not a list holds no `laboratory` slice.
+            (Severity::Error, IssueType::Required, "Observation.category"),
         ]
     );
 }
@@ -176,14 +179,39 @@ fn wrong_identifier_system_where_required_is_an_error() {
         "dosageInstruction": [{"text": "1日3回毎食後"}]
     });
     let o = validate(&rx);
-    assert_eq!(
-        issues(&o),
-        [(
-            Severity::Error,
-            IssueType::Required,
-            "MedicationRequest.identifier"
-        )]
-    );
+    // Each rule JP_MedicationRequest's published snapshot states: two
+    // identifiers (1..1 each of the slices rpNumber and orderInRp, by
+    // system), and authoredOn.
+    let found: Vec<(&str, &str)> = o
+        .errors()
+        .map(|i| (i.expression.as_str(), i.diagnostics.as_str()))
+        .collect();
+    let expected = [
+        (
+            "MedicationRequest.identifier",
+            "needs at least 2 identifier, found 1",
+        ),
+        (
+            "MedicationRequest.identifier",
+            "needs at least 1 of slice rpNumber, found 0",
+        ),
+        (
+            "MedicationRequest.identifier",
+            "needs at least 1 of slice orderInRp, found 0",
+        ),
+        (
+            "MedicationRequest.authoredOn",
+            "needs at least 1 authoredOn, found 0",
+        ),
+    ];
+    assert_eq!(found.len(), expected.len(), "{found:#?}");
+    for ((at, msg), (want_at, want)) in found.iter().zip(expected) {
+        assert_eq!(*at, want_at);
+        assert!(
+            msg.starts_with(want) && msg.ends_with("(profile JP_MedicationRequest)"),
+            "{msg}"
+        );
+    }
 }
 
 #[test]
@@ -284,13 +312,24 @@ fn bundle_entries_are_located_by_index() {
     for (i, entry) in entries.as_array().expect("array").iter().enumerate() {
         one_by_one.extend(streamed.entry(i, entry).issues);
     }
+    one_by_one.extend(streamed.finish(&bundle).issues);
     let mut whole = o.issues.clone();
     let key = |i: &renkei_fhir::Issue| i.expression.clone();
     whole.sort_by_key(key);
     one_by_one.sort_by_key(key);
     assert_eq!(one_by_one, whole);
+    let errors = |o: &Outcome| -> Vec<(Severity, IssueType, String)> {
+        o.errors()
+            .map(|i| (i.severity, i.code, i.expression.clone()))
+            .collect()
+    };
+    let errors = errors(&o);
+    let errors: Vec<(Severity, IssueType, &str)> = errors
+        .iter()
+        .map(|(s, c, e)| (*s, *c, e.as_str()))
+        .collect();
     assert_eq!(
-        issues(&o),
+        errors,
         [
             (
                 Severity::Error,
@@ -342,6 +381,10 @@ fn unknown_element_in_a_profiled_resource_is_an_error() {
     let o = validate(&json!({"resourceType": "Patient", "birthdate": "1970-01-01"}));
     assert_eq!(
         issues(&o),
-        [(Severity::Error, IssueType::Structure, "Patient.birthdate")]
+        [
+            (Severity::Error, IssueType::Structure, "Patient.birthdate"),
+            // Unclaimed, JP_Patient's identifier (1..*) is advice only.
+            (Severity::Warning, IssueType::Required, "Patient.identifier")
+        ]
     );
 }

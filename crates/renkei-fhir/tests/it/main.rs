@@ -3,6 +3,7 @@
 //! and each kind of bad input is refused at the right place.
 
 mod bad_input;
+mod conformance;
 mod fhirpath;
 mod fuzz;
 mod packages;

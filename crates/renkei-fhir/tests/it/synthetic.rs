@@ -62,9 +62,18 @@ fn a_synthetic_population_validates_and_flattens() {
         }
     }
     assert!(resources > 5_000, "only {resources} resources generated");
+    let mut kinds: Vec<String> = errors
+        .iter()
+        .map(|e| {
+            let rest = e.split_once(": ").map_or(e.as_str(), |(_, r)| r);
+            rest.chars().filter(|c| !c.is_ascii_digit()).collect()
+        })
+        .collect();
+    kinds.sort();
+    kinds.dedup();
     assert!(
         errors.is_empty(),
-        "{} errors, first: {:#?}",
+        "{} errors, kinds: {kinds:#?}, first: {:#?}",
         errors.len(),
         &errors[..errors.len().min(10)]
     );

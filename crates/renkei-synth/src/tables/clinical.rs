@@ -360,7 +360,9 @@ pub const DRUGS: &[Drug] = &[
         "シムビコートタービュヘイラー６０吸入",
         "吸入・１日２回朝夕",
         2,
-        "吸入"
+        // Counted in 回 (MERIT-9 TIME), a unit the published JP Core
+        // examples code; the device itself would be dispensed as 本.
+        "回"
     ),
     drug!(
         "2171017F1020",
