@@ -311,14 +311,48 @@ pub(crate) fn holds_item(collection: &[Item<'_>], item: &Item<'_>) -> bool {
 }
 
 /// `|`: both sides, without duplicates (§6.4.2).
+///
+/// Plain strings, numbers and booleans (no type tag, so no date rules) are
+/// told apart by a hash: comparing each item with all before it made
+/// `isDistinct()` over a large Bundle's entries (bdl-7) quadratic, which a
+/// sender could use to stall the intake. Other items keep the spec's
+/// equality, compared with every item kept so far.
 pub(crate) fn union<'v>(l: Items<'v>, r: Items<'v>) -> Items<'v> {
     let mut out: Items<'v> = Vec::new();
+    let mut plain = std::collections::HashSet::new();
+    let mut others: Items<'v> = Vec::new();
     for item in l.into_iter().chain(r) {
-        if !holds_item(&out, &item) {
-            out.push(item);
+        let key = plain_key(&item);
+        let seen = match &key {
+            Some(k) => plain.contains(k) || holds_item(&others, &item),
+            None => holds_item(&out, &item),
+        };
+        if seen {
+            continue;
         }
+        match key {
+            Some(k) => {
+                plain.insert(k);
+            }
+            None => others.push(item.clone()),
+        }
+        out.push(item);
     }
     out
+}
+
+/// A hashable identity for an untagged JSON primitive, equal exactly when
+/// FHIRPath equality says so for two such items.
+fn plain_key(item: &Item<'_>) -> Option<String> {
+    if item.tag.is_some() {
+        return None;
+    }
+    match &*item.value {
+        Value::String(s) => Some(format!("s{s}")),
+        Value::Bool(b) => Some(format!("b{b}")),
+        Value::Number(n) => n.as_f64().map(|f| format!("n{f}")),
+        _ => None,
+    }
 }
 
 /// `x in c` (§6.4.3): empty when `x` is; `x` must be one item.

@@ -805,3 +805,22 @@ fn the_published_examples_keep_their_profiles_invariants() {
         )]
     );
 }
+
+/// A sender controls how many entries a Bundle has; `isDistinct()` over
+/// them (bdl-7) must not cost the square of that. 100,000 values compared
+/// pairwise would be 5·10⁹ comparisons: this test would not finish.
+#[test]
+fn is_distinct_over_a_huge_collection_is_not_quadratic() {
+    let many: Vec<Value> = (0..100_000)
+        .map(|i| json!({"fullUrl": format!("urn:uuid:{i}")}))
+        .collect();
+    let bundle = json!({"resourceType": "Bundle", "entry": many});
+    let expr = Expr::parse("entry.fullUrl.isDistinct()").expect("parses");
+    assert!(expr.holds(&bundle, &bundle).expect("evaluates"));
+    let mut twice = bundle.clone();
+    twice["entry"]
+        .as_array_mut()
+        .expect("entries")
+        .push(json!({"fullUrl": "urn:uuid:77"}));
+    assert!(!expr.holds(&twice, &twice).expect("evaluates"));
+}
