@@ -61,6 +61,64 @@ fn every_published_valid_example_passes_its_profiles() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// The examples inside a bundled package (`package/*.json` that are not
+/// conformance resources), by member name.
+fn package_examples(file: &str) -> Vec<(String, Value)> {
+    let bytes = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("packages")
+            .join(file),
+    )
+    .expect("package file");
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
+    let mut examples = Vec::new();
+    for entry in archive.entries().expect("tar") {
+        let mut entry = entry.expect("member");
+        let name = entry.path().expect("path").to_string_lossy().into_owned();
+        let Some(member) = name.strip_prefix("package/") else {
+            continue;
+        };
+        if member.contains('/') || !member.ends_with(".json") || member == "package.json" {
+            continue;
+        }
+        let mut text = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut text).expect("read");
+        let v: Value = serde_json::from_slice(&text).expect("json");
+        let definitional = [
+            "StructureDefinition",
+            "ValueSet",
+            "CodeSystem",
+            "NamingSystem",
+            "CapabilityStatement",
+            "ImplementationGuide",
+            "SearchParameter",
+        ];
+        if !definitional.contains(&v["resourceType"].as_str().unwrap_or_default()) {
+            examples.push((member.to_owned(), v));
+        }
+    }
+    examples
+}
+
+#[test]
+fn every_example_inside_the_bundled_packages_passes() {
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for file in ["jp-core.r4-1.1.2.tgz", "jp-clins.r4-1.5.2-snap.tgz"] {
+        for (name, v) in package_examples(file) {
+            checked += 1;
+            for i in validate(&v).errors() {
+                failures.push(format!(
+                    "{file}/{name}: {} — {}",
+                    i.expression, i.diagnostics
+                ));
+            }
+        }
+    }
+    assert!(checked >= 40, "{checked} examples");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 #[test]
 fn the_registry_compiles_every_bundled_profile() {
     let packages = renkei_fhir::package::Packages::bundled().expect("packages");
