@@ -133,7 +133,7 @@ pub async fn run(common: &CommonFlags, args: DemoArgs) -> anyhow::Result<std::pr
 
     let outcome = steps(&mut walk, &state).await;
     let code = match &outcome {
-        Ok(logins) => {
+        Ok((logins, _)) => {
             print_logins(&walk.base, logins);
             walk.record("ok", true);
             std::process::ExitCode::SUCCESS
@@ -161,7 +161,69 @@ pub async fn run(common: &CommonFlags, args: DemoArgs) -> anyhow::Result<std::pr
     Ok(code)
 }
 
-async fn steps(walk: &mut Walk, state: &renkei_server::AppState) -> anyhow::Result<Vec<Login>> {
+/// What `bench siege` needs from a walked platform: a researcher's token
+/// and two permits whose workspaces hold an extract, so that two output
+/// checks can run at once.
+pub(crate) struct Researcher {
+    pub token: String,
+    pub permits: [String; 2],
+}
+
+/// Walks the demo against a platform served at `base`, then has a second
+/// round of applications reviewed and extracted, so that the researcher
+/// holds two permits for pseudonymized data in the environment.
+pub(crate) async fn researcher_with_two_workspaces(
+    state: &renkei_server::AppState,
+    base: &str,
+) -> anyhow::Result<Researcher> {
+    let mut walk = Walk {
+        base: base.to_owned(),
+        http: reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?,
+        summary: Map::new(),
+    };
+    let (logins, mut permits) = steps(&mut walk, state).await?;
+    let again = step_review(&mut walk, &logins)
+        .await
+        .context("a second review round")?;
+    step_extract(&mut walk, state, &logins, &again)
+        .await
+        .context("its extracts")?;
+    permits.extend(again);
+    let mut in_environment = Vec::new();
+    for id in &permits {
+        let (p, _) = state
+            .review()
+            .permit(&renkei_review::PermitId::parse(id)?)
+            .await?;
+        if p.delivery == renkei_review::form::DeliveryType::PseudonymizedInEnvironment {
+            in_environment.push(id.clone());
+        }
+    }
+    let (Some(second), Some(first)) = (in_environment.pop(), in_environment.pop()) else {
+        anyhow::bail!(
+            "two rounds of review gave {} permits in the environment",
+            in_environment.len()
+        );
+    };
+    let token = logins
+        .iter()
+        .find(|l| l.role == Role::Applicant)
+        .context("no researcher")?
+        .token
+        .clone();
+    Ok(Researcher {
+        token,
+        permits: [first, second],
+    })
+}
+
+async fn steps(
+    walk: &mut Walk,
+    state: &renkei_server::AppState,
+) -> anyhow::Result<(Vec<Login>, Vec<String>)> {
     step_health(walk).await.context("step health")?;
     let logins = step_accounts(walk, state).await.context("step accounts")?;
     step_authorization(walk, &logins)
@@ -185,7 +247,7 @@ async fn steps(walk: &mut Walk, state: &renkei_server::AppState) -> anyhow::Resu
     step_audit(walk, state, &logins)
         .await
         .context("step audit")?;
-    Ok(logins)
+    Ok((logins, permits))
 }
 
 async fn step_health(walk: &mut Walk) -> anyhow::Result<()> {
@@ -662,8 +724,21 @@ async fn send_as(
 /// Three applications go through review: academic research on
 /// pseudonymized data, a company's anonymized dataset, and statistics for
 /// a foreign organization, which the committee rejects with its reasons.
+/// Permits the public register lists as active.
+async fn active_permits(walk: &Walk) -> anyhow::Result<usize> {
+    let (status, register) = walk.get_json("/api/v1/register", None).await?;
+    ensure!(status == 200, "register answered {status}");
+    let entries = register["entries"].as_array().context("register entries")?;
+    Ok(entries
+        .iter()
+        .filter(|e| e["status"] == "permit_active")
+        .count())
+}
+
 async fn step_review(walk: &mut Walk, logins: &[Login]) -> anyhow::Result<Vec<String>> {
     use reqwest::Method as M;
+    // Counted from here, so that `bench siege` can review a second round.
+    let active_before = active_permits(walk).await?;
     let login = |role: Role| {
         logins
             .iter()
@@ -840,10 +915,11 @@ async fn step_review(walk: &mut Walk, logins: &[Login]) -> anyhow::Result<Vec<St
     let active = entries
         .iter()
         .filter(|e| e["status"] == "permit_active")
-        .count();
+        .count()
+        - active_before;
     ensure!(
         active as u64 == permits,
-        "the register shows {active} active permits, not {permits}"
+        "the register shows {active} new active permits, not {permits}"
     );
     walk.record("applications", entries.len());
     walk.record("permits_active", active);

@@ -1,5 +1,6 @@
 //! `renkei bench siege` end to end at a tiny size: the platform refuses
-//! each attack with the status the issue asks for and the prober gets its
+//! each attack with the status the issue asks for, two output checks run
+//! at once on a platform the demo's walk filled, and the prober gets its
 //! answers. No latency is asserted here: those are the bench's numbers
 //! (BENCHMARKS.md), not a test's.
 
@@ -48,5 +49,19 @@ fn bench_siege_refuses_each_attack_and_probes_throughout() {
         "a wrong password signed in: {s}"
     );
     assert!(s["probes"].as_u64().unwrap_or(0) >= 1, "{s}");
+    // Two output checks at once on two permits: each answered (a checked
+    // output, or a refusal such as the one-at-a-time rule), and the prober
+    // answered while they ran.
+    let checks = s["checks"].as_array().expect("checks");
+    assert_eq!(checks.len(), 2, "{s}");
+    for c in checks {
+        let status = c["status"].as_u64().unwrap_or(0);
+        assert!(status == 201 || (400..500).contains(&status), "{s}");
+    }
+    assert!(
+        checks.iter().any(|c| c["status"] == 201),
+        "at least one check ran: {s}"
+    );
+    assert!(s["checks_probes"].as_u64().unwrap_or(0) >= 1, "{s}");
     assert_eq!(s["speedup"], serde_json::Value::Null);
 }
