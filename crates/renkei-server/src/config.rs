@@ -487,6 +487,12 @@ pub struct ServerConfig {
     /// 0 turns the floor off.
     #[serde(default = "default_body_min_bytes_per_window")]
     pub body_min_bytes_per_window: u64,
+    /// Reverse proxies in front of the platform, by address. Only from
+    /// these is `X-Forwarded-For` read, so that the throttles count the
+    /// real client and not the proxy (`crate::client`). Empty (the
+    /// default): the peer's address is the client's.
+    #[serde(default)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -514,6 +520,7 @@ impl Default for ServerConfig {
             request_timeout_secs: default_request_timeout_secs(),
             body_idle_secs: default_body_idle_secs(),
             body_min_bytes_per_window: default_body_min_bytes_per_window(),
+            trusted_proxies: Vec::new(),
         }
     }
 }

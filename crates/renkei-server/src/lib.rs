@@ -30,6 +30,7 @@ pub mod access;
 pub mod accounts;
 pub mod api;
 mod background;
+pub mod client;
 mod config;
 mod error;
 pub mod jobs;

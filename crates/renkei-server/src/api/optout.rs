@@ -7,10 +7,8 @@
 //! is audited twice: the access layer records the request, and the
 //! registry records the change (with its receipt) before it counts.
 
-use std::net::SocketAddr;
-
 use axum::Extension;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -25,6 +23,7 @@ use super::ApiJson;
 use super::tokens::signed_in;
 use crate::access::{AuditDetail, Principal};
 use crate::accounts::{PatientSession, PatientToken, Scope as Counter};
+use crate::client::ClientIp;
 use crate::{AppState, Error, Result};
 
 /// What a patient types to identify themself (the embedded
@@ -130,7 +129,7 @@ impl IdentifyRequest {
 /// has nobody to record.
 pub(crate) async fn start_patient_session(
     state: &AppState,
-    peer: SocketAddr,
+    ClientIp(client): ClientIp,
     request: &IdentifyRequest,
 ) -> Result<(PatientToken, PatientSession)> {
     let evidence = request.evidence()?;
@@ -141,7 +140,7 @@ pub(crate) async fn start_patient_session(
         throttle.key(Counter::PatientTarget, &[&target], accounts.strict_tier()),
         throttle.key(
             Counter::PatientAddress,
-            &[&peer.ip().to_string()],
+            &[&client.to_string()],
             accounts.address_tier(),
         ),
     ];
@@ -199,10 +198,10 @@ pub(crate) async fn start_patient_session(
               (status = 429, description = "Too many failed attempts", body = crate::Problem)))]
 pub async fn create_session(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientIp,
     ApiJson(request): ApiJson<IdentifyRequest>,
 ) -> Result<Response> {
-    let (token, session) = start_patient_session(&state, peer, &request).await?;
+    let (token, session) = start_patient_session(&state, client, &request).await?;
     Ok((
         StatusCode::CREATED,
         ApiJson(PatientSessionCreated {

@@ -2,10 +2,8 @@
 //! CSRF token (a cookie and a hidden field that must match); forms after
 //! sign-in use the session's own token.
 
-use std::net::SocketAddr;
-
 use axum::Extension;
-use axum::extract::{ConnectInfo, Form, Query, State};
+use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
@@ -16,6 +14,7 @@ use subtle::ConstantTimeEq;
 use super::layout::{PageLang, page};
 use crate::access::{Principal, SESSION_COOKIE, cookie};
 use crate::accounts::{Password, Scope, SessionToken};
+use crate::client::ClientIp;
 use crate::{AppState, Error};
 
 /// The sign-in form's double-submit token.
@@ -202,7 +201,7 @@ fn sign_in_event(state: &AppState, actor: Actor, outcome: Outcome, status: u16) 
 /// `POST /login`.
 pub async fn submit(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
     lang: PageLang,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
@@ -213,7 +212,7 @@ pub async fn submit(
         return Error::Csrf.into_response();
     }
     let username = form.username.trim().to_lowercase();
-    let ip = peer.ip().to_string();
+    let ip = client.to_string();
     let accounts = &state.config().accounts;
     let throttle = state.throttle();
     // The strict counter is the account from this address; the address

@@ -7,10 +7,9 @@
 //! session, whose own CSRF token every form echoes.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 
 use axum::Extension;
-use axum::extract::{ConnectInfo, Form, Path, Query, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
@@ -23,6 +22,7 @@ use super::login::{FormCsrf, check_csrf, cookie_header};
 use crate::access::{PATIENT_COOKIE, Principal, cookie};
 use crate::accounts::PatientToken;
 use crate::api::optout::{IdentifyRequest, patient, patient_view, start_patient_session};
+use crate::client::ClientIp;
 use crate::{AppState, Error};
 
 /// The identification form's double-submit token (no session yet).
@@ -165,7 +165,7 @@ impl std::fmt::Debug for IdentifyForm {
 /// `POST /patient`.
 pub async fn identify(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientIp,
     lang: PageLang,
     headers: HeaderMap,
     Form(form): Form<IdentifyForm>,
@@ -183,7 +183,7 @@ pub async fn identify(
         insured_number: form.insured_number,
         insured_branch: Some(form.insured_branch),
     };
-    let (token, session) = match start_patient_session(&state, peer, &request).await {
+    let (token, session) = match start_patient_session(&state, client, &request).await {
         Ok(s) => s,
         Err(Error::NotIdentified) => {
             let msg = l.pick(

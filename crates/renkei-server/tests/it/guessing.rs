@@ -313,3 +313,63 @@ async fn spoofed_cards_cannot_grow_the_throttle_without_bound() {
         app.stop().await;
     }
 }
+
+/// Posts the sign-in form with an `X-Forwarded-For` header.
+async fn sign_in_as(app: &TestApp, forwarded_for: &str, user: &str, password: &str) -> u16 {
+    client_from("127.0.0.1")
+        .post(app.url("/login"))
+        .header("x-forwarded-for", forwarded_for)
+        .header("cookie", "renkei_login_csrf=attacker-token")
+        .form(&[
+            ("username", user),
+            ("password", password),
+            ("csrf", "attacker-token"),
+        ])
+        .send()
+        .await
+        .expect("send")
+        .status()
+        .as_u16()
+}
+
+/// With no proxy configured, `X-Forwarded-For` is the client's own claim:
+/// an attacker naming a new address on every guess is still one address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_forwarded_for_does_not_escape_the_sign_in_throttle() {
+    let app = spawn_app_with(TestBackend::Sqlite, |_| {}).await;
+    let user = app.creds(Role::Operator).username.clone();
+    let limit = app.state.config().accounts.login_max_failures;
+    let mut statuses = Vec::new();
+    for i in 0..limit + 3 {
+        statuses.push(sign_in_as(&app, &format!("198.51.100.{i}"), &user, "wrong password!").await);
+    }
+    assert_eq!(count(&statuses, 401), limit as usize, "{statuses:?}");
+    assert_eq!(count(&statuses, 429), 3, "{statuses:?}");
+    app.stop().await;
+}
+
+/// Behind a trusted proxy every request comes from the proxy: the
+/// throttle counts the client the proxy names, so one attacker locks out
+/// only themselves, and cannot escape by writing addresses of their own
+/// to the left of what the proxy appended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_each_client_is_counted_apart() {
+    let app = spawn_app_with(TestBackend::Sqlite, |c| {
+        c.server.trusted_proxies = vec!["127.0.0.1".parse().expect("address")];
+    })
+    .await;
+    let user = app.creds(Role::Operator).username.clone();
+    let limit = app.state.config().accounts.login_max_failures;
+    let mut statuses = Vec::new();
+    for i in 0..limit + 3 {
+        // The proxy appended 203.0.113.7; the rest is the attacker's.
+        let header = format!("198.51.100.{i}, 203.0.113.7");
+        statuses.push(sign_in_as(&app, &header, &user, "wrong password!").await);
+    }
+    assert_eq!(count(&statuses, 401), limit as usize, "{statuses:?}");
+    assert_eq!(count(&statuses, 429), 3, "{statuses:?}");
+    assert_eq!(sign_in_as(&app, "203.0.113.7", &user, PASSWORD).await, 429);
+    // The account's owner, behind the same proxy, is not locked out.
+    assert_eq!(sign_in_as(&app, "203.0.113.8", &user, PASSWORD).await, 303);
+    app.stop().await;
+}
