@@ -316,10 +316,10 @@ impl Intake {
         // receiving, nor identity's staged persons behind.
         let mut unsettled = Unsettled {
             inner: self.inner.clone(),
-            id: id.clone(),
+            id,
             serialized: Some(serialized),
         };
-        let mut run = Run::new(&self.inner, provider.clone(), id.clone(), received_at);
+        let mut run = Run::new(&self.inner, provider.clone(), id, received_at);
         let read = tokio::select! {
             biased;
             _ = &mut hangup => {
@@ -412,7 +412,7 @@ impl Drop for Unsettled {
             return;
         };
         let inner = self.inner.clone();
-        let id = self.id.clone();
+        let id = self.id;
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             warn!(submission = %id, "a submission was dropped without a runtime; recovery settles it at the next start");
             return;
@@ -477,7 +477,7 @@ impl Inner {
         ready: Box<Ready>,
         staged: Vec<(TableName, StagedFile)>,
     ) -> Result<Receipt> {
-        let id = ready.id.clone();
+        let id = ready.id;
         match self.try_commit(by, &ready, staged).await {
             Ok(receipt) => Ok(receipt),
             Err(error) => self.fail(&id, error, Vec::new()).await,
@@ -818,7 +818,7 @@ impl<'a> Run<'a> {
         self.flush_all().await?;
 
         let receipt = Receipt {
-            submission_id: self.id.clone(),
+            submission_id: self.id,
             provider: self.provider.clone(),
             state: SubmissionState::Committing,
             received_at: self.received_at,
@@ -838,7 +838,7 @@ impl<'a> Run<'a> {
             .map(|(t, m, v)| (t.to_owned(), m.to_owned(), v))
             .collect();
         Ok(Read::Ready(Box::new(Ready {
-            id: self.id.clone(),
+            id: self.id,
             provider: self.provider.clone(),
             receipt,
             stats,

@@ -491,7 +491,8 @@ pub(crate) async fn unfinished(db: &Db) -> Result<Vec<(SubmissionId, SubmissionS
     rows.iter()
         .map(|r| {
             Ok((
-                SubmissionId::parse(&r.try_get::<String, _>("id")?)?,
+                SubmissionId::parse(&r.try_get::<String, _>("id")?)
+                    .map_err(|e| Error::Corrupt(e.to_string()))?,
                 SubmissionState::parse(&r.try_get::<String, _>("state")?)?,
             ))
         })

@@ -8,55 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
-/// A submission's id: a UUIDv7, so ids sort by arrival.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct SubmissionId(uuid::Uuid);
-
-impl SubmissionId {
-    /// A new id.
-    pub fn generate() -> Self {
-        Self(uuid::Uuid::now_v7())
-    }
-
-    /// The identity batch this submission's resolutions are staged under:
-    /// the same UUID, so recovery finds it from the submission alone.
-    pub fn identity_batch(&self) -> renkei_core::IdentityBatch {
-        renkei_core::IdentityBatch::from_uuid(self.0)
-    }
-
-    /// Reads an id, refusing anything but a UUID.
-    pub fn parse(text: &str) -> Result<Self> {
-        uuid::Uuid::parse_str(text)
-            .map(Self)
-            .map_err(|e| Error::Corrupt(format!("submission id {text:?}: {e}")))
-    }
-}
-
-impl fmt::Display for SubmissionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl fmt::Debug for SubmissionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SubmissionId({})", self.0)
-    }
-}
-
-impl TryFrom<String> for SubmissionId {
-    type Error = Error;
-    fn try_from(s: String) -> Result<Self> {
-        Self::parse(&s)
-    }
-}
-
-impl From<SubmissionId> for String {
-    fn from(id: SubmissionId) -> String {
-        id.0.to_string()
-    }
-}
+/// A submission's id (shared vocabulary: `renkei_core::SubmissionId`).
+pub use renkei_core::SubmissionId;
 
 /// Where in a submission a resource was: the NDJSON line (1-based) and,
 /// for a Bundle, the entry (0-based, as in `Bundle.entry[i]`).

@@ -22,9 +22,10 @@ macro_rules! uuid_id {
                 Self(Uuid::now_v7())
             }
 
-            /// Reads an id from its canonical hyphenated text.
+            /// Reads an id from its canonical hyphenated text (surrounding
+            /// whitespace, as a form or a copied line brings, is ignored).
             pub fn parse(text: &str) -> Result<Self, Error> {
-                Uuid::try_parse(text).map(Self).map_err(|e| Error::InvalidId {
+                Uuid::try_parse(text.trim()).map(Self).map_err(|e| Error::InvalidId {
                     kind: $kind,
                     value: text.to_owned(),
                     reason: e.to_string(),
@@ -111,6 +112,31 @@ uuid_id!(
     RecordId,
     "identity record id"
 );
+
+uuid_id!(
+    /// An application (利用申請) to review.
+    ApplicationId,
+    "application id"
+);
+uuid_id!(
+    /// A permit (利用許可): what review grants and every function that
+    /// handles the data checks.
+    PermitId,
+    "permit id"
+);
+uuid_id!(
+    /// A submission to collection: a UUIDv7, so ids sort by arrival.
+    SubmissionId,
+    "submission id"
+);
+
+impl SubmissionId {
+    /// The identity batch this submission's resolutions are staged under:
+    /// the same UUID, so recovery finds it from the submission alone.
+    pub fn identity_batch(&self) -> IdentityBatch {
+        IdentityBatch::from_uuid(self.0)
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -33,7 +33,9 @@ pub use function::{Function, OperatingModel, OperatorKind};
 pub use identity::{
     IdentifyingAttributes, IdentityResolver, LinkMethod, ProviderCode, Resolution, Sex,
 };
-pub use ids::{IdentityBatch, OrgId, PersonKey, RecordId, UserId};
+pub use ids::{
+    ApplicationId, IdentityBatch, OrgId, PermitId, PersonKey, RecordId, SubmissionId, UserId,
+};
 pub use lake::{
     LakeTable, PERSON_KEY_MAP_TABLE, RECORD_KEY_MAP_TABLE, SUPERSEDED_TABLE,
     lineage as lake_lineage_columns, person_key_map_schema, record_key_map_schema,

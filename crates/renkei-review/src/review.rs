@@ -181,12 +181,17 @@ impl Review {
                 .map(Timestamp::from_unix_micros))
         };
         Ok(Application {
-            id: ApplicationId::parse(&r.try_get::<String, _>("id")?)?,
+            id: ApplicationId::parse(&r.try_get::<String, _>("id")?)
+                .map_err(|e| corrupt("id", e))?,
             applicant: r.try_get("applicant")?,
             scrutiny: form.scrutiny(&self.rules),
             form,
             stage: serde_json::from_str(&stage).map_err(|e| corrupt("stage", e))?,
-            amends: amends.as_deref().map(PermitId::parse).transpose()?,
+            amends: amends
+                .as_deref()
+                .map(PermitId::parse)
+                .transpose()
+                .map_err(|e| corrupt("amends", e))?,
             created_at: Timestamp::from_unix_micros(r.try_get("created_us")?),
             submitted_at: at("submitted_us")?,
             decided_at: at("decided_us")?,

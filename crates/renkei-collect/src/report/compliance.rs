@@ -36,7 +36,7 @@ use sqlx::Row;
 use super::{DAY_US, non_negative, parse_counts, receipt_counts_query};
 use crate::provider::{FacilityKind, Provider};
 use crate::submission::SubmissionId;
-use crate::{Intake, Result};
+use crate::{Error, Intake, Result};
 
 /// The data sets facility types must send, as configured (the
 /// `[collect.compliance]` section of `renkei.toml`). Configured rules replace the
@@ -385,7 +385,8 @@ impl Intake {
                     out.insert(
                         ty,
                         Delivery {
-                            submission_id: SubmissionId::parse(&id)?,
+                            submission_id: SubmissionId::parse(&id)
+                                .map_err(|e| Error::Corrupt(e.to_string()))?,
                             at,
                             accepted: c.accepted,
                             joined_from_pending: 0,
@@ -414,7 +415,8 @@ impl Intake {
             if !types.contains(ty.as_str()) {
                 continue;
             }
-            let id = SubmissionId::parse(&r.try_get::<String, _>("id")?)?;
+            let id = SubmissionId::parse(&r.try_get::<String, _>("id")?)
+                .map_err(|e| Error::Corrupt(e.to_string()))?;
             let at = Timestamp::from_unix_micros(r.try_get("received_us")?);
             let n = non_negative(r.try_get("n")?);
             match out.get_mut(&ty) {
