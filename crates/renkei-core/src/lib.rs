@@ -24,6 +24,7 @@ mod function;
 mod identity;
 mod ids;
 mod lake;
+pub mod prefecture;
 mod role;
 
 pub use audit::{Actor, AuditEvent, AuditReceipt, AuditSink, Outcome};
@@ -41,4 +42,5 @@ pub use lake::{
     lineage as lake_lineage_columns, person_key_map_schema, record_key_map_schema,
     superseded_schema,
 };
+pub use prefecture::Prefecture;
 pub use role::Role;

@@ -14,72 +14,15 @@ const LOCAL_ID_OID: &str = "urn:oid:1.2.392.100495.20.3.51.1";
 const CLINS_INSURANCE: &str = "http://jpfhir.jp/fhir/clins/Idsystem/JP_Insurance_memberID";
 const EXT: &str = "http://jpfhir.jp/fhir/core/Extension/StructureDefinition/";
 
-/// JIS X 0401 prefecture codes, in code order (01 北海道 … 47 沖縄県).
-const PREFECTURES: [&str; 47] = [
-    "北海道",
-    "青森県",
-    "岩手県",
-    "宮城県",
-    "秋田県",
-    "山形県",
-    "福島県",
-    "茨城県",
-    "栃木県",
-    "群馬県",
-    "埼玉県",
-    "千葉県",
-    "東京都",
-    "神奈川県",
-    "新潟県",
-    "富山県",
-    "石川県",
-    "福井県",
-    "山梨県",
-    "長野県",
-    "岐阜県",
-    "静岡県",
-    "愛知県",
-    "三重県",
-    "滋賀県",
-    "京都府",
-    "大阪府",
-    "兵庫県",
-    "奈良県",
-    "和歌山県",
-    "鳥取県",
-    "島根県",
-    "岡山県",
-    "広島県",
-    "山口県",
-    "徳島県",
-    "香川県",
-    "愛媛県",
-    "高知県",
-    "福岡県",
-    "佐賀県",
-    "長崎県",
-    "熊本県",
-    "大分県",
-    "宮崎県",
-    "鹿児島県",
-    "沖縄県",
-];
-
 /// The JIS X 0401 code of the prefecture an address starts with (or names
 /// in `state`), e.g. `東京都新宿区` → `13`. A prefecture written without its
 /// suffix (`東京`) matches too.
 pub fn prefecture_code(address: &Value) -> Option<String> {
-    let candidates = [address["state"].as_str(), address["text"].as_str()];
-    for text in candidates.into_iter().flatten() {
-        for (i, name) in PREFECTURES.iter().enumerate() {
-            let bare = name.trim_end_matches(['都', '府', '県']);
-            let bare = if *name == "北海道" { name } else { bare };
-            if text.starts_with(name) || text.starts_with(bare) {
-                return Some(format!("{:02}", i + 1));
-            }
-        }
-    }
-    None
+    [address["state"].as_str(), address["text"].as_str()]
+        .into_iter()
+        .flatten()
+        .find_map(renkei_core::Prefecture::at_start)
+        .map(|p| p.code_text().to_owned())
 }
 
 fn name_text(name: &Value) -> Option<String> {

@@ -25,57 +25,6 @@ use unicode_normalization::UnicodeNormalization;
 
 use super::{numeral, variants};
 
-/// The 47 prefectures in the order of their JIS X 0401 codes (01–47).
-const PREFECTURES: [&str; 47] = [
-    "北海道",
-    "青森県",
-    "岩手県",
-    "宮城県",
-    "秋田県",
-    "山形県",
-    "福島県",
-    "茨城県",
-    "栃木県",
-    "群馬県",
-    "埼玉県",
-    "千葉県",
-    "東京都",
-    "神奈川県",
-    "新潟県",
-    "富山県",
-    "石川県",
-    "福井県",
-    "山梨県",
-    "長野県",
-    "岐阜県",
-    "静岡県",
-    "愛知県",
-    "三重県",
-    "滋賀県",
-    "京都府",
-    "大阪府",
-    "兵庫県",
-    "奈良県",
-    "和歌山県",
-    "鳥取県",
-    "島根県",
-    "岡山県",
-    "広島県",
-    "山口県",
-    "徳島県",
-    "香川県",
-    "愛媛県",
-    "高知県",
-    "福岡県",
-    "佐賀県",
-    "長崎県",
-    "熊本県",
-    "大分県",
-    "宮崎県",
-    "鹿児島県",
-    "沖縄県",
-];
-
 /// Municipalities whose names contain 市, 区, 町 or 村 before their end,
 /// which the suffix rule would cut short.
 const INNER_SUFFIX_MUNICIPALITIES: &[&str] = &[
@@ -98,43 +47,8 @@ const INNER_SUFFIX_MUNICIPALITIES: &[&str] = &[
     "西村山郡",
 ];
 
-/// A prefecture (都道府県), by its JIS X 0401 code.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Prefecture(u8);
-
-impl Prefecture {
-    /// The prefecture of a JIS X 0401 code, 1–47.
-    pub fn from_code(code: u8) -> Option<Self> {
-        (1..=47).contains(&code).then_some(Self(code))
-    }
-
-    /// The JIS X 0401 code, 1 (北海道) to 47 (沖縄県).
-    pub fn code(self) -> u8 {
-        self.0
-    }
-
-    /// The name with its suffix (`東京都`, `北海道`).
-    pub fn name(self) -> &'static str {
-        PREFECTURES[usize::from(self.0 - 1)]
-    }
-
-    /// The name without 都, 府 or 県 (`東京`); 北海道 stays whole.
-    pub fn short_name(self) -> &'static str {
-        let name = self.name();
-        name.strip_suffix(['都', '府', '県']).unwrap_or(name)
-    }
-
-    /// Every prefecture, in code order.
-    pub fn all() -> impl Iterator<Item = Prefecture> {
-        (1..=47).map(Prefecture)
-    }
-}
-
-impl fmt::Display for Prefecture {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+/// A prefecture (都道府県): shared vocabulary, from `renkei-core`.
+pub use renkei_core::Prefecture;
 
 /// An address split into its parts, each normalized. `Debug` shows only
 /// the prefecture.
