@@ -8,7 +8,7 @@
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use rand::RngCore;
-use renkei_core::Timestamp;
+use renkei_core::{PermitId, Timestamp};
 use renkei_store::Db;
 
 use crate::pseudonym::PermitKey;
@@ -29,7 +29,7 @@ impl MasterKey {
         Self(Aes256Gcm::new(&secret.into()))
     }
 
-    fn seal(&self, key: &PermitKey, permit: &str) -> ([u8; 12], Vec<u8>) {
+    fn seal(&self, key: &PermitKey, permit: PermitId) -> ([u8; 12], Vec<u8>) {
         let mut nonce = [0u8; 12];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let sealed = self
@@ -38,14 +38,14 @@ impl MasterKey {
                 Nonce::from_slice(&nonce),
                 Payload {
                     msg: key.secret(),
-                    aad: permit.as_bytes(),
+                    aad: permit.to_string().as_bytes(),
                 },
             )
             .expect("AES-GCM encryption of an in-memory buffer does not fail");
         (nonce, sealed)
     }
 
-    fn open(&self, nonce: &[u8], sealed: &[u8], permit: &str) -> Result<PermitKey> {
+    fn open(&self, nonce: &[u8], sealed: &[u8], permit: PermitId) -> Result<PermitKey> {
         if nonce.len() != 12 {
             return Err(Error::Corrupt(format!("permit key of {permit}: bad nonce")));
         }
@@ -55,7 +55,7 @@ impl MasterKey {
                 Nonce::from_slice(nonce),
                 Payload {
                     msg: sealed,
-                    aad: permit.as_bytes(),
+                    aad: permit.to_string().as_bytes(),
                 },
             )
             .map_err(|_| {
@@ -75,7 +75,7 @@ impl MasterKey {
 pub(crate) async fn get_or_create(
     db: &Db,
     master: &MasterKey,
-    permit: &str,
+    permit: PermitId,
     now: Timestamp,
 ) -> Result<PermitKey> {
     if let Some(key) = get(db, master, permit).await? {
@@ -88,7 +88,7 @@ pub(crate) async fn get_or_create(
     let inserted = sqlx::query(
         "INSERT INTO permit_keys (permit_id, nonce, sealed, created_us) VALUES ($1, $2, $3, $4) ON CONFLICT (permit_id) DO NOTHING",
     )
-    .bind(permit)
+    .bind(permit.to_string())
     .bind(nonce.to_vec())
     .bind(sealed)
     .bind(now.unix_micros())
@@ -105,27 +105,31 @@ pub(crate) async fn get_or_create(
 
 /// The permit key of `permit` if one was made; an error if it was
 /// destroyed.
-pub(crate) async fn get(db: &Db, master: &MasterKey, permit: &str) -> Result<Option<PermitKey>> {
+pub(crate) async fn get(
+    db: &Db,
+    master: &MasterKey,
+    permit: PermitId,
+) -> Result<Option<PermitKey>> {
     // (nonce, sealed key), both null once destroyed.
     type Sealed = (Option<Vec<u8>>, Option<Vec<u8>>);
     let row: Option<Sealed> =
         sqlx::query_as("SELECT nonce, sealed FROM permit_keys WHERE permit_id = $1")
-            .bind(permit)
+            .bind(permit.to_string())
             .fetch_optional(db.pool())
             .await?;
     match row {
         None => Ok(None),
         Some((Some(nonce), Some(sealed))) => master.open(&nonce, &sealed, permit).map(Some),
-        Some(_) => Err(Error::KeyDestroyed(permit.to_owned())),
+        Some(_) => Err(Error::KeyDestroyed(permit.to_string())),
     }
 }
 
 /// Destroys the key of `permit`; true if a key was destroyed now.
-pub(crate) async fn destroy(db: &Db, permit: &str, now: Timestamp) -> Result<bool> {
+pub(crate) async fn destroy(db: &Db, permit: PermitId, now: Timestamp) -> Result<bool> {
     let done = sqlx::query(
         "UPDATE permit_keys SET nonce = NULL, sealed = NULL, destroyed_us = $2 WHERE permit_id = $1 AND sealed IS NOT NULL",
     )
-    .bind(permit)
+    .bind(permit.to_string())
     .bind(now.unix_micros())
     .execute(db.pool())
     .await?
@@ -136,7 +140,7 @@ pub(crate) async fn destroy(db: &Db, permit: &str, now: Timestamp) -> Result<boo
         sqlx::query(
             "INSERT INTO permit_keys (permit_id, nonce, sealed, created_us, destroyed_us) VALUES ($1, NULL, NULL, $2, $2) ON CONFLICT (permit_id) DO NOTHING",
         )
-        .bind(permit)
+        .bind(permit.to_string())
         .bind(now.unix_micros())
         .execute(db.pool())
         .await?;
@@ -148,12 +152,12 @@ pub(crate) async fn destroy(db: &Db, permit: &str, now: Timestamp) -> Result<boo
         Ok(true) => {}
         Ok(false) => {
             tracing::warn!(
-                permit,
+                %permit,
                 "a reader held the checkpoint; the destroyed key leaves the WAL at the next one"
             );
         }
         Err(e) => {
-            tracing::warn!(permit, error = %e, "cannot scrub the destroyed key from the database files");
+            tracing::warn!(%permit, error = %e, "cannot scrub the destroyed key from the database files");
         }
     }
     Ok(done == 1)

@@ -9,7 +9,7 @@ use futures::future::BoxFuture;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
-use renkei_core::{Actor, AuditEvent, AuditSink, Clock, Outcome, PersonKey, Timestamp};
+use renkei_core::{Actor, AuditEvent, AuditSink, Clock, Outcome, PermitId, PersonKey, Timestamp};
 use renkei_store::lake::Lake;
 use renkei_store::{Db, DbName, Migrations, Stores};
 use roaring::RoaringBitmap;
@@ -40,7 +40,7 @@ fn migrations() -> Migrations {
 /// `permit_in_force`.
 pub trait PermitGuard: Send + Sync {
     /// `Ok` while the permit is in force; otherwise why not.
-    fn in_force<'a>(&'a self, permit: &'a str) -> BoxFuture<'a, std::result::Result<(), String>>;
+    fn in_force(&self, permit: PermitId) -> BoxFuture<'_, std::result::Result<(), String>>;
 }
 
 /// Settings of processing.
@@ -63,7 +63,7 @@ pub struct ExtractSummary {
     /// Its id.
     pub extract: String,
     /// Its permit.
-    pub permit: String,
+    pub permit: PermitId,
     /// Rows over all tables.
     pub rows: u64,
     /// Bytes over all tables.
@@ -166,7 +166,7 @@ impl Processing {
     /// The pseudonymizer of a permit whose key is alive. For the
     /// operator's independent checks (is an opted-out person in an
     /// extract?) — never for a researcher.
-    pub async fn pseudonymizer(&self, permit: &str) -> Result<Pseudonymizer> {
+    pub async fn pseudonymizer(&self, permit: PermitId) -> Result<Pseudonymizer> {
         let key = keys::get(&self.db, &self.master, permit)
             .await?
             .ok_or_else(|| Error::NotFound(format!("key of permit {permit}")))?;
@@ -174,22 +174,22 @@ impl Processing {
     }
 
     /// The extracts of `permit`, newest first, closed ones included.
-    pub async fn extracts(&self, permit: &str) -> Result<Vec<ExtractSummary>> {
+    pub async fn extracts(&self, permit: PermitId) -> Result<Vec<ExtractSummary>> {
         let rows: Vec<SummaryRow> = sqlx::query_as(
             "SELECT id, permit_id, rows_total, bytes_total, persons, lake_version, registry_version, created_us, closed_us FROM extracts WHERE permit_id = $1 ORDER BY created_us DESC, id",
         )
-        .bind(permit)
+        .bind(permit.to_string())
         .fetch_all(self.db.pool())
         .await?;
-        Ok(rows.into_iter().map(SummaryRow::into_summary).collect())
+        rows.into_iter().map(SummaryRow::into_summary).collect()
     }
 
     /// The newest open extract of `permit`.
-    pub async fn latest(&self, permit: &str) -> Result<Option<Manifest>> {
+    pub async fn latest(&self, permit: PermitId) -> Result<Option<Manifest>> {
         let body: Option<String> = sqlx::query_scalar(
             "SELECT manifest FROM extracts WHERE permit_id = $1 AND closed_us IS NULL ORDER BY created_us DESC, id LIMIT 1",
         )
-        .bind(permit)
+        .bind(permit.to_string())
         .fetch_optional(self.db.pool())
         .await?;
         body.map(|b| parse_manifest(&b)).transpose()
@@ -211,7 +211,7 @@ impl Processing {
     pub async fn permits_including(
         &self,
         person: &PersonKey,
-    ) -> Result<Vec<(String, String, Timestamp)>> {
+    ) -> Result<Vec<(PermitId, String, Timestamp)>> {
         let ordinal: Option<i64> =
             sqlx::query_scalar("SELECT ordinal FROM extract_persons WHERE person_key = $1")
                 .bind(person.to_string())
@@ -230,6 +230,8 @@ impl Processing {
             let bitmap = RoaringBitmap::deserialize_from(&bitmap[..])
                 .map_err(|e| Error::Corrupt(format!("persons bitmap of {extract}: {e}")))?;
             if bitmap.contains(ordinal) {
+                let permit = PermitId::parse(&permit)
+                    .map_err(|e| Error::Corrupt(format!("extract {extract}: {e}")))?;
                 out.push((permit, extract, Timestamp::from_unix_micros(created)));
             }
         }
@@ -239,20 +241,23 @@ impl Processing {
     /// The permits processing still holds something of: a live key or an
     /// open extract. What the platform's sweeper asks review about, so that
     /// a permit that expires by time is ended too (not only a revoked one).
-    pub async fn permits_holding_data(&self) -> Result<Vec<String>> {
+    pub async fn permits_holding_data(&self) -> Result<Vec<PermitId>> {
         let permits: Vec<String> = sqlx::query_scalar(
             "SELECT permit_id FROM permit_keys WHERE sealed IS NOT NULL \
              UNION SELECT permit_id FROM extracts WHERE closed_us IS NULL ORDER BY 1",
         )
         .fetch_all(self.db.pool())
         .await?;
-        Ok(permits)
+        permits
+            .iter()
+            .map(|p| PermitId::parse(p).map_err(|e| Error::Corrupt(e.to_string())))
+            .collect()
     }
 
     /// Ends a permit: destroys its key (no pseudonym of it can be made
     /// again) and closes its extracts, deleting their files. Called when a
     /// permit is revoked or expires; idempotent.
-    pub async fn end_permit(&self, permit: &str, actor: Actor) -> Result<PermitEnded> {
+    pub async fn end_permit(&self, permit: PermitId, actor: Actor) -> Result<PermitEnded> {
         let now = self.clock.now();
         self.audit
             .append(AuditEvent {
@@ -270,7 +275,7 @@ impl Processing {
         let open: Vec<(String, String)> = sqlx::query_as(
             "SELECT id, manifest FROM extracts WHERE permit_id = $1 AND closed_us IS NULL",
         )
-        .bind(permit)
+        .bind(permit.to_string())
         .fetch_all(self.db.pool())
         .await?;
         for (id, body) in &open {
@@ -425,11 +430,13 @@ struct SummaryRow {
 }
 
 impl SummaryRow {
-    fn into_summary(self) -> ExtractSummary {
+    fn into_summary(self) -> Result<ExtractSummary> {
         let u = |v: i64| u64::try_from(v).unwrap_or(0);
-        ExtractSummary {
+        let permit = PermitId::parse(&self.permit_id)
+            .map_err(|e| Error::Corrupt(format!("extract {}: {e}", self.id)))?;
+        Ok(ExtractSummary {
             extract: self.id,
-            permit: self.permit_id,
+            permit,
             rows: u(self.rows_total),
             bytes: u(self.bytes_total),
             persons: u(self.persons),
@@ -437,6 +444,6 @@ impl SummaryRow {
             registry_version: u(self.registry_version),
             created_at: Timestamp::from_unix_micros(self.created_us),
             closed_at: self.closed_us.map(Timestamp::from_unix_micros),
-        }
+        })
     }
 }

@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 
-use renkei_core::{LakeTable, PersonKey};
+use renkei_core::{LakeTable, PermitId, PersonKey};
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
@@ -70,7 +70,7 @@ pub struct TableSelection {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ExtractSpec {
     /// The permit's id.
-    pub permit: String,
+    pub permit: PermitId,
     /// How the data is delivered.
     pub delivery: Delivery,
     /// Tables and columns.
@@ -111,9 +111,6 @@ pub(crate) struct Selected {
 impl ExtractSpec {
     /// Checks the spec and resolves its tables, naming the first problem.
     pub(crate) fn selected(&self) -> Result<Vec<Selected>> {
-        if self.permit.trim().is_empty() {
-            return Err(Error::Invalid("permit: missing".to_owned()));
-        }
         if self.tables.is_empty() {
             return Err(Error::Invalid(
                 "tables: the permit names no table".to_owned(),

@@ -35,7 +35,7 @@ pub fn spec_of(permit: &Permit) -> ExtractSpec {
         }
     };
     ExtractSpec {
-        permit: permit.id.to_string(),
+        permit: permit.id,
         delivery,
         tables: permit
             .tables
@@ -68,12 +68,11 @@ pub fn data_use(permit: &Permit) -> Result<DataUse> {
 struct ReviewGuard<'a>(&'a AppState);
 
 impl PermitGuard for ReviewGuard<'_> {
-    fn in_force<'a>(&'a self, permit: &'a str) -> BoxFuture<'a, std::result::Result<(), String>> {
+    fn in_force(&self, permit: PermitId) -> BoxFuture<'_, std::result::Result<(), String>> {
         Box::pin(async move {
-            let id = PermitId::parse(permit).map_err(|e| e.to_string())?;
             self.0
                 .review()
-                .permit_in_force(&id)
+                .permit_in_force(&permit)
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string())
@@ -105,10 +104,7 @@ pub async fn extract(state: &AppState, permit: &PermitId, actor: Actor) -> Resul
 pub async fn end_if_over(state: &AppState, permit: &PermitId, actor: Actor) -> Result<bool> {
     let (_, status) = state.review().permit(permit).await?;
     if matches!(status, PermitStatus::Revoked | PermitStatus::Expired) {
-        state
-            .processing()
-            .end_permit(&permit.to_string(), actor)
-            .await?;
+        state.processing().end_permit(*permit, actor).await?;
         return Ok(true);
     }
     Ok(false)
@@ -124,14 +120,7 @@ pub async fn end_permits_over(state: &AppState) -> Result<Vec<PermitId>> {
         component: "permit-sweeper".to_owned(),
     };
     let mut ended = Vec::new();
-    for permit in state.processing().permits_holding_data().await? {
-        let Ok(id) = PermitId::parse(&permit) else {
-            tracing::warn!(
-                permit,
-                "processing holds data of a permit id review cannot read"
-            );
-            continue;
-        };
+    for id in state.processing().permits_holding_data().await? {
         match end_if_over(state, &id, actor.clone()).await {
             Ok(true) => {
                 tracing::info!(permit = %id, "ended a permit that is no longer in force");
@@ -148,7 +137,8 @@ pub async fn end_permits_over(state: &AppState) -> Result<Vec<PermitId>> {
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct UsedBy {
     /// The permit.
-    pub permit: String,
+    #[schema(value_type = String)]
+    pub permit: PermitId,
     /// The project's title.
     pub title: String,
     /// Who holds the permit.
@@ -168,10 +158,7 @@ pub async fn used_by(state: &AppState, person: &PersonKey) -> Result<Vec<UsedBy>
         if out.iter().any(|u| u.permit == permit) {
             continue;
         }
-        let Ok(id) = PermitId::parse(&permit) else {
-            continue;
-        };
-        let (p, _) = state.review().permit(&id).await?;
+        let (p, _) = state.review().permit(&permit).await?;
         out.push(UsedBy {
             permit,
             title: p.title,

@@ -21,15 +21,11 @@ pub async fn open(state: &AppState, permit: &str, username: &str) -> Result<(Per
             "{username} is not a named user of permit {id}"
         )));
     }
-    let manifest = state
-        .processing()
-        .latest(&id.to_string())
-        .await?
-        .ok_or_else(|| {
-            Error::Conflict(format!(
-                "permit {id} has no extract yet: the operator builds it first"
-            ))
-        })?;
+    let manifest = state.processing().latest(id).await?.ok_or_else(|| {
+        Error::Conflict(format!(
+            "permit {id} has no extract yet: the operator builds it first"
+        ))
+    })?;
     let store = state.processing().extract_store();
     let mut tables = Vec::new();
     for t in &manifest.tables {

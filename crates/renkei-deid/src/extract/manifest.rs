@@ -3,6 +3,7 @@
 //! environment registers exactly the files it names, and the patient portal
 //! reads its persons bitmap.
 
+use renkei_core::PermitId;
 use serde::{Deserialize, Serialize};
 
 use crate::spec::Delivery;
@@ -45,7 +46,7 @@ pub struct Manifest {
     /// The extract's id.
     pub extract: String,
     /// The permit it was made for.
-    pub permit: String,
+    pub permit: PermitId,
     /// How it is delivered.
     pub delivery: Delivery,
     /// The lake version read.

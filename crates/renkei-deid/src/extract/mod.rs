@@ -16,6 +16,8 @@ mod plan;
 mod transform;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use renkei_core::PermitId;
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -55,9 +57,9 @@ impl Processing {
         actor: Actor,
     ) -> Result<Manifest> {
         let selected = spec.selected()?;
-        check(guard, &spec.permit).await?;
+        check(guard, spec.permit).await?;
         let key =
-            keys::get_or_create(&self.db, &self.master, &spec.permit, self.clock.now()).await?;
+            keys::get_or_create(&self.db, &self.master, spec.permit, self.clock.now()).await?;
         let lake = self
             .lake
             .current()
@@ -122,7 +124,7 @@ impl Processing {
                     system,
                     (&from, &to_exclusive),
                     reference,
-                    &spec.permit,
+                    spec.permit,
                     &id,
                 )
                 .await?;
@@ -152,7 +154,7 @@ impl Processing {
             entries.push(entry);
             bitmap |= &table_bitmap;
             rare.extend(table_rare);
-            check(guard, &spec.permit).await?;
+            check(guard, spec.permit).await?;
         }
         let mut left_out: BTreeSet<PersonKey> = persons.excluded_seen.iter().copied().collect();
         // Persons whose every row sat in tables finished by an earlier run
@@ -166,7 +168,7 @@ impl Processing {
         let now = self.clock.now();
         let manifest = Manifest {
             extract: id.clone(),
-            permit: spec.permit.clone(),
+            permit: spec.permit,
             delivery: spec.delivery.clone(),
             lake_version: lake.version().get(),
             registry_version: exclusion.registry_version,
@@ -184,11 +186,11 @@ impl Processing {
             .map_err(|e| Error::Corrupt(format!("manifest: {e}")))?;
         self.extracts
             .put(
-                &extract_dir(&spec.permit, &id).clone().join("manifest.json"),
+                &extract_dir(spec.permit, &id).clone().join("manifest.json"),
                 body.clone().into(),
             )
             .await?;
-        check(guard, &spec.permit).await?;
+        check(guard, spec.permit).await?;
         self.audit
             .append(AuditEvent {
                 at: now,
@@ -215,7 +217,7 @@ impl Processing {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING",
         )
         .bind(&id)
-        .bind(&spec.permit)
+        .bind(spec.permit.to_string())
         .bind(i(manifest.lake_version))
         .bind(i(manifest.registry_version))
         .bind(i(manifest.rows()))
@@ -289,7 +291,7 @@ impl Processing {
         let df = ctx.sql(sql).await?;
         let input: arrow::datatypes::SchemaRef = Arc::new(df.schema().as_arrow().clone());
         let schema = output_schema(&input);
-        let path = extract_dir(&spec.permit, id).join(format!("{}.parquet", sel.table.name()));
+        let path = extract_dir(spec.permit, id).join(format!("{}.parquet", sel.table.name()));
         // A pseudonym column holds as many values as persons: its dictionary
         // outgrows the page limit and falls back to plain after hashing
         // every value, while zstd takes a person's repeats anyway.
@@ -421,7 +423,7 @@ impl Processing {
         system: plan::SystemTables,
         (from, to_exclusive): (&str, &str),
         reference_day: i32,
-        permit: &str,
+        permit: PermitId,
         id: &str,
     ) -> Result<(Option<ExtractTable>, RoaringBitmap, serde_json::Value)> {
         let (batch, slots, report) = anonymized::build(
@@ -525,18 +527,18 @@ impl Processing {
     }
 }
 
-async fn check(guard: &dyn PermitGuard, permit: &str) -> Result<()> {
+async fn check(guard: &dyn PermitGuard, permit: PermitId) -> Result<()> {
     guard
         .in_force(permit)
         .await
         .map_err(|reason| Error::NotInForce {
-            permit: permit.to_owned(),
+            permit: permit.to_string(),
             reason,
         })
 }
 
 /// Where an extract's files live in the extract store.
-fn extract_dir(permit: &str, id: &str) -> ObjectPath {
+fn extract_dir(permit: PermitId, id: &str) -> ObjectPath {
     ObjectPath::from(format!("{permit}/{id}"))
 }
 

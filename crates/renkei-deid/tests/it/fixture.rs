@@ -66,7 +66,7 @@ impl AuditSink for Audit {
 pub struct Allow;
 
 impl PermitGuard for Allow {
-    fn in_force<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<(), String>> {
+    fn in_force(&self, _: renkei_core::PermitId) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async { Ok(()) })
     }
 }
@@ -505,7 +505,18 @@ impl Fixture {
             }
         }
         let mut out = HashMap::new();
-        walk(&self.dir.join(permit), &mut out);
+        walk(&self.dir.join(pid(permit).to_string()), &mut out);
         out
     }
+}
+
+/// The permit a test calls `name`: one fixed id per name (FNV-1a of the
+/// name), so that tests read by name and the same name is the same permit.
+pub fn pid(name: &str) -> renkei_core::PermitId {
+    let mut h: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+    for b in name.bytes() {
+        h ^= u128::from(b);
+        h = h.wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013b);
+    }
+    renkei_core::PermitId::from_uuid(uuid::Uuid::from_u128(h))
 }

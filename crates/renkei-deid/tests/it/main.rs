@@ -14,7 +14,7 @@ use renkei_store::test_on_both_backends;
 
 fn spec(permit: &str, tables: &[(&str, &[&str])]) -> ExtractSpec {
     ExtractSpec {
-        permit: permit.to_owned(),
+        permit: pid(permit),
         delivery: Delivery::Pseudonymized,
         tables: tables
             .iter()
@@ -54,7 +54,7 @@ test_on_both_backends! {
         assert_eq!(m.registry_version, 7);
         assert_eq!(m.persons, 17);
         assert_eq!(m.opted_out_persons_left_out, 3);
-        let p = f.processing.pseudonymizer("permit-a").await.expect("key alive");
+        let p = f.processing.pseudonymizer(pid("permit-a")).await.expect("key alive");
         let seen = f.pseudonyms_in(&m);
         for person in out {
             assert!(!seen.contains(p.pseudonym(person).as_str()), "an opted-out person is in the extract");
@@ -69,7 +69,7 @@ test_on_both_backends! {
         // The portal's question.
         let used = f.processing.permits_including(&people[5]).await.expect("lookup");
         assert_eq!(used.len(), 1);
-        assert_eq!(used[0].0, "permit-a");
+        assert_eq!(used[0].0, pid("permit-a"));
         assert!(f.processing.permits_including(&people[0]).await.expect("lookup").is_empty());
         // No person_key, source id or submission id anywhere in the files.
         let text = f.file_text(&m);
@@ -90,7 +90,7 @@ test_on_both_backends! {
         assert_eq!(sa.len(), 5);
         assert_eq!(sb.len(), 5);
         assert!(sa.is_disjoint(&sb), "pseudonyms link across permits");
-        let pa = f.processing.pseudonymizer("permit-a").await.expect("key");
+        let pa = f.processing.pseudonymizer(pid("permit-a")).await.expect("key");
         assert!(sa.contains(pa.pseudonym(&people[0]).as_str()));
     }
 }
@@ -160,7 +160,7 @@ test_on_both_backends! {
         // The opt-out was made under the retired key.
         let m = f.processing.build(&spec("permit-e", &[PERSON]), &exclusion(&[people[3]], 1), &Allow, actor()).await.expect("extract");
         assert_eq!(m.persons, 1, "two merged persons left, one opted out");
-        let p = f.processing.pseudonymizer("permit-e").await.expect("key");
+        let p = f.processing.pseudonymizer(pid("permit-e")).await.expect("key");
         let seen = f.pseudonyms_in(&m);
         assert_eq!(seen, BTreeSet::from([p.pseudonym(&people[0]).to_string()]));
         assert_eq!(m.tables[0].rows, 2, "both source rows of the survivor, under one pseudonym");
@@ -180,7 +180,7 @@ test_on_both_backends! {
         f.split(leaves, a, n, 1).await;
         let s = spec("permit-s", &[CONDITION]);
         let m = f.processing.build(&s, &Exclusion::default(), &Allow, actor()).await.expect("extract");
-        let p = f.processing.pseudonymizer("permit-s").await.expect("key");
+        let p = f.processing.pseudonymizer(pid("permit-s")).await.expect("key");
         let (pa, pb, pn) = (p.pseudonym(&a).to_string(), p.pseudonym(&b).to_string(), p.pseudonym(&n).to_string());
         assert_eq!(f.conditions_in(&m), BTreeSet::from([
             (pa.clone(), "E11".to_owned()),
@@ -200,7 +200,7 @@ test_on_both_backends! {
         let mut cohort = spec("permit-s2", &[PERSON, CONDITION]);
         cohort.cohort_icd10 = vec!["I10".to_owned()];
         let m = f.processing.build(&cohort, &Exclusion::default(), &Allow, actor()).await.expect("cohort extract");
-        let p2 = f.processing.pseudonymizer("permit-s2").await.expect("key");
+        let p2 = f.processing.pseudonymizer(pid("permit-s2")).await.expect("key");
         assert_eq!(f.pseudonyms_in(&m), BTreeSet::from([p2.pseudonym(&n).to_string()]));
 
         // Later n is merged into b: the split record's rows follow on.
@@ -225,7 +225,10 @@ test_on_both_backends! {
 struct RevokedAfter(usize, AtomicUsize);
 
 impl renkei_deid::PermitGuard for RevokedAfter {
-    fn in_force<'a>(&'a self, _: &'a str) -> futures::future::BoxFuture<'a, Result<(), String>> {
+    fn in_force(
+        &self,
+        _: renkei_core::PermitId,
+    ) -> futures::future::BoxFuture<'_, Result<(), String>> {
         let n = self.1.fetch_add(1, Ordering::SeqCst);
         let ok = n < self.0;
         Box::pin(async move {
@@ -248,15 +251,15 @@ test_on_both_backends! {
         // the second: both tables' files are written, nothing is visible.
         let err = f.processing.build(&s, &Exclusion::default(), &RevokedAfter(2, AtomicUsize::new(0)), actor()).await.expect_err("stopped");
         assert!(matches!(err, Error::NotInForce { .. }), "{err}");
-        assert!(f.processing.extracts("permit-f").await.expect("list").is_empty());
-        assert!(f.processing.latest("permit-f").await.expect("latest").is_none());
+        assert!(f.processing.extracts(pid("permit-f")).await.expect("list").is_empty());
+        assert!(f.processing.latest(pid("permit-f")).await.expect("latest").is_none());
         assert!(f.processing.permits_including(&people[1]).await.expect("lookup").is_empty());
         assert!(!f.audit.actions().contains(&"processing.extract".to_owned()), "audited before visible");
         let written = f.file_mtimes("permit-f");
         assert!(!written.is_empty(), "the first run wrote files");
         let m = f.processing.build(&s, &Exclusion::default(), &Allow, actor()).await.expect("rerun finishes");
         assert_eq!(m.persons, 10);
-        assert_eq!(f.processing.extracts("permit-f").await.expect("list").len(), 1);
+        assert_eq!(f.processing.extracts(pid("permit-f")).await.expect("list").len(), 1);
         for (file, mtime) in written.iter().filter(|(f, _)| f.ends_with(".parquet")) {
             assert_eq!(f.file_mtimes("permit-f").get(file), Some(mtime), "{file} was kept, not rewritten");
         }
@@ -275,7 +278,10 @@ struct HangsAfterFirstTable(
 );
 
 impl renkei_deid::PermitGuard for HangsAfterFirstTable {
-    fn in_force<'a>(&'a self, _: &'a str) -> futures::future::BoxFuture<'a, Result<(), String>> {
+    fn in_force(
+        &self,
+        _: renkei_core::PermitId,
+    ) -> futures::future::BoxFuture<'_, Result<(), String>> {
         let n = self.0.fetch_add(1, Ordering::SeqCst);
         Box::pin(async move {
             if n == 0 {
@@ -304,13 +310,13 @@ test_on_both_backends! {
         }
         // The build is gone after writing its first table.
         assert!(!f.file_mtimes("permit-g").is_empty(), "the first table was written");
-        assert!(f.processing.extracts("permit-g").await.expect("list").is_empty());
-        assert!(f.processing.latest("permit-g").await.expect("latest").is_none());
+        assert!(f.processing.extracts(pid("permit-g")).await.expect("list").is_empty());
+        assert!(f.processing.latest(pid("permit-g")).await.expect("latest").is_none());
         assert!(f.processing.permits_including(&people[1]).await.expect("lookup").is_empty());
         assert!(!f.audit.actions().contains(&"processing.extract".to_owned()));
         let m = f.processing.build(&s, &Exclusion::default(), &Allow, actor()).await.expect("a rerun finishes");
         assert_eq!(m.persons, 10);
-        assert_eq!(f.processing.latest("permit-g").await.expect("latest").map(|l| l.extract), Some(m.extract));
+        assert_eq!(f.processing.latest(pid("permit-g")).await.expect("latest").map(|l| l.extract), Some(m.extract));
     }
 }
 
@@ -343,15 +349,15 @@ test_on_both_backends! {
         let m = f.processing.build(&s, &Exclusion::default(), &Allow, actor()).await.expect("extract");
         let refused = f.processing.build(&spec("permit-g2", &[PERSON]), &Exclusion::default(), &RevokedAfter(0, AtomicUsize::new(0)), actor()).await.expect_err("not in force");
         assert!(matches!(refused, Error::NotInForce { .. }));
-        let ended = f.processing.end_permit("permit-g", actor()).await.expect("ended");
+        let ended = f.processing.end_permit(pid("permit-g"), actor()).await.expect("ended");
         assert!(ended.key_destroyed);
         assert_eq!(ended.extracts_closed, 1);
-        assert!(f.processing.latest("permit-g").await.expect("latest").is_none());
+        assert!(f.processing.latest(pid("permit-g")).await.expect("latest").is_none());
         assert!(f.file_mtimes("permit-g").keys().all(|k| !k.ends_with(".parquet")), "files deleted");
-        assert!(f.processing.extracts("permit-g").await.expect("list")[0].closed_at.is_some());
+        assert!(f.processing.extracts(pid("permit-g")).await.expect("list")[0].closed_at.is_some());
         let err = f.processing.build(&s, &Exclusion::default(), &Allow, actor()).await.expect_err("key destroyed");
         assert!(matches!(err, Error::KeyDestroyed(_)), "{err}");
-        assert!(f.processing.pseudonymizer("permit-g").await.is_err());
+        assert!(f.processing.pseudonymizer(pid("permit-g")).await.is_err());
         let _ = m;
     }
 }
@@ -362,7 +368,7 @@ test_on_both_backends! {
         f.people(3).await;
         let err = f.processing.build(&spec("permit-h", &[PERSON]), &Exclusion::default(), &Allow, actor()).await.expect_err("refused");
         assert!(matches!(err, Error::Audit(_)), "{err}");
-        assert!(f.processing.extracts("permit-h").await.expect("list").is_empty());
+        assert!(f.processing.extracts(pid("permit-h")).await.expect("list").is_empty());
     }
 }
 
@@ -440,7 +446,7 @@ test_on_both_backends! {
         let n = PersonKey::generate();
         f.split(record, people[0], n, 1).await;
         let m = f.processing.build(&spec("permit-old", &[CONDITION]), &Exclusion::default(), &Allow, actor()).await.expect("extract");
-        let p = f.processing.pseudonymizer("permit-old").await.expect("key");
+        let p = f.processing.pseudonymizer(pid("permit-old")).await.expect("key");
         assert_eq!(f.conditions_in(&m), BTreeSet::from([
             (p.pseudonym(&people[0]).to_string(), "E11".to_owned()),
             (p.pseudonym(&n).to_string(), "I10".to_owned()),
@@ -461,7 +467,7 @@ test_on_both_backends! {
         // the master key, and on SQLite the database with its WAL.
         let seen = |needle: &str| files.iter().any(|f| f.contains(needle));
         assert!(seen("/lake/person/data/") && seen(".parquet"), "{files:?}");
-        assert!(seen("/extracts/permit-modes/"), "{files:?}");
+        assert!(seen(&format!("/extracts/{}/", pid("permit-modes"))), "{files:?}");
         assert!(seen("/keys/"), "{files:?}");
         if t.stores.backend() == renkei_store::Backend::Sqlite {
             assert!(seen("/db/processing.sqlite-wal"), "{files:?}");
@@ -508,7 +514,7 @@ test_on_both_backends! {
         let sealed_key = || async {
             let row: (Option<Vec<u8>>, Option<Vec<u8>>) =
                 sqlx::query_as("SELECT nonce, sealed FROM permit_keys WHERE permit_id = $1")
-                    .bind("permit-k")
+                    .bind(pid("permit-k").to_string())
                     .fetch_one(db.pool())
                     .await
                     .expect("key row");
@@ -523,7 +529,7 @@ test_on_both_backends! {
             // below can fail) ...
             assert!(contains_bytes(&database_file_bytes(t.stores.data_dir()), &sealed));
         }
-        let ended = f.processing.end_permit("permit-k", actor()).await.expect("ended");
+        let ended = f.processing.end_permit(pid("permit-k"), actor()).await.expect("ended");
         assert!(ended.key_destroyed);
         assert_eq!(sealed_key().await, (None, None));
         if sqlite {

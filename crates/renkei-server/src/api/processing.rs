@@ -77,7 +77,7 @@ pub async fn list(
     Path(id): Path<String>,
 ) -> Result<ApiJson<Vec<ExtractSummary>>> {
     let id = permit_id(&id)?;
-    Ok(ApiJson(state.processing().extracts(&id.to_string()).await?))
+    Ok(ApiJson(state.processing().extracts(id).await?))
 }
 
 /// An extract's manifest.

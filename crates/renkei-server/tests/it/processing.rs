@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use renkei_core::{Clock, Role};
+use renkei_core::{Clock, PermitId, Role};
 use serde_json::{Value, json};
 
 use crate::app_test;
@@ -191,7 +191,7 @@ app_test!(
         assert!(refused["detail"].as_str().unwrap_or_default().contains("revoked"), "{refused}");
         let listed = send(&app, Role::Operator, M::GET, &format!("/api/v1/permits/{permit}/extracts"), Value::Null, 200).await;
         assert!(!listed[0]["closed_at"].is_null(), "closed with the permit: {listed}");
-        assert!(app.state.processing().latest(&permit).await.expect("latest").is_none());
+        assert!(app.state.processing().latest(PermitId::parse(&permit).expect("permit id")).await.expect("latest").is_none());
         app.stop().await;
     }
 );
@@ -249,7 +249,7 @@ async fn an_expired_permit_is_ended_by_the_sweeper(backend: renkei_store::testin
     let extract = app
         .state
         .processing()
-        .latest(&permit)
+        .latest(PermitId::parse(&permit).expect("permit id"))
         .await
         .expect("latest")
         .expect("an extract");
@@ -263,7 +263,13 @@ async fn an_expired_permit_is_ended_by_the_sweeper(backend: renkei_store::testin
             .expect("sweep")
             .is_empty()
     );
-    assert!(app.state.processing().pseudonymizer(&permit).await.is_ok());
+    assert!(
+        app.state
+            .processing()
+            .pseudonymizer(PermitId::parse(&permit).expect("permit id"))
+            .await
+            .is_ok()
+    );
 
     // A day after it, the sweep ends it.
     let expiry = Timestamp::parse_rfc3339("2030-04-01T00:00:00Z").expect("time");
@@ -278,7 +284,7 @@ async fn an_expired_permit_is_ended_by_the_sweeper(backend: renkei_store::testin
     assert!(
         app.state
             .processing()
-            .latest(&permit)
+            .latest(PermitId::parse(&permit).expect("permit id"))
             .await
             .expect("latest")
             .is_none(),
@@ -287,7 +293,7 @@ async fn an_expired_permit_is_ended_by_the_sweeper(backend: renkei_store::testin
     let err = app
         .state
         .processing()
-        .pseudonymizer(&permit)
+        .pseudonymizer(PermitId::parse(&permit).expect("permit id"))
         .await
         .expect_err("key destroyed");
     assert!(matches!(err, renkei_deid::Error::KeyDestroyed(_)), "{err}");

@@ -61,7 +61,7 @@ impl AuditSink for NullAudit {
 struct InForce;
 
 impl PermitGuard for InForce {
-    fn in_force<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<(), String>> {
+    fn in_force(&self, _: renkei_core::PermitId) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async { Ok(()) })
     }
 }
@@ -156,7 +156,8 @@ pub async fn run(args: ExtractBenchArgs) -> anyhow::Result<()> {
     let mut renkei_s = Vec::new();
     for run in 0..args.runs {
         let spec = ExtractSpec {
-            permit: format!("bench-{run}"),
+            // A new permit per run, so nothing is reused.
+            permit: renkei_core::PermitId::generate(),
             delivery: Delivery::Pseudonymized,
             tables: vec![TableSelection {
                 table: "observation".to_owned(),

@@ -69,7 +69,7 @@ pub(super) async fn step_extract(
                 .map(|(from, _)| *from)
                 .collect::<Vec<_>>(),
         );
-        let pseudonymizer = state.processing().pseudonymizer(id).await?;
+        let pseudonymizer = state.processing().pseudonymizer(permit_id).await?;
         let forbidden: HashSet<String> = out
             .iter()
             .map(|k| pseudonymizer.pseudonym(k).to_string())
