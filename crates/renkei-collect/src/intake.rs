@@ -897,9 +897,18 @@ impl<'a> Run<'a> {
                 .resource_type
                 .clone()
                 .unwrap_or_else(|| "(unknown)".to_owned());
-            self.count(&ty).received += 1;
             let kind = std::mem::replace(&mut p.kind, Kind::Delete);
+            if let Kind::Notices(warnings) = &kind {
+                // About the Bundle, not a resource received: counted nowhere.
+                let name = format!("{ty}/{}", p.id.clone().unwrap_or_default());
+                for w in warnings {
+                    self.notice(p.location, name.clone(), format!("warning at {w}"));
+                }
+                continue;
+            }
+            self.count(&ty).received += 1;
             match kind {
+                Kind::Notices(_) => {}
                 Kind::Rejected { outcome, reasons } => self.reject(p, outcome, &reasons),
                 Kind::Delete => {
                     let id = p.id.clone().unwrap_or_default();

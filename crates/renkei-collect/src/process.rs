@@ -45,6 +45,9 @@ pub(crate) enum Kind {
     Accepted(Box<Accepted>),
     /// A Bundle `DELETE` of `resource_type/id`.
     Delete,
+    /// Warnings about a Bundle as a whole (its profile's advice, a
+    /// divergence it was accepted under), for the receipt: no resource.
+    Notices(Vec<String>),
 }
 
 #[derive(Debug)]
@@ -654,6 +657,21 @@ fn bundle(
             &entries_outcome,
         ));
         return Ok(());
+    }
+    // What was said of the Bundle itself, not of an entry, reaches the
+    // sender too.
+    let bundle_warnings: Vec<String> = own
+        .warnings()
+        .chain(entries_outcome.warnings())
+        .map(|w| format!("{}: {}", w.expression, w.diagnostics))
+        .collect();
+    if !bundle_warnings.is_empty() {
+        out.push(Processed {
+            location: at(None),
+            resource_type: Some("Bundle".to_owned()),
+            id: bundle_id.clone(),
+            kind: Kind::Notices(bundle_warnings),
+        });
     }
 
     if bundle_type == "document" {

@@ -114,3 +114,27 @@ test_on_both_backends!(
         assert_eq!(person_keys(&t.stores, "encounter").await, person, "the Encounter is not the Composition's patient's");
     }
 );
+
+test_on_both_backends!(
+    async fn what_is_said_of_a_bundle_itself_reaches_the_receipt(t) {
+        // A profile the platform does not know, claimed by the Bundle: it is
+        // checked against what is known and the sender is told, on the
+        // receipt, about the Bundle itself (no entry carries that warning).
+        let intake = intake(&t.stores).await;
+        let batch = serde_json::json!({
+            "resourceType": "Bundle", "type": "batch",
+            "meta": {"profile": ["http://example.org/StructureDefinition/NotPublished"]},
+            "entry": [{"resource": serde_json::from_str::<serde_json::Value>(&patient("p1", "L1", "01010016:1:3:00")).expect("json"),
+                       "request": {"method": "PUT", "url": "Patient/p1"}}]
+        });
+        let r = submit(&intake, HOSPITAL, batch.to_string()).await;
+        assert_eq!((r.totals().rejected, r.totals().accepted), (0, 1), "{r:?}");
+        assert!(
+            r.notices.iter().any(|n| n.resource.starts_with("Bundle/")
+                && n.message.contains("Bundle.meta.profile")
+                && n.message.contains("NotPublished")),
+            "{:#?}",
+            r.notices
+        );
+    }
+);
