@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use renkei_core::{Actor, AuditEvent, AuditSink, Clock, Outcome, Timestamp};
+use renkei_core::{Actor, AuditEvent, AuditSink, Clock, Outcome, PermitId, Timestamp};
 use renkei_store::{Db, DbName, Migrations, Stores};
 use serde::Serialize;
 
@@ -110,11 +110,11 @@ pub struct Environment {
     /// large table takes one core of the blocking pool, never all of them.
     pub(crate) checks: Arc<tokio::sync::Semaphore>,
     /// Permits with a proposal being computed.
-    pub(crate) proposing: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    pub(crate) proposing: Arc<std::sync::Mutex<std::collections::HashSet<PermitId>>>,
     /// Each permit's memory pool, while any of its workspaces is open.
     pools: std::sync::Mutex<
         std::collections::HashMap<
-            String,
+            PermitId,
             std::sync::Weak<dyn datafusion::execution::memory_pool::MemoryPool>,
         >,
     >,
@@ -152,7 +152,7 @@ impl Environment {
     /// getting all of it.
     pub fn memory_pool(
         &self,
-        permit: &str,
+        permit: PermitId,
         bytes: usize,
     ) -> Arc<dyn datafusion::execution::memory_pool::MemoryPool> {
         let mut pools = match self.pools.lock() {
@@ -160,11 +160,11 @@ impl Environment {
             Err(poisoned) => poisoned.into_inner(),
         };
         pools.retain(|_, pool| pool.strong_count() > 0);
-        if let Some(pool) = pools.get(permit).and_then(std::sync::Weak::upgrade) {
+        if let Some(pool) = pools.get(&permit).and_then(std::sync::Weak::upgrade) {
             return pool;
         }
         let pool = crate::workspace::memory_pool(bytes);
-        pools.insert(permit.to_owned(), Arc::downgrade(&pool));
+        pools.insert(permit, Arc::downgrade(&pool));
         pool
     }
 
@@ -201,7 +201,7 @@ impl Environment {
             "INSERT INTO queries (id, permit_id, username, sql_text, started_us) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(id)
-        .bind(workspace.permit())
+        .bind(workspace.permit().to_string())
         .bind(username)
         .bind(sql)
         .bind(now.unix_micros())
@@ -259,13 +259,13 @@ impl Environment {
     }
 
     /// The permit's history, newest first.
-    pub async fn history(&self, permit: &str, limit: i64) -> Result<Vec<HistoryEntry>> {
+    pub async fn history(&self, permit: PermitId, limit: i64) -> Result<Vec<HistoryEntry>> {
         let rows: Vec<HistoryRow> =
             sqlx::query_as(
                 "SELECT id, username, sql_text, started_us, elapsed_us, rows_returned, outcome, message \
                  FROM queries WHERE permit_id = $1 ORDER BY id DESC LIMIT $2",
             )
-            .bind(permit)
+            .bind(permit.to_string())
             .bind(limit)
             .fetch_all(self.db.pool())
             .await?;
@@ -287,11 +287,11 @@ impl Environment {
     }
 
     /// Compute used by the permit's queries, seconds (for billing).
-    pub async fn compute_seconds(&self, permit: &str) -> Result<f64> {
+    pub async fn compute_seconds(&self, permit: PermitId) -> Result<f64> {
         let us: Option<i64> = sqlx::query_scalar(
             "SELECT CAST(SUM(elapsed_us) AS BIGINT) FROM queries WHERE permit_id = $1",
         )
-        .bind(permit)
+        .bind(permit.to_string())
         .fetch_one(self.db.pool())
         .await?;
         Ok(us.unwrap_or(0) as f64 / 1e6)
@@ -300,7 +300,7 @@ impl Environment {
     /// Saves (or replaces) a query under `name`.
     pub async fn save(
         &self,
-        permit: &str,
+        permit: PermitId,
         username: &str,
         name: &str,
         sql: &str,
@@ -316,7 +316,7 @@ impl Environment {
             "INSERT INTO saved_queries (permit_id, name, username, sql_text, saved_us) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (permit_id, name) DO UPDATE SET username = excluded.username, sql_text = excluded.sql_text, saved_us = excluded.saved_us",
         )
-        .bind(permit)
+        .bind(permit.to_string())
         .bind(name)
         .bind(username)
         .bind(sql)
@@ -332,11 +332,11 @@ impl Environment {
     }
 
     /// The permit's saved queries, by name.
-    pub async fn saved(&self, permit: &str) -> Result<Vec<SavedQuery>> {
+    pub async fn saved(&self, permit: PermitId) -> Result<Vec<SavedQuery>> {
         let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
             "SELECT name, username, sql_text, saved_us FROM saved_queries WHERE permit_id = $1 ORDER BY name",
         )
-        .bind(permit)
+        .bind(permit.to_string())
         .fetch_all(self.db.pool())
         .await?;
         Ok(rows

@@ -28,6 +28,7 @@ use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use futures::StreamExt;
 use object_store::ObjectStore;
 use object_store::path::Path as ObjectPath;
+use renkei_core::PermitId;
 use renkei_store::query::{register_files, register_files_inferring_schema, register_store};
 use url::Url;
 
@@ -146,7 +147,7 @@ pub struct QueryResult {
 
 /// A permit's workspace.
 pub struct Workspace {
-    permit: String,
+    permit: PermitId,
     ctx: SessionContext,
     engine: Engine,
     limits: Limits,
@@ -169,7 +170,7 @@ impl Workspace {
     /// A workspace over `tables`, whose files are in `store`, run in this
     /// process.
     pub async fn open(
-        permit: &str,
+        permit: PermitId,
         store: Arc<dyn ObjectStore>,
         tables: &[ExtractTable],
         limits: Limits,
@@ -181,7 +182,7 @@ impl Workspace {
     /// `engine`.
     pub async fn open_on(
         engine: &Engine,
-        permit: &str,
+        permit: PermitId,
         store: Arc<dyn ObjectStore>,
         tables: &[ExtractTable],
         limits: Limits,
@@ -195,7 +196,7 @@ impl Workspace {
     /// so that two queries together stay within the permit's memory.
     pub async fn open_sharing(
         engine: &Engine,
-        permit: &str,
+        permit: PermitId,
         store: Arc<dyn ObjectStore>,
         tables: &[ExtractTable],
         limits: Limits,
@@ -246,7 +247,7 @@ impl Workspace {
             schemas.push(provider.schema());
         }
         Ok(Self {
-            permit: permit.to_owned(),
+            permit,
             ctx,
             engine: engine.clone(),
             limits,
@@ -256,8 +257,8 @@ impl Workspace {
     }
 
     /// The permit.
-    pub fn permit(&self) -> &str {
-        &self.permit
+    pub fn permit(&self) -> PermitId {
+        self.permit
     }
 
     /// The tables a query can read.

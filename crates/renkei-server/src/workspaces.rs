@@ -45,10 +45,7 @@ pub async fn open(state: &AppState, permit: &str, username: &str) -> Result<(Per
             .max(Duration::from_secs(1)),
     );
     let engine = state.config().analysis.engine()?;
-    let pool = state
-        .analysis()
-        .memory_pool(&id.to_string(), limits.memory_bytes);
-    let ws =
-        Workspace::open_sharing(&engine, &id.to_string(), store, &tables, limits, pool).await?;
+    let pool = state.analysis().memory_pool(id, limits.memory_bytes);
+    let ws = Workspace::open_sharing(&engine, id, store, &tables, limits, pool).await?;
     Ok((permit, ws))
 }

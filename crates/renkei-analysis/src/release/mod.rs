@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use renkei_core::{Actor, AuditEvent, Outcome, Timestamp};
+use renkei_core::{Actor, AuditEvent, Outcome, PermitId, Timestamp};
 use renkei_store::Backend;
 use serde::{Deserialize, Serialize};
 
@@ -236,7 +236,7 @@ pub struct Output {
     /// Its number.
     pub id: OutputId,
     /// The permit it was made under.
-    pub permit: String,
+    pub permit: PermitId,
     /// Its title.
     pub title: String,
     /// Who asked.
@@ -347,6 +347,8 @@ fn output_of(row: OutputRow) -> Result<(Output, CellTable)> {
         row;
     let corrupt =
         |what: &str, e: serde_json::Error| Error::Corrupt(format!("output {id} {what}: {e}"));
+    let permit =
+        PermitId::parse(&permit).map_err(|e| Error::Corrupt(format!("output {id} permit: {e}")))?;
     let output = Output {
         id: OutputId(id),
         permit,
@@ -439,7 +441,7 @@ impl Environment {
             "INSERT INTO outputs ({COLUMNS}, members) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', NULL, NULL, NULL, NULL, $9)"
         ))
         .bind(id.0)
-        .bind(workspace.permit())
+        .bind(workspace.permit().to_string())
         .bind(request.title.trim())
         .bind(username)
         .bind(now.unix_micros())
@@ -463,7 +465,7 @@ impl Environment {
         tx.commit().await?;
         Ok(Output {
             id,
-            permit: workspace.permit().to_owned(),
+            permit: workspace.permit(),
             title: request.title.trim().to_owned(),
             requested_by: username.to_owned(),
             requested_at: now,
@@ -516,7 +518,7 @@ impl Environment {
         let mut tx = self.db.begin_write().await?;
         if self.db.backend() == Backend::Postgres {
             sqlx::query("SELECT id FROM outputs WHERE permit_id = $1 FOR UPDATE")
-                .bind(&output.permit)
+                .bind(output.permit.to_string())
                 .fetch_all(&mut *tx)
                 .await?;
         }
@@ -528,7 +530,7 @@ impl Environment {
                 let budget = rules.dp_budget.ok_or_else(no_dp)?;
                 let spent: Option<i64> =
                     sqlx::query_scalar("SELECT spent_micros FROM dp_spent WHERE permit_id = $1")
-                        .bind(&output.permit)
+                        .bind(output.permit.to_string())
                         .fetch_optional(&mut *tx)
                         .await?;
                 let spent = Epsilon::from_micros(u64::try_from(spent.unwrap_or(0)).unwrap_or(0));
@@ -546,14 +548,14 @@ impl Environment {
                     "INSERT INTO dp_spent (permit_id, spent_micros) VALUES ($1, $2) \
                      ON CONFLICT (permit_id) DO UPDATE SET spent_micros = excluded.spent_micros",
                 )
-                .bind(&output.permit)
+                .bind(output.permit.to_string())
                 .bind(spent_micros)
                 .execute(&mut *tx)
                 .await?;
                 (OutputStatus::Released, Some(noisy))
             }
             (true, None) => {
-                let earlier = Self::earlier_releases(&mut tx, &output.permit, Some(id)).await?;
+                let earlier = Self::earlier_releases(&mut tx, output.permit, Some(id)).await?;
                 let compared = earlier.len();
                 let (_, decision) = self.checked(table, rules, earlier).await?;
                 let (several_values, recoded) = (output.check.several_values, output.check.recoded);
@@ -613,8 +615,9 @@ impl Environment {
     }
 
     /// A permit's outputs, newest first.
-    pub async fn outputs(&self, permit: &str) -> Result<Vec<Output>> {
-        self.outputs_where("permit_id = $1", permit).await
+    pub async fn outputs(&self, permit: PermitId) -> Result<Vec<Output>> {
+        self.outputs_where("permit_id = $1", &permit.to_string())
+            .await
     }
 
     /// Outputs waiting for a reviewer, oldest first.
@@ -645,11 +648,11 @@ impl Environment {
 
     /// The permit's differential-privacy budget and what its released
     /// noisy tables have spent of it.
-    pub async fn dp_accountant(&self, permit: &str, rules: &Rules) -> Result<Accountant> {
+    pub async fn dp_accountant(&self, permit: PermitId, rules: &Rules) -> Result<Accountant> {
         let budget = rules.dp_budget.ok_or_else(no_dp)?;
         let spent: Option<i64> =
             sqlx::query_scalar("SELECT spent_micros FROM dp_spent WHERE permit_id = $1")
-                .bind(permit)
+                .bind(permit.to_string())
                 .fetch_optional(self.db.pool())
                 .await?;
         let spent = Epsilon::from_micros(u64::try_from(spent.unwrap_or(0)).unwrap_or(0));
@@ -660,13 +663,13 @@ impl Environment {
     /// decision's own transaction, which holds the permit's lock).
     async fn earlier_releases(
         conn: &mut sqlx::AnyConnection,
-        permit: &str,
+        permit: PermitId,
         except: Option<OutputId>,
     ) -> Result<Vec<EarlierRelease>> {
         let members: Vec<(i64, Option<Vec<u8>>)> = sqlx::query_as(
             "SELECT id, members FROM outputs WHERE status = 'released' AND permit_id = $1",
         )
-        .bind(permit)
+        .bind(permit.to_string())
         .fetch_all(&mut *conn)
         .await?;
         let mut members: HashMap<i64, Vec<u8>> = members
@@ -674,7 +677,13 @@ impl Environment {
             .filter_map(|(id, m)| m.map(|m| (id, m)))
             .collect();
         let mut earlier = Vec::new();
-        for o in outputs_where_in(conn, "status = 'released' AND permit_id = $1", permit).await? {
+        for o in outputs_where_in(
+            conn,
+            "status = 'released' AND permit_id = $1",
+            &permit.to_string(),
+        )
+        .await?
+        {
             // A noisy table tells nothing exact to subtract from: what it
             // says of a person is bounded by its ε, whatever comes after.
             if Some(o.id) == except || o.check.noisy.is_some() {
@@ -748,18 +757,18 @@ impl Environment {
 
     /// A permit's turn to propose an output, or [`Error::Busy`] while one
     /// of its proposals is being computed.
-    fn proposal_turn(&self, permit: &str) -> Result<ProposalTurn> {
+    fn proposal_turn(&self, permit: PermitId) -> Result<ProposalTurn> {
         let mut busy = self
             .proposing
             .lock()
             .map_err(|_| Error::Corrupt("the proposal list was poisoned".to_owned()))?;
-        if !busy.insert(permit.to_owned()) {
+        if !busy.insert(permit) {
             return Err(Error::Busy(format!(
                 "an output of permit {permit} is being checked; wait for it before asking for another"
             )));
         }
         Ok(ProposalTurn {
-            permit: permit.to_owned(),
+            permit,
             proposing: self.proposing.clone(),
         })
     }
@@ -921,8 +930,8 @@ impl Drop for CancelOnDrop {
 
 /// A permit's proposal in progress; dropping it ends the permit's turn.
 struct ProposalTurn {
-    permit: String,
-    proposing: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    permit: PermitId,
+    proposing: Arc<std::sync::Mutex<std::collections::HashSet<PermitId>>>,
 }
 
 impl Drop for ProposalTurn {

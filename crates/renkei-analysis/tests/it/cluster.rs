@@ -22,7 +22,7 @@ use renkei_analysis::{Engine, Error, Limits, QueryResult, Workspace};
 use tokio::net::TcpListener;
 use url::Url;
 
-use crate::{limits, schema, table};
+use crate::{limits, pid, schema, table};
 
 /// A scheduler and one executor on loopback ports, over the extract store
 /// in `dir`; returns the scheduler's address.
@@ -71,10 +71,10 @@ async fn a_workspace_on_ballista_answers_as_the_local_engine_does() {
     let tables = [condition, visit];
     let scheduler = start_cluster(dir.path()).await;
     let engine = Engine::Ballista { scheduler };
-    let local = Workspace::open("permit-a", store.clone(), &tables, limits())
+    let local = Workspace::open(pid("permit-a"), store.clone(), &tables, limits())
         .await
         .expect("local workspace");
-    let remote = Workspace::open_on(&engine, "permit-a", store.clone(), &tables, limits())
+    let remote = Workspace::open_on(&engine, pid("permit-a"), store.clone(), &tables, limits())
         .await
         .expect("ballista workspace");
     assert_eq!(remote.engine(), &engine);
@@ -132,7 +132,7 @@ async fn a_workspace_on_ballista_answers_as_the_local_engine_does() {
     // Rows are cut at the limit on the cluster too.
     let capped = Workspace::open_on(
         &engine,
-        "permit-a",
+        pid("permit-a"),
         store.clone(),
         &tables,
         Limits {
@@ -151,7 +151,7 @@ async fn a_workspace_on_ballista_answers_as_the_local_engine_does() {
     // And the time limit stops a query (and its job).
     let quick = Workspace::open_on(
         &engine,
-        "permit-a",
+        pid("permit-a"),
         store,
         &tables,
         Limits {
@@ -228,17 +228,17 @@ async fn an_unreachable_cluster_is_unavailable_not_a_bad_query() {
     let engine = Engine::Ballista {
         scheduler: Url::parse(&format!("df://{address}")).expect("url"),
     };
-    let result = match Workspace::open_on(&engine, "permit-a", store, &[condition], limits()).await
-    {
-        Ok(ws) => tokio::time::timeout(
-            Duration::from_secs(120),
-            ws.query("SELECT count(*) FROM condition"),
-        )
-        .await
-        .expect("an answer, not a hang")
-        .map(|_| ()),
-        Err(e) => Err(e),
-    };
+    let result =
+        match Workspace::open_on(&engine, pid("permit-a"), store, &[condition], limits()).await {
+            Ok(ws) => tokio::time::timeout(
+                Duration::from_secs(120),
+                ws.query("SELECT count(*) FROM condition"),
+            )
+            .await
+            .expect("an answer, not a hang")
+            .map(|_| ()),
+            Err(e) => Err(e),
+        };
     let err = result.expect_err("no cluster, no answer");
     assert!(matches!(err, Error::Unavailable(_)), "{err:?}");
 }

@@ -89,7 +89,7 @@ async fn setup() -> Setup {
     // Another permit's extract in the same store.
     table(&store, "permit-b", "secret", 50).await;
     std::fs::write(dir.path().join("loose.csv"), "a,b\n1,2\n").expect("loose file");
-    let a = Workspace::open("permit-a", store, &[mine], limits())
+    let a = Workspace::open(pid("permit-a"), store, &[mine], limits())
         .await
         .expect("workspace");
     Setup { _dir: dir, a }
@@ -161,7 +161,7 @@ async fn memory_and_time_limits_stop_a_query() {
         memory_bytes: 256 << 10,
         ..limits()
     };
-    let ws = Workspace::open("p", store.clone(), std::slice::from_ref(&t), tight)
+    let ws = Workspace::open(pid("p"), store.clone(), std::slice::from_ref(&t), tight)
         .await
         .expect("workspace");
     let err = ws
@@ -178,7 +178,7 @@ async fn memory_and_time_limits_stop_a_query() {
         timeout: Duration::from_millis(1),
         ..limits()
     };
-    let ws = Workspace::open("p", store, &[t], quick)
+    let ws = Workspace::open(pid("p"), store, &[t], quick)
         .await
         .expect("workspace");
     let err = ws
@@ -223,10 +223,10 @@ async fn a_permits_queries_share_one_memory_pool() {
     )
     .await
     .expect("environment");
-    let one = env.memory_pool("p", 1 << 20);
-    let two = env.memory_pool("p", 1 << 20);
+    let one = env.memory_pool(pid("p"), 1 << 20);
+    let two = env.memory_pool(pid("p"), 1 << 20);
     assert!(Arc::ptr_eq(&one, &two), "one pool per permit");
-    assert!(!Arc::ptr_eq(&one, &env.memory_pool("q", 1 << 20)));
+    assert!(!Arc::ptr_eq(&one, &env.memory_pool(pid("q"), 1 << 20)));
     // Half the pool held by one query of the permit leaves the other half:
     // a query that alone fits in the permit's memory fails beside it.
     let held =
@@ -236,7 +236,7 @@ async fn a_permits_queries_share_one_memory_pool() {
         memory_bytes: 1 << 20,
         ..limits()
     };
-    let ws = Workspace::open_sharing(&Default::default(), "p", store, &[t], tight, two)
+    let ws = Workspace::open_sharing(&Default::default(), pid("p"), store, &[t], tight, two)
         .await
         .expect("workspace");
     let sort = "SELECT a.icd10, a.age, b.age FROM condition a CROSS JOIN condition b WHERE b.age < 25 ORDER BY a.age + b.age DESC";
@@ -267,9 +267,9 @@ async fn a_query_whose_caller_goes_away_is_stopped_and_recorded(ts) {
             .await
             .expect("environment"),
     );
-    let pool = env.memory_pool("p", 1 << 30);
+    let pool = env.memory_pool(pid("p"), 1 << 30);
     let ws = Arc::new(
-        Workspace::open_sharing(&Default::default(), "p", store, &[t], limits(), pool.clone())
+        Workspace::open_sharing(&Default::default(), pid("p"), store, &[t], limits(), pool.clone())
             .await
             .expect("workspace"),
     );
@@ -289,7 +289,7 @@ async fn a_query_whose_caller_goes_away_is_stopped_and_recorded(ts) {
     wait_for(|| pool.reserved() == 0, "the query to stop").await;
     let mut recorded = None;
     for _ in 0..200 {
-        let history = env.history("p", 10).await.expect("history");
+        let history = env.history(pid("p"), 10).await.expect("history");
         if history[0].outcome.is_some() {
             recorded = Some(history[0].clone());
             break;
@@ -320,7 +320,7 @@ async fn results_are_cut_at_the_row_limit_and_say_so() {
         Arc::new(LocalFileSystem::new_with_prefix(dir.path()).expect("store"));
     let t = table(&store, "p", "condition", 300).await;
     let ws = Workspace::open(
-        "p",
+        pid("p"),
         store,
         &[t],
         Limits {
@@ -351,7 +351,7 @@ test_on_both_backends! {
         let (id2, refused) = env.run(&s.a, "researcher", actor, "SELECT * FROM secret").await.expect("run");
         assert!(refused.is_err());
         assert!(id2 > id);
-        let history = env.history("permit-a", 10).await.expect("history");
+        let history = env.history(pid("permit-a"), 10).await.expect("history");
         assert_eq!(history.len(), 2);
         assert_eq!(history[0].outcome.as_deref(), Some("refused"));
         assert!(history[0].message.as_deref().unwrap_or_default().contains("secret"));
@@ -359,11 +359,22 @@ test_on_both_backends! {
         let entries = audit.0.lock().expect("lock").clone();
         assert_eq!(entries.len(), 2);
         assert!(entries.iter().all(|e| e.action == "analysis.query" && !e.object.contains("SELECT")), "no SQL text in the log");
-        assert!(env.compute_seconds("permit-a").await.expect("metered") >= 0.0);
-        env.save("permit-a", "researcher", "E11 count", "SELECT count(*) FROM condition WHERE icd10 = 'E11'").await.expect("save");
-        assert_eq!(env.saved("permit-a").await.expect("saved")[0].name, "E11 count");
-        assert!(env.saved("permit-b").await.expect("saved").is_empty());
+        assert!(env.compute_seconds(pid("permit-a")).await.expect("metered") >= 0.0);
+        env.save(pid("permit-a"), "researcher", "E11 count", "SELECT count(*) FROM condition WHERE icd10 = 'E11'").await.expect("save");
+        assert_eq!(env.saved(pid("permit-a")).await.expect("saved")[0].name, "E11 count");
+        assert!(env.saved(pid("permit-b")).await.expect("saved").is_empty());
     }
 }
 
 mod release;
+
+/// The permit a test calls `name`: one fixed id per name (FNV-1a of the
+/// name), so that tests read by name and the same name is the same permit.
+pub(crate) fn pid(name: &str) -> renkei_core::PermitId {
+    let mut h: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+    for b in name.bytes() {
+        h ^= u128::from(b);
+        h = h.wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013b);
+    }
+    renkei_core::PermitId::from_uuid(uuid::Uuid::from_u128(h))
+}

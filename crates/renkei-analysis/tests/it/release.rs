@@ -80,7 +80,7 @@ async fn cohort_workspace(doubled: usize) -> (tempfile::TempDir, Workspace) {
         files: vec![path],
         schema: None,
     };
-    let ws = Workspace::open("permit-r", store, &[table], limits())
+    let ws = Workspace::open(pid("permit-r"), store, &[table], limits())
         .await
         .expect("workspace");
     (dir, ws)
@@ -306,7 +306,7 @@ test_on_both_backends! {
         assert_eq!(o.check.cells.len(), 4 * 3, "every listed combination and its totals");
         assert_eq!(cell(&o, &["X", "E11"]).persons, 0, "a listed category absent from the data is a cell");
         assert_eq!(cell(&o, &["F", "I10"]).persons, 3, "the reviewer sees the true count");
-        assert_eq!(env.dp_accountant("permit-r", &rules).await.expect("budget").spent(), eps("0"), "nothing spent before release");
+        assert_eq!(env.dp_accountant(pid("permit-r"), &rules).await.expect("budget").spent(), eps("0"), "nothing spent before release");
         // A second one that the budget could pay for now, but not after.
         let second = env.propose(&ws, "researcher", actor(), noisy("Second", "0.6"), &rules).await.expect("0.6 of 1.0 is left");
 
@@ -319,7 +319,7 @@ test_on_both_backends! {
         }
         assert_eq!(value(["*", "*"]), ["F", "M", "X"].iter().map(|s| value([s, "*"])).sum::<u64>());
         assert!(!released.csv().expect("csv").contains(",X\n"), "no suppression mark");
-        assert_eq!(env.dp_accountant("permit-r", &rules).await.expect("budget").spent(), eps("0.6"));
+        assert_eq!(env.dp_accountant(pid("permit-r"), &rules).await.expect("budget").spent(), eps("0.6"));
 
         // The budget cannot pay for the second any more: refused at
         // release, nothing spent, nothing logged, still pending.
@@ -328,7 +328,7 @@ test_on_both_backends! {
         assert!(matches!(&err, Error::Conflict(m) if m.contains("budget") || m.contains("ε")), "{err}");
         assert_eq!(audit.0.lock().expect("lock").len(), before);
         assert_eq!(env.output(second.id).await.expect("read").status, OutputStatus::Pending);
-        assert_eq!(env.dp_accountant("permit-r", &rules).await.expect("budget").spent(), eps("0.6"));
+        assert_eq!(env.dp_accountant(pid("permit-r"), &rules).await.expect("budget").spent(), eps("0.6"));
         // And a new request for more than is left is refused at once.
         let err = env.propose(&ws, "researcher", actor(), noisy("Third", "0.5"), &rules).await.expect_err("0.4 left");
         assert!(matches!(&err, Error::Invalid(m) if m.contains("0.4")), "{err}");
@@ -360,7 +360,7 @@ test_on_both_backends! {
         assert_eq!(refused.status, OutputStatus::Refused);
         assert!(refused.csv().is_none());
         assert!(env.released_outputs().await.expect("released").is_empty());
-        assert_eq!(env.outputs("permit-r").await.expect("outputs")[0].reason.as_deref(), Some("Not the permit's purpose."));
+        assert_eq!(env.outputs(pid("permit-r")).await.expect("outputs")[0].reason.as_deref(), Some("Not the permit's purpose."));
     }
 }
 

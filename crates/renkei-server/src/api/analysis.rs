@@ -10,7 +10,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use renkei_analysis::{HistoryEntry, Output, OutputId, OutputRequest, OutputStatus, SavedQuery};
 use renkei_core::Role;
-use renkei_review::PermitId;
 use serde::{Deserialize, Serialize};
 
 use super::ApiJson;
@@ -105,8 +104,9 @@ pub async fn history(
     Path(permit): Path<String>,
 ) -> Result<ApiJson<Vec<HistoryEntry>>> {
     let who = acting(&principal)?;
-    crate::workspaces::open(&state, &permit, &who.username).await?;
-    Ok(ApiJson(state.analysis().history(&permit, 200).await?))
+    let (opened, _) = crate::workspaces::open(&state, &permit, &who.username).await?;
+    let permit = opened.id;
+    Ok(ApiJson(state.analysis().history(permit, 200).await?))
 }
 
 /// A query to save.
@@ -131,10 +131,11 @@ pub async fn save(
     ApiJson(body): ApiJson<SaveBody>,
 ) -> Result<Response> {
     let who = acting(&principal)?;
-    crate::workspaces::open(&state, &permit, &who.username).await?;
+    let (opened, _) = crate::workspaces::open(&state, &permit, &who.username).await?;
+    let permit = opened.id;
     let saved = state
         .analysis()
-        .save(&permit, &who.username, &body.name, &body.sql)
+        .save(permit, &who.username, &body.name, &body.sql)
         .await?;
     Ok((StatusCode::CREATED, ApiJson(saved)).into_response())
 }
@@ -150,8 +151,9 @@ pub async fn saved(
     Path(permit): Path<String>,
 ) -> Result<ApiJson<Vec<SavedQuery>>> {
     let who = acting(&principal)?;
-    crate::workspaces::open(&state, &permit, &who.username).await?;
-    Ok(ApiJson(state.analysis().saved(&permit).await?))
+    let (opened, _) = crate::workspaces::open(&state, &permit, &who.username).await?;
+    let permit = opened.id;
+    Ok(ApiJson(state.analysis().saved(permit).await?))
 }
 
 /// The rules of disclosure control the platform applies to every output.
@@ -203,8 +205,9 @@ pub async fn outputs(
     Path(permit): Path<String>,
 ) -> Result<ApiJson<Vec<Output>>> {
     let who = acting(&principal)?;
-    crate::workspaces::open(&state, &permit, &who.username).await?;
-    Ok(ApiJson(state.analysis().outputs(&permit).await?))
+    let (opened, _) = crate::workspaces::open(&state, &permit, &who.username).await?;
+    let permit = opened.id;
+    Ok(ApiJson(state.analysis().outputs(permit).await?))
 }
 
 /// Outputs waiting for a reviewer, oldest first.
@@ -241,7 +244,7 @@ pub(crate) async fn readable_output(
     if matches!(&who.actor, renkei_core::Actor::User { role, .. } if *role == Role::Reviewer) {
         return Ok(output);
     }
-    let permit = PermitId::parse(&output.permit).map_err(|e| Error::Internal(e.to_string()))?;
+    let permit = output.permit;
     let (permit, status) = state.review().permit(&permit).await?;
     if !permit.users.contains(&who.username) {
         return Err(Error::NotFound(format!("output {id}")));
@@ -297,7 +300,7 @@ pub(crate) async fn decide_output(
     let who = acting(principal)?;
     let id = OutputId::parse(id)?;
     let output = state.analysis().output(id).await?;
-    let permit_id = PermitId::parse(&output.permit).map_err(|e| Error::Internal(e.to_string()))?;
+    let permit_id = output.permit;
     // A reviewer with a declared conflict with the permit's holder, or
     // named on the permit, neither releases nor refuses its outputs.
     let (permit, _) = state.review().permit(&permit_id).await?;
@@ -353,19 +356,16 @@ pub struct RegisterOutput {
 pub(crate) async fn register_outputs(state: &AppState) -> Result<Vec<RegisterOutput>> {
     let mut out = Vec::new();
     for o in state.analysis().released_outputs().await? {
-        let holder = match PermitId::parse(&o.permit) {
-            Ok(p) => state
-                .review()
-                .permit(&p)
-                .await
-                .map(|(permit, _)| permit.holder.name)
-                .unwrap_or_default(),
-            Err(_) => String::new(),
-        };
+        let holder = state
+            .review()
+            .permit(&o.permit)
+            .await
+            .map(|(permit, _)| permit.holder.name)
+            .unwrap_or_default();
         out.push(RegisterOutput {
             id: o.id.get(),
             title: o.title.clone(),
-            permit: o.permit.clone(),
+            permit: o.permit.to_string(),
             holder,
             released_at: o.decided_at.map(|t| t.to_string()).unwrap_or_default(),
             cells: o.check.cells.len(),

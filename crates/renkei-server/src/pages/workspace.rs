@@ -116,7 +116,7 @@ pub async fn show(
 ) -> Result<Response, Error> {
     let (user, csrf) = session(&principal)?;
     let (p, ws) = crate::workspaces::open(&state, &permit, &user.username).await?;
-    let saved = state.analysis().saved(&permit).await?;
+    let saved = state.analysis().saved(p.id).await?;
     let sql = q
         .saved
         .as_deref()
@@ -172,11 +172,11 @@ pub async fn save(
 ) -> Result<Response, Error> {
     check_csrf(&principal, field(&fields, "csrf"))?;
     let (user, _) = session(&principal)?;
-    crate::workspaces::open(&state, &permit, &user.username).await?;
+    let (opened, _) = crate::workspaces::open(&state, &permit, &user.username).await?;
     let saved = state
         .analysis()
         .save(
-            &permit,
+            opened.id,
             &user.username,
             field(&fields, "name"),
             field(&fields, "sql"),
@@ -309,15 +309,15 @@ async fn render(
     let l = lang.lang;
     let id = permit.id.to_string();
     let analysis = state.analysis();
-    let saved = analysis.saved(&id).await?;
-    let history = analysis.history(&id, 20).await?;
-    let outputs = analysis.outputs(&id).await?;
+    let saved = analysis.saved(permit.id).await?;
+    let history = analysis.history(permit.id, 20).await?;
+    let outputs = analysis.outputs(permit.id).await?;
     let rules = disclosure_rules(state);
     // Offered only where the platform has a budget for it.
     // A budget lowered below what was spent offers nothing more, and must
     // not take the workspace page down with it.
     let dp = match rules.dp_budget {
-        Some(_) => analysis.dp_accountant(&id, &rules).await.ok(),
+        Some(_) => analysis.dp_accountant(permit.id, &rules).await.ok(),
         None => None,
     };
     let body = html! {

@@ -528,7 +528,7 @@ pub async fn run(args: QueryBenchArgs) -> anyhow::Result<()> {
         max_rows: 1_000_000,
         cpus: args.threads,
     };
-    let ws = Workspace::open("bench-query", store, &tables, limits).await?;
+    let ws = Workspace::open(renkei_core::PermitId::generate(), store, &tables, limits).await?;
     let mut measured = Vec::new();
     for q in &queries {
         let mut seconds = Vec::new();
