@@ -105,9 +105,60 @@ pub(crate) struct Node {
     /// Why a violation of this element's fixed value is a warning: a known
     /// divergence between the packages and their own examples.
     pub divergence: Option<String>,
+    /// `children` by name (choice elements excluded), so that a resource's
+    /// members find their rules without trying every child.
+    pub lookup: std::collections::HashMap<String, usize>,
+    /// The choice children, by the name before `[x]`.
+    pub choices: Vec<(String, usize)>,
+    /// Children whose cardinality the profile narrows: checked even when
+    /// absent.
+    pub narrowed: Vec<usize>,
 }
 
 impl Node {
+    /// Fills the lookups of this node and every node below it.
+    fn index(&mut self) {
+        for (i, c) in self.children.iter().enumerate() {
+            match c.choice_base() {
+                Some(base) => self.choices.push((base.to_owned(), i)),
+                None => {
+                    self.lookup.insert(c.name.clone(), i);
+                }
+            }
+            if let (Some(card), Some(base)) = (c.card, c.base)
+                && card.narrows(base)
+            {
+                self.narrowed.push(i);
+            }
+        }
+        for n in self.children.iter_mut().chain(self.slices.iter_mut()) {
+            n.index();
+        }
+    }
+
+    /// The child rules the members of `obj` name, and the narrowed ones,
+    /// in the profile's order.
+    pub fn relevant(&self, obj: &serde_json::Map<String, Value>) -> Vec<usize> {
+        let mut hit = vec![false; self.children.len()];
+        for i in &self.narrowed {
+            hit[*i] = true;
+        }
+        for key in obj.keys() {
+            if let Some(i) = self.lookup.get(key) {
+                hit[*i] = true;
+            } else if let Some((_, i)) = self.choices.iter().find(|(base, _)| {
+                key.strip_prefix(base.as_str())
+                    .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_uppercase()))
+            }) {
+                hit[*i] = true;
+            }
+        }
+        hit.iter()
+            .enumerate()
+            .filter_map(|(i, h)| h.then_some(i))
+            .collect()
+    }
+
     /// The node of element `id`, anywhere below this one.
     pub fn find_mut(&mut self, id: &str) -> Option<&mut Node> {
         if self.id == id {
@@ -123,6 +174,7 @@ impl Node {
         self.children.iter().find(|c| c.name == name)
     }
 
+    #[cfg(test)]
     pub fn slice(&self, name: &str) -> Option<&Node> {
         self.slices
             .iter()
@@ -294,6 +346,7 @@ pub(crate) fn build(elements: &[Value]) -> Option<Node> {
         };
         node.set(ed);
     }
+    root.index();
     Some(root)
 }
 

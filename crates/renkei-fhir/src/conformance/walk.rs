@@ -179,25 +179,29 @@ impl Walk<'_> {
         depth: usize,
         keep: &dyn Fn(&Node) -> bool,
     ) {
-        for child in node.children.iter().filter(|c| keep(c)) {
+        for i in node.relevant(obj) {
+            let child = &node.children[i];
+            if !keep(child) {
+                continue;
+            }
             let items = self.items(child, obj, path);
             if let (Some(card), Some(base)) = (child.card, child.base)
                 && card.narrows(base)
             {
                 let n = items.len() as u32;
-                let at = path.field(child.choice_base().unwrap_or(&child.name));
+                let at = || path.field(child.choice_base().unwrap_or(&child.name));
                 if n < card.min {
                     self.report(
                         Severity::Error,
                         IssueType::Required,
-                        &at,
+                        &at(),
                         format!("needs at least {} {}, found {n}", card.min, child.name),
                     );
                 } else if card.max.is_some_and(|m| n > m) {
                     self.report(
                         Severity::Error,
                         IssueType::Structure,
-                        &at,
+                        &at(),
                         format!(
                             "allows at most {} {}, found {n}",
                             card.max_text(),
@@ -211,13 +215,7 @@ impl Walk<'_> {
                 // that type's rules as a slice.
                 let node = item
                     .choice
-                    .and_then(|t| {
-                        child.slice(&format!(
-                            "{}{}",
-                            child.choice_base().unwrap_or(""),
-                            upper_first(t)
-                        ))
-                    })
+                    .and_then(|t| type_slice(child, t))
                     .unwrap_or(child);
                 self.element(node, item.value, &item.path, depth);
             }
@@ -535,6 +533,26 @@ fn type_code(suffix: &str) -> &str {
         .unwrap_or(suffix)
 }
 
+/// The slice of a choice element for one of its types (`value[x]` sliced
+/// as `valueQuantity`), found without building its name.
+fn type_slice<'n>(child: &'n Node, ty: &str) -> Option<&'n Node> {
+    let base = child.choice_base()?;
+    child.slices.iter().find(|s| {
+        s.slice_name
+            .as_deref()
+            .and_then(|n| n.strip_prefix(base))
+            .is_some_and(|rest| {
+                rest.len() == ty.len()
+                    && rest
+                        .get(..1)
+                        .zip(ty.get(..1))
+                        .is_some_and(|(a, b)| a.eq_ignore_ascii_case(b))
+                    && rest.get(1..) == ty.get(1..)
+            })
+    })
+}
+
+#[cfg(test)]
 fn upper_first(t: &str) -> String {
     let mut cs = t.chars();
     cs.next()
