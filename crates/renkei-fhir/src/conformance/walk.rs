@@ -264,7 +264,7 @@ impl Walk<'_> {
             if !suffix.starts_with(|c: char| c.is_ascii_uppercase()) {
                 continue;
             }
-            let ty = type_code(suffix);
+            let ty = crate::fhirpath::types::type_of_suffix(suffix);
             if !child.types.is_empty() && !child.types.iter().any(|t| t == ty) {
                 refused.push((key.clone(), ty));
                 continue;
@@ -497,42 +497,6 @@ fn code_outside(value: &Value, codes: &super::valueset::Codes) -> Option<String>
     }
 }
 
-/// FHIR primitive type names are lower camel case; a choice's JSON suffix
-/// capitalises them (`valueDateTime` is a `dateTime`).
-const PRIMITIVES: &[&str] = &[
-    "base64Binary",
-    "boolean",
-    "canonical",
-    "code",
-    "date",
-    "dateTime",
-    "decimal",
-    "id",
-    "instant",
-    "integer",
-    "markdown",
-    "oid",
-    "positiveInt",
-    "string",
-    "time",
-    "unsignedInt",
-    "uri",
-    "url",
-    "uuid",
-];
-
-fn type_code(suffix: &str) -> &str {
-    PRIMITIVES
-        .iter()
-        .find(|p| {
-            p.len() == suffix.len()
-                && p[..1].eq_ignore_ascii_case(&suffix[..1])
-                && p[1..] == suffix[1..]
-        })
-        .copied()
-        .unwrap_or(suffix)
-}
-
 /// The slice of a choice element for one of its types (`value[x]` sliced
 /// as `valueQuantity`), found without building its name.
 fn type_slice<'n>(child: &'n Node, ty: &str) -> Option<&'n Node> {
@@ -581,9 +545,15 @@ mod tests {
 
     #[test]
     fn choice_suffixes_name_types() {
-        assert_eq!(type_code("DateTime"), "dateTime");
-        assert_eq!(type_code("CodeableConcept"), "CodeableConcept");
-        assert_eq!(type_code("String"), "string");
+        assert_eq!(
+            crate::fhirpath::types::type_of_suffix("DateTime"),
+            "dateTime"
+        );
+        assert_eq!(
+            crate::fhirpath::types::type_of_suffix("CodeableConcept"),
+            "CodeableConcept"
+        );
+        assert_eq!(crate::fhirpath::types::type_of_suffix("String"), "string");
         assert_eq!(upper_first("dateTime"), "DateTime");
     }
 }

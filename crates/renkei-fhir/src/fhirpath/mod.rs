@@ -39,7 +39,7 @@ mod eval;
 mod functions;
 mod lex;
 mod parse;
-mod types;
+pub(crate) mod types;
 
 use std::borrow::Cow;
 use std::fmt;

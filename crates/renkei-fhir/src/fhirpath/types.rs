@@ -93,6 +93,28 @@ pub(crate) fn choice_type(key: &str, name: &str) -> Option<&'static str> {
     })
 }
 
+/// The FHIR type a choice element's JSON suffix names, in the type's own
+/// spelling (`DateTime` → `dateTime`, `Quantity` → `Quantity`); an unknown
+/// suffix is returned as written.
+pub(crate) fn type_of_suffix(suffix: &str) -> &str {
+    let mut chars = suffix.chars();
+    let Some(first) = chars.next() else {
+        return suffix;
+    };
+    let rest = chars.as_str();
+    DATATYPES
+        .iter()
+        .copied()
+        .find(|t| {
+            let mut t_chars = t.chars();
+            t_chars
+                .next()
+                .is_some_and(|c| c.eq_ignore_ascii_case(&first))
+                && t_chars.as_str() == rest
+        })
+        .unwrap_or(suffix)
+}
+
 /// The type a FHIR type specializes, if any (R4 `baseDefinition` of the
 /// primitives and of the Quantity profiles), so `is(string)` holds for a
 /// `code` and `is(Quantity)` for an `Age`.
