@@ -60,6 +60,22 @@ pub(crate) enum Discriminator {
     Unsupported,
 }
 
+/// What a slice expects at one discriminator.
+#[derive(Clone, Debug)]
+pub(crate) enum Expect {
+    /// The slice fixes nothing there: any value.
+    Any,
+    /// One of the values there equals this.
+    Exact(Value),
+    /// One of the values there matches this pattern.
+    Pattern(Value),
+    /// The resource there claims one of these profiles, or claims none and
+    /// is of the type of one (the type, when the profile is known).
+    Profiles(Vec<(String, Option<String>)>),
+    /// Told apart by nothing we can follow: matches nothing.
+    Never,
+}
+
 /// A binding to a value set.
 #[derive(Clone, Debug)]
 pub(crate) struct Binding {
@@ -110,6 +126,11 @@ pub(crate) struct Node {
     pub lookup: std::collections::HashMap<String, usize>,
     /// The choice children, by the name before `[x]`.
     pub choices: Vec<(String, usize)>,
+    /// For a slice: what it expects at each discriminator of its slicing,
+    /// worked out on first use (it may need another profile, an
+    /// extension's definition), so that sorting an item into slices
+    /// compares values instead of rebuilding patterns.
+    pub expects: std::sync::OnceLock<Vec<Expect>>,
     /// Children whose cardinality the profile narrows: checked even when
     /// absent.
     pub narrowed: Vec<usize>,

@@ -8,7 +8,7 @@
 
 use serde_json::{Map, Value};
 
-use super::tree::{Discriminator, Node};
+use super::tree::{Discriminator, Expect, Node};
 use super::{Profile, Registry};
 use crate::outcome::{IssueType, Outcome, Severity};
 use crate::path::Path;
@@ -296,11 +296,22 @@ impl Walk<'_> {
         }
         let mut counts = vec![0u32; child.slices.len()];
         for item in items {
+            // The values at each discriminator path, found once per item
+            // rather than once per slice.
+            let at: Vec<Vec<&Value>> = slicing
+                .discriminators
+                .iter()
+                .map(|d| match d {
+                    Discriminator::Value(p) | Discriminator::Profile(p) => values_at(item.value, p),
+                    Discriminator::Unsupported => Vec::new(),
+                })
+                .collect();
             let slice = child.slices.iter().position(|s| {
-                slicing
-                    .discriminators
+                self.registry
+                    .expects(&slicing.discriminators, s)
                     .iter()
-                    .all(|d| self.registry.discriminates(d, s, item.value))
+                    .zip(&at)
+                    .all(|(e, values)| e.admits(values))
             });
             match slice {
                 Some(i) => {
@@ -346,9 +357,19 @@ impl Walk<'_> {
 }
 
 impl Registry {
-    /// Whether `item` belongs to `slice` by one discriminator. A slice that
-    /// fixes nothing at the discriminator's path takes any value there.
-    fn discriminates(&self, d: &Discriminator, slice: &Node, item: &Value) -> bool {
+    /// What `slice` expects at each of `discriminators`, worked out once.
+    fn expects<'n>(&self, discriminators: &[Discriminator], slice: &'n Node) -> &'n [Expect] {
+        slice.expects.get_or_init(|| {
+            discriminators
+                .iter()
+                .map(|d| self.expect(d, slice))
+                .collect()
+        })
+    }
+
+    /// What `slice` expects at one discriminator. A slice that fixes
+    /// nothing at the discriminator's path takes any value there.
+    fn expect(&self, d: &Discriminator, slice: &Node) -> Expect {
         match d {
             Discriminator::Value(path) => {
                 // A slice that does not spell out its children (an
@@ -360,57 +381,60 @@ impl Registry {
                         .find_map(|u| self.profile(u))
                         .and_then(|p| descend(&p.root, path))
                 });
-                let expected = match rule.map(|r| (&r.fixed, &r.pattern)) {
-                    Some((Some(f), _)) => Some((f.clone(), true)),
-                    Some((None, Some(p))) => Some((p.clone(), false)),
+                match rule.map(|r| (&r.fixed, &r.pattern)) {
+                    Some((Some(f), _)) => Expect::Exact(f.clone()),
+                    Some((None, Some(p))) => Expect::Pattern(p.clone()),
                     // Extensions are sliced by url, and a slice names its
                     // extension's definition, whose url is the canonical.
                     _ if path.len() == 1 && path[0] == "url" => slice
                         .type_profiles
                         .first()
-                        .map(|u| (Value::String(u.clone()), true)),
+                        .map_or(Expect::Any, |u| Expect::Exact(Value::String(u.clone()))),
                     // A slice that fixes nothing at the path itself but
                     // fixes members below it (`category:radiology` with a
                     // fixed `coding.system` and `coding.code`) is told
                     // apart by those, as a pattern.
-                    _ => rule.and_then(implied_pattern).map(|p| (p, false)),
-                };
-                let Some((expected, exact)) = expected else {
-                    return true;
-                };
-                values_at(item, path).iter().any(|v| {
-                    if exact {
-                        **v == expected
-                    } else {
-                        matches_pattern(&expected, v)
-                    }
-                })
-            }
-            Discriminator::Profile(path) => {
-                let Some(rule) = descend(slice, path) else {
-                    return true;
-                };
-                if rule.type_profiles.is_empty() {
-                    return true;
+                    _ => rule
+                        .and_then(implied_pattern)
+                        .map_or(Expect::Any, Expect::Pattern),
                 }
-                values_at(item, path).iter().any(|r| {
-                    let claims: Vec<&str> = r["meta"]["profile"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_str)
-                        .map(|c| c.split('|').next().unwrap_or(c))
-                        .collect();
-                    rule.type_profiles.iter().any(|p| {
-                        claims.contains(&p.as_str())
-                            || (claims.is_empty()
-                                && self
-                                    .profile(p)
-                                    .is_some_and(|p| r["resourceType"] == p.type_name.as_str()))
-                    })
-                })
             }
-            Discriminator::Unsupported => false,
+            Discriminator::Profile(path) => match descend(slice, path) {
+                Some(rule) if !rule.type_profiles.is_empty() => Expect::Profiles(
+                    rule.type_profiles
+                        .iter()
+                        .map(|u| (u.clone(), self.profile(u).map(|p| p.type_name.clone())))
+                        .collect(),
+                ),
+                _ => Expect::Any,
+            },
+            Discriminator::Unsupported => Expect::Never,
+        }
+    }
+}
+
+impl Expect {
+    /// Whether the values found at the discriminator's path satisfy this.
+    fn admits(&self, values: &[&Value]) -> bool {
+        match self {
+            Expect::Any => true,
+            Expect::Never => false,
+            Expect::Exact(e) => values.contains(&e),
+            Expect::Pattern(p) => values.iter().any(|v| matches_pattern(p, v)),
+            Expect::Profiles(profiles) => values.iter().any(|r| {
+                let claims: Vec<&str> = r["meta"]["profile"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(|c| c.split('|').next().unwrap_or(c))
+                    .collect();
+                profiles.iter().any(|(url, type_name)| {
+                    claims.contains(&url.as_str())
+                        || (claims.is_empty()
+                            && type_name.as_deref().is_some_and(|t| r["resourceType"] == t))
+                })
+            }),
         }
     }
 }

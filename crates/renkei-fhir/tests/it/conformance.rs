@@ -261,6 +261,40 @@ fn a_fixed_value_inside_a_slice_decides_the_slice() {
     );
 }
 
+/// A sender floods a sliced element: thousands of codings, each sorted
+/// into the laboratory profile's slices. Each is still judged on its own:
+/// repeats of a slice that allows one are counted and refused once, at the
+/// element; codings no slice names are accepted, as open slicing says.
+/// (How long the worst case takes at the resource limit is measured by
+/// `examples/many_codings.rs`, not here.)
+#[test]
+fn a_flood_of_codings_is_sorted_into_slices_one_by_one() {
+    let obs = clins("Observation-Example-JP-Obs-LabResult-eCS-K.json");
+    let first = obs["code"]["coding"][0].clone();
+    let flood = |system: Option<&str>| {
+        let mut o = obs.clone();
+        let codings = o["code"]["coding"].as_array_mut().expect("codings");
+        for i in 0..5_000 {
+            let mut c = first.clone();
+            c["code"] = format!("x{i}").into();
+            if let Some(s) = system {
+                c["system"] = format!("{s}{i}").into();
+            }
+            codings.push(c);
+        }
+        errors(&o)
+    };
+    assert_eq!(
+        flood(None),
+        vec![(
+            "Observation.code.coding".to_owned(),
+            "allows at most 1 of slice localLaboCode, found 5001 (profile JP_Observation_LabResult_eCS)"
+                .to_owned()
+        )]
+    );
+    assert_eq!(flood(Some("urn:example:")), Vec::<(String, String)>::new());
+}
+
 #[test]
 fn unclaimed_jp_core_rules_are_advice_never_a_refusal() {
     // The same fault, with the claim removed: JP Core's profile of the
