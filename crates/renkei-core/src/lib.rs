@@ -3,7 +3,10 @@
 //!
 //! **Owns:** id newtypes ([`UserId`], [`OrgId`], [`PersonKey`],
 //! [`ProviderCode`]), the identity contract ([`IdentityResolver`],
-//! [`IdentifyingAttributes`]), [`Role`], [`Function`] and
+//! [`IdentifyingAttributes`]), the permit contract ([`PermitAuthority`],
+//! [`Grant`]), the opt-out contract ([`OptOutRegistry`], [`Exclusion`],
+//! [`DataUse`]), the one error a function answers another with
+//! ([`ServiceError`]), [`Role`], [`Function`] and
 //! [`OperatingModel`], [`Timestamp`] and [`Clock`], the audit event that every
 //! function appends ([`AuditEvent`]) and the [`AuditSink`] trait it appends
 //! through, and the canonical lake tables with their Arrow schemas
@@ -20,16 +23,21 @@
 mod audit;
 mod clock;
 mod error;
+mod exclusion;
 mod function;
 mod identity;
 mod ids;
 mod lake;
+mod permit;
 pub mod prefecture;
+mod purpose;
 mod role;
+mod service;
 
 pub use audit::{Actor, AuditEvent, AuditReceipt, AuditSink, Outcome};
 pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
 pub use error::{Error, Result};
+pub use exclusion::{Exclusion, OptOutRegistry};
 pub use function::{Function, OperatingModel, OperatorKind};
 pub use identity::{
     IdentifyingAttributes, IdentityResolver, LinkMethod, ProviderCode, Resolution, Sex,
@@ -42,5 +50,8 @@ pub use lake::{
     lineage as lake_lineage_columns, person_key_map_schema, record_key_map_schema,
     superseded_schema,
 };
+pub use permit::{Delivery, Grant, PermitAuthority, PrivacyTerms, Standing, TableSelection};
 pub use prefecture::Prefecture;
+pub use purpose::{DataCategory, DataUse, Purpose};
 pub use role::Role;
+pub use service::{ErrorKind, ServiceError, ServiceResult};

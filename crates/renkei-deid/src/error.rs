@@ -41,6 +41,9 @@ pub enum Error {
         /// Why (suspended, revoked, expired).
         reason: String,
     },
+    /// Another function (review, the opt-out registry) failed to answer.
+    #[error(transparent)]
+    Peer(#[from] renkei_core::ServiceError),
     /// A stored row is not what processing wrote.
     #[error("processing store is inconsistent: {0}")]
     Corrupt(String),

@@ -9,9 +9,10 @@
 //! makes a [`Pseudonym`].
 //!
 //! **Never:** writes a person_key into an extract, makes an extract visible
-//! before it is complete and audited, or builds one for a permit the
-//! [`PermitGuard`] says is not in force. It reads permits and opt-outs only
-//! as the plain data the platform hands it ([`ExtractSpec`], [`Exclusion`]).
+//! before it is complete and audited, or builds one for a permit review
+//! says is not in force. It learns of permits and opt-outs only through
+//! the contracts of `renkei-core` ([`renkei_core::PermitAuthority`],
+//! [`renkei_core::OptOutRegistry`]), handed to it as [`Peers`].
 #![warn(missing_docs)]
 
 pub mod anonymize;
@@ -24,6 +25,6 @@ pub mod spec;
 
 pub use error::{Error, Result};
 pub use extract::{ExtractTable, Manifest, RareValue};
-pub use processing::{EXTRACTS_URL, ExtractSummary, Options, PermitEnded, PermitGuard, Processing};
+pub use processing::{EXTRACTS_URL, ExtractSummary, Options, Peers, PermitEnded, Processing};
 pub use pseudonym::{PermitKey, Pseudonym, Pseudonymizer};
-pub use spec::{AnonymizedTerms, Delivery, Exclusion, ExtractSpec, TableSelection};
+pub use spec::{Delivery, Exclusion, Grant, PrivacyTerms, TableSelection};

@@ -5,11 +5,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use base64::Engine as _;
-use futures::future::BoxFuture;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
-use renkei_core::{Actor, AuditEvent, AuditSink, Clock, Outcome, PermitId, PersonKey, Timestamp};
+use renkei_core::{
+    Actor, AuditEvent, AuditSink, Clock, ErrorKind, OptOutRegistry, Outcome, PermitAuthority,
+    PermitId, PersonKey, ServiceError, Standing, Timestamp,
+};
 use renkei_store::lake::Lake;
 use renkei_store::{Db, DbName, Migrations, Stores};
 use roaring::RoaringBitmap;
@@ -34,13 +36,21 @@ fn migrations() -> Migrations {
     }
 }
 
-/// Answers whether a permit is in force, asked before an extract starts,
-/// after each table and just before it becomes visible — so a permit
-/// revoked mid-extract stops it. The platform implements it with review's
-/// `permit_in_force`.
-pub trait PermitGuard: Send + Sync {
-    /// `Ok` while the permit is in force; otherwise why not.
-    fn in_force(&self, permit: PermitId) -> BoxFuture<'_, std::result::Result<(), String>>;
+/// The functions processing asks, in-process or at another operator:
+/// review for what a permit grants and whether it still stands, the
+/// opt-out registry for who is out of its use.
+#[derive(Clone)]
+pub struct Peers {
+    /// Review's answers about permits.
+    pub permits: Arc<dyn PermitAuthority>,
+    /// The opt-out registry's answers.
+    pub optouts: Arc<dyn OptOutRegistry>,
+}
+
+impl std::fmt::Debug for Peers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Peers").finish_non_exhaustive()
+    }
 }
 
 /// Settings of processing.
@@ -98,6 +108,7 @@ pub struct Processing {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) audit: Arc<dyn AuditSink>,
     pub(crate) options: Options,
+    pub(crate) peers: Peers,
     /// Processing's person numbers, loaded on first use.
     pub(crate) ordinals: tokio::sync::Mutex<Option<HashMap<PersonKey, u32>>>,
 }
@@ -121,6 +132,7 @@ impl Processing {
         clock: Arc<dyn Clock>,
         audit: Arc<dyn AuditSink>,
         options: Options,
+        peers: Peers,
     ) -> Result<Self> {
         let db = stores.database(DB, &migrations()).await?;
         let (secret, _) = renkei_store::keys::load_or_create_secret::<32>(
@@ -143,6 +155,7 @@ impl Processing {
             clock,
             audit,
             options,
+            peers,
             ordinals: tokio::sync::Mutex::new(None),
         })
     }
@@ -252,6 +265,59 @@ impl Processing {
             .iter()
             .map(|p| PermitId::parse(p).map_err(|e| Error::Corrupt(e.to_string())))
             .collect()
+    }
+
+    /// Builds (or finds) the extract of a permit in force: its grant from
+    /// review, the persons out of its use from the opt-out registry at its
+    /// latest version, and review asked again while the extract is built.
+    pub async fn extract(&self, permit: PermitId, actor: Actor) -> Result<Manifest> {
+        let grant = self
+            .peers
+            .permits
+            .grant(permit)
+            .await
+            .map_err(|e| refused(permit, e))?;
+        let exclusion = self.peers.optouts.exclusion(&grant.data_use).await?;
+        self.build(&grant, &exclusion, self.peers.permits.as_ref(), actor)
+            .await
+    }
+
+    /// Ends what processing holds for `permit` if review says it has ended
+    /// for good (revoked or expired): its key and its extracts. A
+    /// suspended permit keeps both, since it may be reinstated. Returns
+    /// whether it was ended.
+    pub async fn end_if_over(&self, permit: PermitId, actor: Actor) -> Result<bool> {
+        let standing = self
+            .peers
+            .permits
+            .standing(permit)
+            .await
+            .map_err(|e| refused(permit, e))?;
+        if standing == Standing::Ended {
+            self.end_permit(permit, actor).await?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Ends every permit processing still holds data of that review says
+    /// has ended: expired by time (which nothing else notices) or revoked.
+    /// Returns the permits ended. Each is audited as
+    /// `processing.end_permit` by `actor`; one that fails is logged and
+    /// retried on the next sweep, without holding up the others.
+    pub async fn end_permits_over(&self, actor: Actor) -> Result<Vec<PermitId>> {
+        let mut ended = Vec::new();
+        for id in self.permits_holding_data().await? {
+            match self.end_if_over(id, actor.clone()).await {
+                Ok(true) => {
+                    tracing::info!(permit = %id, "ended a permit that is no longer in force");
+                    ended.push(id);
+                }
+                Ok(false) => {}
+                Err(e) => tracing::error!(permit = %id, error = %e, "cannot end a permit"),
+            }
+        }
+        Ok(ended)
     }
 
     /// Ends a permit: destroys its key (no pseudonym of it can be made
@@ -445,5 +511,18 @@ impl SummaryRow {
             created_at: Timestamp::from_unix_micros(self.created_us),
             closed_at: self.closed_us.map(Timestamp::from_unix_micros),
         })
+    }
+}
+
+/// Review's refusal in processing's terms: a permit not in force or not
+/// known is said as such; anything else is review failing to answer.
+fn refused(permit: PermitId, e: ServiceError) -> Error {
+    match e.kind {
+        ErrorKind::NotPermitted => Error::NotInForce {
+            permit: permit.to_string(),
+            reason: e.message,
+        },
+        ErrorKind::NotFound => Error::NotFound(e.message),
+        _ => Error::Peer(e),
     }
 }

@@ -61,3 +61,24 @@ impl From<Error> for renkei_core::Error {
         }
     }
 }
+
+impl Error {
+    /// The kind of failure, as another function sees it.
+    pub fn kind(&self) -> renkei_core::ErrorKind {
+        use renkei_core::ErrorKind as K;
+        match self {
+            Error::Invalid(_) => K::Invalid,
+            Error::NotAllowed(_) => K::NotPermitted,
+            Error::UnknownReceipt(_) | Error::NotYours(_) => K::NotFound,
+            Error::AlreadyWithdrawn { .. } => K::Conflict,
+            Error::Identification(_) | Error::Audit(_) | Error::Closed => K::Unavailable,
+            Error::Store(_) | Error::Database(_) | Error::Corrupt(_) => K::Internal,
+        }
+    }
+}
+
+impl From<Error> for renkei_core::ServiceError {
+    fn from(e: Error) -> Self {
+        renkei_core::ServiceError::new(renkei_core::Function::OptOut, e.kind(), e.to_string())
+    }
+}

@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 mod change;
+mod contract;
 mod error;
 mod exclusion;
 mod identification;

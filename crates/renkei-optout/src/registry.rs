@@ -85,7 +85,7 @@ struct Shared {
 pub struct Registry {
     shared: Arc<Shared>,
     jobs: mpsc::Sender<Job>,
-    clock: Arc<dyn Clock>,
+    pub(crate) clock: Arc<dyn Clock>,
     audit: Arc<dyn AuditSink>,
     policy: Arc<Policy>,
 }

@@ -70,3 +70,26 @@ impl From<Error> for renkei_core::Error {
         }
     }
 }
+
+impl Error {
+    /// The kind of failure, as another function sees it.
+    pub fn kind(&self) -> renkei_core::ErrorKind {
+        use renkei_core::ErrorKind as K;
+        match self {
+            Error::Invalid(_) => K::Invalid,
+            Error::NotFound(_) => K::NotFound,
+            Error::IllegalTransition { .. } | Error::Stale(_) | Error::Conflict { .. } => {
+                K::Conflict
+            }
+            Error::NotYours(_) | Error::NotInForce { .. } => K::NotPermitted,
+            Error::Audit(_) => K::Unavailable,
+            Error::Store(_) | Error::Database(_) | Error::Corrupt(_) => K::Internal,
+        }
+    }
+}
+
+impl From<Error> for renkei_core::ServiceError {
+    fn from(e: Error) -> Self {
+        renkei_core::ServiceError::new(renkei_core::Function::Review, e.kind(), e.to_string())
+    }
+}

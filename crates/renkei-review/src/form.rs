@@ -4,7 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use renkei_core::LakeTable;
+pub use renkei_core::TableSelection;
+use renkei_core::{DataCategory, LakeTable, Purpose};
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
@@ -49,22 +50,12 @@ pub struct NamedUser {
     pub conflict_of_interest: String,
 }
 
-/// One table and the columns of it requested.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TableRequest {
-    /// A lake table (`condition`, `observation` …).
-    pub table: String,
-    /// Its columns; every one must exist.
-    pub columns: Vec<String>,
-}
-
 /// The data requested.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequestedData {
     /// Tables and columns.
-    pub tables: Vec<TableRequest>,
+    pub tables: Vec<TableSelection>,
     /// The cohort, in words and codes (`ICD-10 E11 diagnosed 2020–2024`).
     pub cohort_criteria: String,
     /// The cohort as ICD-10 code prefixes (`E11`), when it is defined by
@@ -233,15 +224,11 @@ impl ApplicationForm {
                 "requested.period_to: the period ends before it begins".to_owned(),
             ));
         }
+        // In the opt-out vocabulary's own words, so that every category a
+        // permit names is one the registry can answer for.
         for (i, c) in self.requested.data_categories.iter().enumerate() {
-            let ok = !c.is_empty()
-                && c.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-            if !ok {
-                return Err(Error::Invalid(format!(
-                    "requested.data_categories[{i}]: {c:?} is not a category name"
-                )));
-            }
+            DataCategory::parse(c)
+                .map_err(|e| Error::Invalid(format!("requested.data_categories[{i}]: {e}")))?;
         }
         filled("planned_outputs", &self.planned_outputs)?;
         filled("security_measures", &self.security_measures)?;
@@ -252,23 +239,31 @@ impl ApplicationForm {
     /// The purposes of this use in the opt-out vocabulary (`commercial`,
     /// `foreign`, `genomic`, `imaging`, `category:<name>`): which opt-outs
     /// keep a person out of its extracts.
-    pub fn opt_out_purposes(&self) -> Vec<String> {
+    pub fn opt_out_purposes(&self) -> Vec<Purpose> {
         let mut out = BTreeSet::new();
         if self.commercial {
-            out.insert("commercial".to_owned());
+            out.insert(Purpose::Commercial);
         }
         if self.organization.country != "JP" || self.processing_abroad {
-            out.insert("foreign".to_owned());
+            out.insert(Purpose::ForeignOrganization);
         }
         if self.requested.genomic {
-            out.insert("genomic".to_owned());
+            out.insert(Purpose::Genomic);
         }
         if self.requested.imaging {
-            out.insert("imaging".to_owned());
+            out.insert(Purpose::Imaging);
         }
-        for c in &self.requested.data_categories {
-            out.insert(format!("category:{c}"));
-        }
+        // Checked by `validate`. One that does not read (a form stored
+        // before the check was this strict) is one no opt-out can name,
+        // since the registry reads categories the same way, so leaving it
+        // out keeps nobody in who opted out.
+        out.extend(
+            self.requested
+                .data_categories
+                .iter()
+                .filter_map(|c| DataCategory::parse(c).ok())
+                .map(Purpose::Category),
+        );
         out.into_iter().collect()
     }
 

@@ -19,6 +19,7 @@
 //! [`Review::permit_in_force`].
 #![warn(missing_docs)]
 
+mod contract;
 mod error;
 pub mod form;
 mod ids;

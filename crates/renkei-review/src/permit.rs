@@ -2,10 +2,11 @@
 //! Processing and the analysis environment obey the permit and nothing
 //! else, and ask [`crate::Review::permit_in_force`] each time.
 
-use renkei_core::Timestamp;
+pub use renkei_core::PrivacyTerms;
+use renkei_core::{Purpose, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::form::{DeliveryType, Organization, TableRequest};
+use crate::form::{DeliveryType, Organization, TableSelection};
 use crate::{ApplicationId, PermitId};
 
 /// The fee class billing charges by.
@@ -30,33 +31,6 @@ pub struct WorkspaceResources {
     pub memory_gib: u32,
     /// Storage, GiB.
     pub storage_gib: u32,
-}
-
-/// The privacy model an anonymized dataset must meet (匿名加工の基準).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PrivacyTerms {
-    /// k of k-anonymity over the quasi-identifiers.
-    pub k: u32,
-    /// l of l-diversity of the sensitive value, if required.
-    #[serde(default)]
-    pub l: Option<u32>,
-    /// t of t-closeness of the sensitive value, if required.
-    #[serde(default)]
-    pub t: Option<f64>,
-    /// The largest share of records that may be suppressed.
-    pub max_suppression: f64,
-}
-
-impl Default for PrivacyTerms {
-    fn default() -> Self {
-        Self {
-            k: 5,
-            l: None,
-            t: None,
-            max_suppression: 0.05,
-        }
-    }
 }
 
 /// Which rows: the cohort and the period.
@@ -91,11 +65,11 @@ pub struct Permit {
     /// The purposes in the opt-out vocabulary (`commercial`, `foreign`,
     /// `genomic`, `imaging`, `category:<name>`): the opt-outs that keep a
     /// person out of this permit's extracts.
-    pub opt_out_purposes: Vec<String>,
+    pub opt_out_purposes: Vec<Purpose>,
     /// How data is delivered.
     pub delivery: DeliveryType,
     /// Tables and columns.
-    pub tables: Vec<TableRequest>,
+    pub tables: Vec<TableSelection>,
     /// Rows.
     pub rows: RowScope,
     /// The named users' accounts.

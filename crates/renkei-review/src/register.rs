@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use renkei_core::Timestamp;
 use serde::Serialize;
 
-use crate::form::{DeliveryType, Organization, TableRequest};
+use crate::form::{DeliveryType, Organization, TableSelection};
 use crate::{ApplicationId, PermitId, Result, Review};
 
 /// One decided application, as the public sees it.
@@ -23,7 +23,7 @@ pub struct RegisterEntry {
     /// Commercial use.
     pub commercial: bool,
     /// The data.
-    pub tables: Vec<TableRequest>,
+    pub tables: Vec<TableSelection>,
     /// How delivered.
     pub delivery: DeliveryType,
     /// `approved`, `rejected`, `permit_active`, `suspended`, `expired`,

@@ -53,7 +53,10 @@ pub(crate) fn start(state: &AppState) {
         "permit-sweeper",
         |state| {
             Box::pin(async move {
-                if let Err(e) = crate::processing::end_permits_over(&state).await {
+                let sweeper = renkei_core::Actor::System {
+                    component: "permit-sweeper".to_owned(),
+                };
+                if let Err(e) = state.processing().end_permits_over(sweeper).await {
                     tracing::error!(error = %e, "cannot sweep expired permits");
                 }
             })

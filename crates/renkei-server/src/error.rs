@@ -160,7 +160,23 @@ impl From<renkei_deid::Error> for Error {
             D::NotFound(what) => Error::NotFound(what),
             D::KeyDestroyed(_) | D::NotInForce { .. } => Error::Conflict(e.to_string()),
             D::Audit(cause) => Error::audit(cause),
+            D::Peer(e) => e.into(),
             other => Error::Internal(format!("processing: {other}")),
+        }
+    }
+}
+
+impl From<renkei_core::ServiceError> for Error {
+    /// Another function's answer, by its kind: the kind survives every hop,
+    /// so a refusal stays a refusal and an outage stays an outage.
+    fn from(e: renkei_core::ServiceError) -> Self {
+        use renkei_core::ErrorKind as K;
+        match e.kind {
+            K::Invalid => Error::BadRequest(e.to_string()),
+            K::NotFound => Error::NotFound(e.message),
+            K::Conflict | K::NotPermitted => Error::Conflict(e.to_string()),
+            K::Unavailable => Error::Unavailable(e.to_string()),
+            K::Internal => Error::Internal(e.to_string()),
         }
     }
 }

@@ -7,7 +7,7 @@ use renkei_analysis::Environment;
 use renkei_audit::AuditLog;
 use renkei_collect::{Intake, IntakeConfig};
 use renkei_core::Clock;
-use renkei_deid::{Options as ProcessingOptions, Processing};
+use renkei_deid::{Options as ProcessingOptions, Peers, Processing};
 use renkei_identity::PersonIndex;
 use renkei_optout::{ByAttributes, PatientIdentification, Registry};
 use renkei_review::Review;
@@ -115,6 +115,10 @@ impl AppState {
             clock.clone(),
             Arc::new(audit.clone()),
             ProcessingOptions::default(),
+            Peers {
+                permits: Arc::new(review.clone()),
+                optouts: Arc::new(optout.clone()),
+            },
         )
         .await?;
         let analysis = Environment::open(&stores, clock.clone(), Arc::new(audit.clone())).await?;

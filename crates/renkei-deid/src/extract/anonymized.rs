@@ -22,7 +22,7 @@ use serde_json::json;
 use super::plan;
 use super::transform::Persons;
 use crate::anonymize::{self, Config, Hierarchy, LDiversity, LKind, TCloseness, Table};
-use crate::spec::{AnonymizedTerms, Selected};
+use crate::spec::{PrivacyTerms, Selected};
 use crate::{Error, Result};
 
 /// The column that ties an output record to its person while the engine
@@ -95,7 +95,7 @@ pub(crate) async fn build(
     ctx: &SessionContext,
     selected: &[Selected],
     persons: &mut Persons,
-    terms: &AnonymizedTerms,
+    terms: &PrivacyTerms,
     system: plan::SystemTables,
     from: &str,
     to_exclusive: &str,

@@ -36,10 +36,11 @@ use url::Url;
 
 pub use manifest::{ExtractTable, Manifest, RareValue};
 
-use crate::processing::{LAKE_URL, PermitGuard, Processing};
+use crate::processing::{LAKE_URL, Processing};
 use crate::pseudonym::Pseudonymizer;
-use crate::spec::{AnonymizedTerms, Delivery, Exclusion, ExtractSpec, Selected, parse_day};
+use crate::spec::{Selected, parse_day, selected};
 use crate::{Error, Result, keys};
+use renkei_core::{Delivery, Exclusion, Grant, PermitAuthority, PrivacyTerms, Standing};
 use renkei_store::query::{register_files, register_store};
 use transform::{Persons, output_schema, transform};
 
@@ -47,17 +48,22 @@ use transform::{Persons, output_schema, transform};
 const QUASI: [&str; 4] = ["sex", "birth_date", "prefecture_code", "municipality_code"];
 
 impl Processing {
-    /// Builds the extract `spec` allows, leaving out `exclusion`'s persons.
+    /// Builds the extract `spec` grants, leaving out `exclusion`'s persons,
+    /// asking `permits` whether the permit still stands before it starts,
+    /// after each table and just before the extract becomes visible.
     /// Returns the existing extract if one with the same inputs exists.
+    /// The platform calls [`Processing::extract`], which fetches the grant
+    /// and the exclusion from the peers; this is the step after, with both
+    /// in hand.
     pub async fn build(
         &self,
-        spec: &ExtractSpec,
+        spec: &Grant,
         exclusion: &Exclusion,
-        guard: &dyn PermitGuard,
+        permits: &dyn PermitAuthority,
         actor: Actor,
     ) -> Result<Manifest> {
-        let selected = spec.selected()?;
-        check(guard, spec.permit).await?;
+        let selected = selected(spec)?;
+        check(permits, spec.permit).await?;
         let key =
             keys::get_or_create(&self.db, &self.master, spec.permit, self.clock.now()).await?;
         let lake = self
@@ -154,7 +160,7 @@ impl Processing {
             entries.push(entry);
             bitmap |= &table_bitmap;
             rare.extend(table_rare);
-            check(guard, spec.permit).await?;
+            check(permits, spec.permit).await?;
         }
         let mut left_out: BTreeSet<PersonKey> = persons.excluded_seen.iter().copied().collect();
         // Persons whose every row sat in tables finished by an earlier run
@@ -172,7 +178,12 @@ impl Processing {
             delivery: spec.delivery.clone(),
             lake_version: lake.version().get(),
             registry_version: exclusion.registry_version,
-            opt_out_purposes: spec.opt_out_purposes.clone(),
+            opt_out_purposes: spec
+                .data_use
+                .purposes
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
             opted_out_persons_left_out: left_out.len() as u64,
             persons: bitmap.len(),
             date_shift_days: spec.date_shift_days,
@@ -190,7 +201,7 @@ impl Processing {
                 body.clone().into(),
             )
             .await?;
-        check(guard, spec.permit).await?;
+        check(permits, spec.permit).await?;
         self.audit
             .append(AuditEvent {
                 at: now,
@@ -283,7 +294,7 @@ impl Processing {
         &self,
         ctx: &SessionContext,
         sql: &str,
-        spec: &ExtractSpec,
+        spec: &Grant,
         id: &str,
         sel: &Selected,
         persons: &mut Persons,
@@ -419,7 +430,7 @@ impl Processing {
         ctx: &SessionContext,
         selected: &[Selected],
         persons: &mut Persons,
-        terms: &AnonymizedTerms,
+        terms: &PrivacyTerms,
         system: plan::SystemTables,
         (from, to_exclusive): (&str, &str),
         reference_day: i32,
@@ -527,14 +538,17 @@ impl Processing {
     }
 }
 
-async fn check(guard: &dyn PermitGuard, permit: PermitId) -> Result<()> {
-    guard
-        .in_force(permit)
-        .await
-        .map_err(|reason| Error::NotInForce {
-            permit: permit.to_string(),
-            reason,
-        })
+/// Refuses to go on unless review says the permit is in force now.
+async fn check(permits: &dyn PermitAuthority, permit: PermitId) -> Result<()> {
+    let reason = match permits.standing(permit).await? {
+        Standing::InForce => return Ok(()),
+        Standing::Suspended => "suspended",
+        Standing::Ended => "ended (revoked or expired)",
+    };
+    Err(Error::NotInForce {
+        permit: permit.to_string(),
+        reason: reason.to_owned(),
+    })
 }
 
 /// Where an extract's files live in the extract store.
@@ -543,7 +557,7 @@ fn extract_dir(permit: PermitId, id: &str) -> ObjectPath {
 }
 
 /// The extract's id: a digest of everything that decides its content.
-fn extract_id(spec: &ExtractSpec, lake_version: u64, exclusion: &Exclusion) -> Result<String> {
+fn extract_id(spec: &Grant, lake_version: u64, exclusion: &Exclusion) -> Result<String> {
     let mut h = Sha256::new();
     h.update(serde_json::to_vec(spec).map_err(|e| Error::Corrupt(format!("spec: {e}")))?);
     h.update(lake_version.to_le_bytes());

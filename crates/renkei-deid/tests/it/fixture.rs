@@ -17,7 +17,11 @@ use renkei_core::{
     Actor, AuditEvent, AuditReceipt, AuditSink, FixedClock, LakeTable, PersonKey, RecordId,
     Timestamp,
 };
-use renkei_deid::{Manifest, Options, PermitGuard, Processing};
+use renkei_core::{
+    DataUse, ErrorKind, Exclusion, Function, Grant, OptOutRegistry, PermitAuthority, PermitId,
+    ServiceError, ServiceResult, Standing,
+};
+use renkei_deid::{Manifest, Options, Peers, Processing};
 use renkei_store::lake::{Lake, TableName};
 use renkei_store::testing::TestStores;
 
@@ -62,12 +66,29 @@ impl AuditSink for Audit {
     }
 }
 
-/// A permit always in force.
+/// Every permit in force; none whose grant is asked for (the tests hand
+/// `build` their grants), and nobody opted out.
 pub struct Allow;
 
-impl PermitGuard for Allow {
-    fn in_force(&self, _: renkei_core::PermitId) -> BoxFuture<'_, Result<(), String>> {
-        Box::pin(async { Ok(()) })
+impl PermitAuthority for Allow {
+    fn grant(&self, permit: PermitId) -> BoxFuture<'_, ServiceResult<Grant>> {
+        Box::pin(async move {
+            Err(ServiceError::new(
+                Function::Review,
+                ErrorKind::NotFound,
+                format!("permit {permit}"),
+            ))
+        })
+    }
+
+    fn standing(&self, _: PermitId) -> BoxFuture<'_, ServiceResult<Standing>> {
+        Box::pin(async { Ok(Standing::InForce) })
+    }
+}
+
+impl OptOutRegistry for Allow {
+    fn exclusion(&self, _: &DataUse) -> BoxFuture<'_, ServiceResult<Exclusion>> {
+        Box::pin(async { Ok(Exclusion::default()) })
     }
 }
 
@@ -114,6 +135,10 @@ impl Fixture {
             clock,
             audit.clone(),
             Options::default(),
+            Peers {
+                permits: Arc::new(Allow),
+                optouts: Arc::new(Allow),
+            },
         )
         .await
         .expect("processing opens");

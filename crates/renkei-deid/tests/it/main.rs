@@ -8,12 +8,16 @@ use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use fixture::*;
-use renkei_core::{PersonKey, RecordId};
-use renkei_deid::{Delivery, Error, Exclusion, ExtractSpec, Processing, TableSelection};
+use futures::future::BoxFuture;
+use renkei_core::{
+    DataUse, Grant, PermitAuthority, PermitId, PersonKey, Purpose, RecordId, ServiceResult,
+    Standing,
+};
+use renkei_deid::{Delivery, Error, Exclusion, Processing, TableSelection};
 use renkei_store::test_on_both_backends;
 
-fn spec(permit: &str, tables: &[(&str, &[&str])]) -> ExtractSpec {
-    ExtractSpec {
+fn spec(permit: &str, tables: &[(&str, &[&str])]) -> Grant {
+    Grant {
         permit: pid(permit),
         delivery: Delivery::Pseudonymized,
         tables: tables
@@ -27,7 +31,7 @@ fn spec(permit: &str, tables: &[(&str, &[&str])]) -> ExtractSpec {
         period_from: "2020-01-01".to_owned(),
         period_to: "2024-12-31".to_owned(),
         date_shift_days: 0,
-        opt_out_purposes: vec!["commercial".to_owned()],
+        data_use: DataUse::of([Purpose::Commercial]),
     }
 }
 
@@ -224,18 +228,19 @@ test_on_both_backends! {
 /// Allows the first `n` checks, then says the permit was revoked.
 struct RevokedAfter(usize, AtomicUsize);
 
-impl renkei_deid::PermitGuard for RevokedAfter {
-    fn in_force(
-        &self,
-        _: renkei_core::PermitId,
-    ) -> futures::future::BoxFuture<'_, Result<(), String>> {
+impl PermitAuthority for RevokedAfter {
+    fn grant(&self, permit: PermitId) -> BoxFuture<'_, ServiceResult<Grant>> {
+        Allow.grant(permit)
+    }
+
+    fn standing(&self, _: PermitId) -> BoxFuture<'_, ServiceResult<Standing>> {
         let n = self.1.fetch_add(1, Ordering::SeqCst);
         let ok = n < self.0;
         Box::pin(async move {
             if ok {
-                Ok(())
+                Ok(Standing::InForce)
             } else {
-                Err("revoked".to_owned())
+                Ok(Standing::Ended)
             }
         })
     }
@@ -277,15 +282,16 @@ struct HangsAfterFirstTable(
     std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
 );
 
-impl renkei_deid::PermitGuard for HangsAfterFirstTable {
-    fn in_force(
-        &self,
-        _: renkei_core::PermitId,
-    ) -> futures::future::BoxFuture<'_, Result<(), String>> {
+impl PermitAuthority for HangsAfterFirstTable {
+    fn grant(&self, permit: PermitId) -> BoxFuture<'_, ServiceResult<Grant>> {
+        Allow.grant(permit)
+    }
+
+    fn standing(&self, _: PermitId) -> BoxFuture<'_, ServiceResult<Standing>> {
         let n = self.0.fetch_add(1, Ordering::SeqCst);
         Box::pin(async move {
             if n == 0 {
-                return Ok(());
+                return Ok(Standing::InForce);
             }
             if let Some(tx) = self.1.lock().expect("lock").take() {
                 let _ = tx.send(());
@@ -329,7 +335,7 @@ test_on_both_backends! {
         let rows: Vec<_> = people.iter().enumerate().map(|(i, p)| (*p, ["E11.9", "I10"][i % 2], "2022-02-02")).collect();
         f.conditions(&rows).await;
         let mut s = spec("permit-pref", &[("person", &["sex", "municipality_code"]), ("condition", &["icd10"])]);
-        s.delivery = Delivery::Anonymized(renkei_deid::AnonymizedTerms { k: 5, l: None, t: None, max_suppression: 0.1 });
+        s.delivery = Delivery::Anonymized(renkei_deid::PrivacyTerms { k: 5, l: None, t: None, max_suppression: 0.1 });
         let m = f.processing.build(&s, &Exclusion::default(), &Allow, actor()).await.expect("anonymized extract");
         let (classes, rows) = f.classes_in(&m.tables[0].file, &["sex", "municipality_code"], "icd10");
         assert_eq!(rows, 60, "nobody suppressed");
@@ -386,7 +392,7 @@ test_on_both_backends! {
             ("person", &["sex", "birth_date", "municipality_code"]),
             ("condition", &["icd10"]),
         ]);
-        s.delivery = Delivery::Anonymized(renkei_deid::AnonymizedTerms {
+        s.delivery = Delivery::Anonymized(renkei_deid::PrivacyTerms {
             k: 5,
             l: Some(2),
             t: None,

@@ -359,3 +359,27 @@ test_on_both_backends!(
         assert_eq!(month.withdrawals.to_string(), "<10");
     }
 );
+
+test_on_both_backends!(
+    async fn the_opt_out_contract_answers_as_the_registry_does(t) {
+        use renkei_core::{OptOutRegistry, Purpose};
+        let f = fixture(t, Policy::default()).await;
+        let contract: &dyn OptOutRegistry = &f.registry;
+        let (everything, genomic_only) = (PersonKey::generate(), PersonKey::generate());
+        let before = contract.exclusion(&DataUse::default()).await.expect("before");
+        assert!(before.persons.is_empty());
+        f.registry.opt_out(request(everything, "all"), patient()).await.expect("opt out");
+        let last = f.registry.opt_out(request(genomic_only, "genomic"), patient()).await.expect("opt out");
+        // An ordinary use leaves out only who opted out of everything; a
+        // genomic one both. Each answer names the version it reflects.
+        let ordinary = contract.exclusion(&DataUse::default()).await.expect("ordinary");
+        assert_eq!(ordinary.persons, [everything].into_iter().collect());
+        assert_eq!(ordinary.registry_version, last.version);
+        let genomic = contract.exclusion(&DataUse::of([Purpose::Genomic])).await.expect("genomic");
+        assert_eq!(genomic.persons, [everything, genomic_only].into_iter().collect());
+        // The same answer as the registry's own, at the same version.
+        let own = f.registry.exclusion(&DataUse::of([Purpose::Genomic]), now(&f)).await.expect("own");
+        assert_eq!(own.version(), genomic.registry_version);
+        assert_eq!(own.person_keys().into_iter().collect::<std::collections::HashSet<_>>(), genomic.persons);
+    }
+);

@@ -9,7 +9,7 @@ use renkei_core::{
     Actor, AuditEvent, AuditReceipt, AuditSink, Clock, FixedClock, Role, Timestamp, UserId,
 };
 use renkei_review::form::{
-    DeliveryType, NamedUser, Organization, OrganizationKind, RequestedData, TableRequest,
+    DeliveryType, NamedUser, Organization, OrganizationKind, RequestedData, TableSelection,
 };
 use renkei_review::permit::{FeeClass, WorkspaceResources};
 use renkei_review::{
@@ -90,7 +90,7 @@ fn form(org: &str, country: &str, commercial: bool) -> ApplicationForm {
         commercial,
         processing_abroad: false,
         requested: RequestedData {
-            tables: vec![TableRequest {
+            tables: vec![TableSelection {
                 table: "observation".to_owned(),
                 columns: vec!["code".to_owned(), "value_number".to_owned()],
             }],
@@ -375,8 +375,47 @@ test_on_both_backends!(
         let rejected = register.iter().find(|e| e.status == "rejected").expect("rejected entry");
         assert_eq!(rejected.decision_reason.as_deref(), Some("no adequate safeguards for processing abroad"));
         assert_eq!(rejected.status_ja, "不承認");
-        assert!(f.review.get(&id).await.expect("get").form.opt_out_purposes().contains(&"foreign".to_owned()));
+        assert!(f.review.get(&id).await.expect("get").form.opt_out_purposes().contains(&renkei_core::Purpose::ForeignOrganization));
         assert_eq!(f.review.register(Some("foreign")).await.expect("search").len(), 1);
         assert_eq!(f.review.register(Some("京都")).await.expect("search").len(), 1);
+    }
+);
+
+test_on_both_backends!(
+    async fn the_permit_contract_answers_as_review_decides(t) {
+        use renkei_core::{ErrorKind, PermitAuthority, PermitId, Purpose, Standing};
+        let f = fixture(t).await;
+        let authority: &dyn PermitAuthority = &f.review;
+        let operator = acting(Role::Operator, "secretariat");
+        let (app, permit) = permitted(&f, form("Acme Pharma", "US", true)).await;
+        // What it grants is the permit's own terms, and its purposes are
+        // those the opt-out registry answers for: a foreign, commercial use.
+        let grant = authority.grant(permit.id).await.expect("in force");
+        assert_eq!(grant, permit.grant());
+        assert_eq!(grant.permit, permit.id);
+        assert_eq!(grant.tables, permit.tables);
+        assert!(grant.data_use.purposes.contains(&Purpose::Commercial));
+        assert!(grant.data_use.purposes.contains(&Purpose::ForeignOrganization));
+        assert_eq!(authority.standing(permit.id).await.expect("standing"), Standing::InForce);
+        // Suspended: no grant, said as "not permitted", and reinstatable.
+        f.review.step(&operator, &app.id, Step::Suspend, "audit finding").await.expect("suspend");
+        let err = authority.grant(permit.id).await.expect_err("suspended");
+        assert_eq!(err.kind, ErrorKind::NotPermitted, "{err}");
+        assert!(err.message.contains("suspended"), "{err}");
+        assert_eq!(authority.standing(permit.id).await.expect("standing"), Standing::Suspended);
+        f.review.step(&operator, &app.id, Step::Reinstate, "remedied").await.expect("reinstate");
+        assert_eq!(authority.standing(permit.id).await.expect("standing"), Standing::InForce);
+        // Revoked, and another past its term: ended for good.
+        f.review.step(&operator, &app.id, Step::Revoke, "misuse").await.expect("revoke");
+        assert_eq!(authority.standing(permit.id).await.expect("standing"), Standing::Ended);
+        assert_eq!(authority.grant(permit.id).await.expect_err("revoked").kind, ErrorKind::NotPermitted);
+        let (_, other) = permitted(&f, form("九州大学", "JP", false)).await;
+        assert!(authority.grant(other.id).await.expect("in force").data_use.purposes.is_empty());
+        f.clock.advance_micros(366 * DAY);
+        assert_eq!(authority.standing(other.id).await.expect("standing"), Standing::Ended);
+        // A permit nobody issued is not found, not "not in force".
+        let unknown = PermitId::generate();
+        assert_eq!(authority.grant(unknown).await.expect_err("unknown").kind, ErrorKind::NotFound);
+        assert_eq!(authority.standing(unknown).await.expect_err("unknown").kind, ErrorKind::NotFound);
     }
 );

@@ -46,7 +46,7 @@ pub async fn build(
     let work = {
         let (state, id) = (state.clone(), id);
         Box::pin(async move {
-            let manifest = crate::processing::extract(&state, &id, who.actor).await?;
+            let manifest = state.processing().extract(id, who.actor).await?;
             Ok(Done {
                 detail: format!(
                     "permit={id} extract={} rows={} bytes={} persons={}",

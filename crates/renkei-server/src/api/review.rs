@@ -327,7 +327,10 @@ pub async fn step(
     if let renkei_review::Stage::Revoked(renkei_review::workflow::Revoked { permit })
     | renkei_review::Stage::Expired(renkei_review::workflow::Expired { permit }) = &app.stage
     {
-        crate::processing::end_if_over(&state, permit, who.actor.clone()).await?;
+        state
+            .processing()
+            .end_if_over(*permit, who.actor.clone())
+            .await?;
     }
     let v = view(&state, app, Role::Operator).await?;
     Ok(AuditDetail::attach(detail, ApiJson(v)))

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use renkei_core::Role;
 use renkei_review::form::{
-    DeliveryType, NamedUser, Organization, OrganizationKind, RequestedData, TableRequest,
+    DeliveryType, NamedUser, Organization, OrganizationKind, RequestedData, TableSelection,
 };
 use renkei_review::{Acting, ApplicationForm, ApplicationId, Step, VoteKind};
 
@@ -193,7 +193,7 @@ fn form_from(fields: &HashMap<String, String>, user: &User) -> Result<Applicatio
                 i + 1
             )));
         };
-        tables.push(TableRequest {
+        tables.push(TableSelection {
             table: table.trim().to_owned(),
             columns: columns
                 .split(',')

@@ -258,7 +258,9 @@ async fn an_expired_permit_is_ended_by_the_sweeper(backend: renkei_store::testin
 
     // Before its expiry, a sweep leaves the permit alone.
     assert!(
-        renkei_server::processing::end_permits_over(&app.state)
+        app.state
+            .processing()
+            .end_permits_over(sweeper())
             .await
             .expect("sweep")
             .is_empty()
@@ -274,7 +276,10 @@ async fn an_expired_permit_is_ended_by_the_sweeper(backend: renkei_store::testin
     // A day after it, the sweep ends it.
     let expiry = Timestamp::parse_rfc3339("2030-04-01T00:00:00Z").expect("time");
     clock.advance_micros(expiry.unix_micros() - clock.now().unix_micros());
-    let ended = renkei_server::processing::end_permits_over(&app.state)
+    let ended = app
+        .state
+        .processing()
+        .end_permits_over(sweeper())
         .await
         .expect("sweep");
     assert_eq!(
@@ -326,7 +331,9 @@ async fn an_expired_permit_is_ended_by_the_sweeper(backend: renkei_store::testin
     );
     // Ended once: a later sweep finds nothing and logs nothing.
     assert!(
-        renkei_server::processing::end_permits_over(&app.state)
+        app.state
+            .processing()
+            .end_permits_over(sweeper())
             .await
             .expect("sweep")
             .is_empty()
@@ -346,5 +353,12 @@ mod an_expired_permit_is_ended_by_the_sweeper {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres() {
         super::an_expired_permit_is_ended_by_the_sweeper(TestBackend::Postgres).await;
+    }
+}
+
+/// The actor the platform's sweeper ends permits as.
+fn sweeper() -> renkei_core::Actor {
+    renkei_core::Actor::System {
+        component: "permit-sweeper".to_owned(),
     }
 }

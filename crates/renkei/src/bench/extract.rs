@@ -18,10 +18,12 @@ use std::time::Instant;
 use anyhow::{Context, ensure};
 use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
 use futures::future::BoxFuture;
-use renkei_core::{Actor, AuditEvent, AuditReceipt, AuditSink, LakeTable, PersonKey, SystemClock};
-use renkei_deid::{
-    Delivery, Exclusion, ExtractSpec, Options, PermitGuard, Processing, TableSelection,
+use renkei_core::{
+    Actor, AuditEvent, AuditReceipt, AuditSink, DataUse, ErrorKind, Function, Grant, LakeTable,
+    OptOutRegistry, PermitAuthority, PermitId, PersonKey, ServiceError, ServiceResult, Standing,
+    SystemClock,
 };
+use renkei_deid::{Delivery, Exclusion, Options, Peers, Processing, TableSelection};
 use renkei_store::lake::TableName;
 use renkei_store::{DatabaseConfig, StoreConfig, Stores};
 
@@ -58,11 +60,29 @@ impl AuditSink for NullAudit {
     }
 }
 
+/// Every permit in force and nobody opted out: the bench hands `build`
+/// its grant and exclusion itself.
 struct InForce;
 
-impl PermitGuard for InForce {
-    fn in_force(&self, _: renkei_core::PermitId) -> BoxFuture<'_, Result<(), String>> {
-        Box::pin(async { Ok(()) })
+impl PermitAuthority for InForce {
+    fn grant(&self, permit: PermitId) -> BoxFuture<'_, ServiceResult<Grant>> {
+        Box::pin(async move {
+            Err(ServiceError::new(
+                Function::Review,
+                ErrorKind::NotFound,
+                format!("permit {permit}"),
+            ))
+        })
+    }
+
+    fn standing(&self, _: PermitId) -> BoxFuture<'_, ServiceResult<Standing>> {
+        Box::pin(async { Ok(Standing::InForce) })
+    }
+}
+
+impl OptOutRegistry for InForce {
+    fn exclusion(&self, _: &DataUse) -> BoxFuture<'_, ServiceResult<Exclusion>> {
+        Box::pin(async { Ok(Exclusion::default()) })
     }
 }
 
@@ -150,14 +170,18 @@ pub async fn run(args: ExtractBenchArgs) -> anyhow::Result<()> {
         Arc::new(SystemClock),
         Arc::new(NullAudit),
         Options::default(),
+        Peers {
+            permits: Arc::new(InForce),
+            optouts: Arc::new(InForce),
+        },
     )
     .await?;
     let columns = ["code", "value_number", "effective_at"];
     let mut renkei_s = Vec::new();
     for run in 0..args.runs {
-        let spec = ExtractSpec {
+        let spec = Grant {
             // A new permit per run, so nothing is reused.
-            permit: renkei_core::PermitId::generate(),
+            permit: PermitId::generate(),
             delivery: Delivery::Pseudonymized,
             tables: vec![TableSelection {
                 table: "observation".to_owned(),
@@ -167,7 +191,7 @@ pub async fn run(args: ExtractBenchArgs) -> anyhow::Result<()> {
             period_from: "2000-01-01".to_owned(),
             period_to: "2099-12-31".to_owned(),
             date_shift_days: 0,
-            opt_out_purposes: Vec::new(),
+            data_use: DataUse::default(),
         };
         let t0 = Instant::now();
         let m = processing

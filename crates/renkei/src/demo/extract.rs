@@ -53,7 +53,7 @@ pub(super) async fn step_extract(
         // The opt-outs as the registry states them now, for this use.
         let permit_id = PermitId::parse(id)?;
         let (permit, _) = state.review().permit(&permit_id).await?;
-        let used = renkei_server::processing::data_use(&permit)?;
+        let used = permit.grant().data_use;
         let set = state.optout().exclusion(&used, state.clock().now()).await?;
         let mut out: HashSet<PersonKey> = set.person_keys().into_iter().collect();
         out.extend(

@@ -1,0 +1,114 @@
+//! The contract between review and the functions that act on a permit
+//! (processing, the analysis environment): what a permit in force grants,
+//! and whether it still stands. Review owns the answer; the others ask
+//! through [`PermitAuthority`], in-process or from another operator, and
+//! never read review's store.
+
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+
+use crate::{DataUse, PermitId, ServiceResult};
+
+/// The privacy model an anonymized delivery must meet (匿名加工の基準).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacyTerms {
+    /// k of k-anonymity over the quasi-identifiers.
+    pub k: u32,
+    /// l of distinct l-diversity of the sensitive value, if required.
+    #[serde(default)]
+    pub l: Option<u32>,
+    /// t of t-closeness of the sensitive value, if required.
+    #[serde(default)]
+    pub t: Option<f64>,
+    /// The largest share of persons that may be suppressed.
+    pub max_suppression: f64,
+}
+
+impl Default for PrivacyTerms {
+    fn default() -> Self {
+        Self {
+            k: 5,
+            l: None,
+            t: None,
+            max_suppression: 0.05,
+        }
+    }
+}
+
+/// One table of the lake and the columns of it asked for or granted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableSelection {
+    /// A lake table (`condition`, `observation` …).
+    pub table: String,
+    /// Its columns (`person_key` stands for the pseudonym, which every
+    /// table carries anyway).
+    pub columns: Vec<String>,
+}
+
+/// How the data of a permit is delivered.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Delivery {
+    /// 仮名加工医療情報: pseudonymized tables, only inside the analysis
+    /// environment. Statistics-only permits get these too, since their
+    /// outputs leave only through disclosure control.
+    Pseudonymized,
+    /// 匿名加工医療情報: one anonymized table per person, with the
+    /// privacy model's guarantees and a risk report.
+    Anonymized(PrivacyTerms),
+}
+
+/// What a permit in force grants the functions that act on it: everything
+/// processing needs to build its extract, and nothing about the applicant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Grant {
+    /// The permit.
+    pub permit: PermitId,
+    /// How the data is delivered.
+    pub delivery: Delivery,
+    /// Tables and columns.
+    pub tables: Vec<TableSelection>,
+    /// The cohort: persons with a diagnosis whose ICD-10 code starts with
+    /// one of these. Empty means everyone.
+    pub cohort_icd10: Vec<String>,
+    /// First day of the period (`YYYY-MM-DD`, Japan time), inclusive.
+    pub period_from: String,
+    /// Last day of the period (`YYYY-MM-DD`, Japan time), inclusive.
+    pub period_to: String,
+    /// Dates are shifted by a per-person offset of up to this many days
+    /// either way; 0 leaves them.
+    pub date_shift_days: u16,
+    /// The use the permit makes, in the opt-out registry's terms: which
+    /// opt-outs keep a person out of its extracts.
+    pub data_use: DataUse,
+}
+
+/// Where a permit stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Standing {
+    /// In force: its data may be built and used.
+    InForce,
+    /// Suspended: nothing may be built or used, but it may be reinstated,
+    /// so what was built is kept.
+    Suspended,
+    /// Revoked or past its term, for good: what was built for it must be
+    /// destroyed.
+    Ended,
+}
+
+/// Review's answers about permits, as the functions acting on them ask.
+pub trait PermitAuthority: Send + Sync {
+    /// What `permit` grants while it is in force. A permit that is not in
+    /// force is refused with [`crate::ErrorKind::NotPermitted`], naming why;
+    /// an unknown one with [`crate::ErrorKind::NotFound`].
+    fn grant(&self, permit: PermitId) -> BoxFuture<'_, ServiceResult<Grant>>;
+
+    /// Where `permit` stands now. Asked again and again (before an extract
+    /// starts, after each table, just before it becomes visible, and by
+    /// the sweeper that ends what expired), so a permit revoked meanwhile
+    /// stops the work.
+    fn standing(&self, permit: PermitId) -> BoxFuture<'_, ServiceResult<Standing>>;
+}

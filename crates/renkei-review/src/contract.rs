@@ -1,0 +1,57 @@
+//! The permit contract as review serves it: the functions that act on a
+//! permit ask what it grants and where it stands through
+//! [`renkei_core::PermitAuthority`], never through review's own types, so
+//! they can be answered from another operator.
+
+use futures::future::BoxFuture;
+use renkei_core::{DataUse, Delivery, Grant, PermitAuthority, PermitId, ServiceResult, Standing};
+
+use crate::form::DeliveryType;
+use crate::{Permit, PermitStatus, Review};
+
+impl Permit {
+    /// What this permit grants the functions that act on it.
+    pub fn grant(&self) -> Grant {
+        let delivery = match self.delivery {
+            DeliveryType::AnonymizedDataset => {
+                Delivery::Anonymized(self.privacy.clone().unwrap_or_default())
+            }
+            // Statistics-only permits get pseudonymized tables too: their
+            // outputs leave only through disclosure control.
+            DeliveryType::PseudonymizedInEnvironment | DeliveryType::StatisticsOnly => {
+                Delivery::Pseudonymized
+            }
+        };
+        Grant {
+            permit: self.id,
+            delivery,
+            tables: self.tables.clone(),
+            cohort_icd10: self.rows.cohort_icd10.clone(),
+            period_from: self.rows.period_from.clone(),
+            period_to: self.rows.period_to.clone(),
+            date_shift_days: self.date_shift_days,
+            data_use: DataUse::of(self.opt_out_purposes.iter().cloned()),
+        }
+    }
+}
+
+impl PermitStatus {
+    /// The status as the functions acting on a permit need it.
+    pub fn standing(self) -> Standing {
+        match self {
+            PermitStatus::Active => Standing::InForce,
+            PermitStatus::Suspended => Standing::Suspended,
+            PermitStatus::Revoked | PermitStatus::Expired => Standing::Ended,
+        }
+    }
+}
+
+impl PermitAuthority for Review {
+    fn grant(&self, permit: PermitId) -> BoxFuture<'_, ServiceResult<Grant>> {
+        Box::pin(async move { Ok(self.permit_in_force(&permit).await?.grant()) })
+    }
+
+    fn standing(&self, permit: PermitId) -> BoxFuture<'_, ServiceResult<Standing>> {
+        Box::pin(async move { Ok(self.permit(&permit).await?.1.standing()) })
+    }
+}
