@@ -106,6 +106,7 @@ pub struct Environment {
     pub(crate) db: Db,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) audit: Arc<dyn AuditSink>,
+    pub(crate) peers: crate::Peers,
     /// Output checks running at once in this process: one, so that a
     /// large table takes one core of the blocking pool, never all of them.
     pub(crate) checks: Arc<tokio::sync::Semaphore>,
@@ -134,12 +135,14 @@ impl Environment {
         stores: &Stores,
         clock: Arc<dyn Clock>,
         audit: Arc<dyn AuditSink>,
+        peers: crate::Peers,
     ) -> Result<Self> {
         let db = stores.database(DB, &migrations()).await?;
         Ok(Self {
             db,
             clock,
             audit,
+            peers,
             checks: Arc::new(tokio::sync::Semaphore::new(1)),
             proposing: Arc::default(),
             pools: std::sync::Mutex::default(),

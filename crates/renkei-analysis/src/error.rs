@@ -59,6 +59,12 @@ pub enum Error {
     /// Something named does not exist.
     #[error("{0} not found")]
     NotFound(String),
+    /// The user is not named on the permit whose workspace they asked for.
+    #[error("{0}")]
+    NotNamed(String),
+    /// Another function (review, processing) failed to answer.
+    #[error(transparent)]
+    Peer(#[from] renkei_core::ServiceError),
 }
 
 /// The analysis environment's results.

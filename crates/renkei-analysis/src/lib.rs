@@ -11,16 +11,21 @@
 //!
 //! **Never:** depends on `renkei-identity` (or any other function crate),
 //! reads anything but its permit's extract, or releases an unchecked output.
+//! It learns of permits and extracts only through the contracts of
+//! `renkei-core` ([`renkei_core::PermitAuthority`],
+//! [`renkei_core::ExtractCatalog`]), handed to it as [`Peers`].
 #![warn(missing_docs)]
 
 pub mod cluster;
 pub mod disclosure;
 mod environment;
 mod error;
+mod peers;
 pub mod release;
 pub mod workspace;
 
 pub use environment::{Environment, HistoryEntry, SavedQuery};
 pub use error::{Error, Result};
+pub use peers::Peers;
 pub use release::{Check, CheckedCell, Output, OutputId, OutputRequest, OutputStatus};
 pub use workspace::{Engine, ExtractTable, Limits, QueryResult, Workspace};

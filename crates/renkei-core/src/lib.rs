@@ -4,7 +4,7 @@
 //! **Owns:** id newtypes ([`UserId`], [`OrgId`], [`PersonKey`],
 //! [`ProviderCode`]), the identity contract ([`IdentityResolver`],
 //! [`IdentifyingAttributes`]), the permit contract ([`PermitAuthority`],
-//! [`Grant`]), the opt-out contract ([`OptOutRegistry`], [`Exclusion`],
+//! [`Grant`], [`ExtractCatalog`]), the opt-out contract ([`OptOutRegistry`], [`Exclusion`],
 //! [`DataUse`]), the one error a function answers another with
 //! ([`ServiceError`]), [`Role`], [`Function`] and
 //! [`OperatingModel`], [`Timestamp`] and [`Clock`], the audit event that every
@@ -50,7 +50,10 @@ pub use lake::{
     lineage as lake_lineage_columns, person_key_map_schema, record_key_map_schema,
     superseded_schema,
 };
-pub use permit::{Delivery, Grant, PermitAuthority, PrivacyTerms, Standing, TableSelection};
+pub use permit::{
+    Delivery, ExtractCatalog, ExtractFile, ExtractListing, Grant, PermitAuthority, PrivacyTerms,
+    Standing, TableSelection, WorkspaceResources,
+};
 pub use prefecture::Prefecture;
 pub use purpose::{DataCategory, DataUse, Purpose};
 pub use role::Role;

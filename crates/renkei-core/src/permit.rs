@@ -1,8 +1,8 @@
-//! The contract between review and the functions that act on a permit
-//! (processing, the analysis environment): what a permit in force grants,
-//! and whether it still stands. Review owns the answer; the others ask
-//! through [`PermitAuthority`], in-process or from another operator, and
-//! never read review's store.
+//! The contracts between the functions that act on a permit: review says
+//! what a permit in force grants and whether it still stands
+//! ([`PermitAuthority`]); processing says which extract of it is current
+//! ([`ExtractCatalog`]). The others ask through these, in-process or from
+//! another operator, and never read review's or processing's store.
 
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
@@ -47,6 +47,18 @@ pub struct TableSelection {
     pub columns: Vec<String>,
 }
 
+/// The analysis workspace a permit grants.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceResources {
+    /// CPU cores.
+    pub cpus: u32,
+    /// Memory, GiB.
+    pub memory_gib: u32,
+    /// Storage, GiB.
+    pub storage_gib: u32,
+}
+
 /// How the data of a permit is delivered.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -83,6 +95,10 @@ pub struct Grant {
     /// The use the permit makes, in the opt-out registry's terms: which
     /// opt-outs keep a person out of its extracts.
     pub data_use: DataUse,
+    /// The named users' accounts: who may open its workspace.
+    pub users: Vec<String>,
+    /// The workspace it grants them.
+    pub workspace: WorkspaceResources,
 }
 
 /// Where a permit stands.
@@ -111,4 +127,32 @@ pub trait PermitAuthority: Send + Sync {
     /// the sweeper that ends what expired), so a permit revoked meanwhile
     /// stops the work.
     fn standing(&self, permit: PermitId) -> BoxFuture<'_, ServiceResult<Standing>>;
+}
+
+/// One file of an extract, as the analysis environment registers it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtractFile {
+    /// The table's name in the workspace (the lake table's, or
+    /// `anonymized`).
+    pub table: String,
+    /// Its path in the extract store.
+    pub file: String,
+}
+
+/// The current extract of a permit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtractListing {
+    /// The extract's id.
+    pub extract: String,
+    /// Its permit.
+    pub permit: PermitId,
+    /// Its files.
+    pub tables: Vec<ExtractFile>,
+}
+
+/// Processing's answers about extracts, as the analysis environment asks.
+pub trait ExtractCatalog: Send + Sync {
+    /// The current (latest open) extract of `permit`; `None` when none was
+    /// built yet, or the permit ended and its extracts were closed.
+    fn latest(&self, permit: PermitId) -> BoxFuture<'_, ServiceResult<Option<ExtractListing>>>;
 }

@@ -55,3 +55,39 @@ pub enum Error {
 
 /// Processing's results.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The kind of failure, as another function sees it.
+    pub fn kind(&self) -> renkei_core::ErrorKind {
+        use renkei_core::ErrorKind as K;
+        match self {
+            Error::Invalid(_) => K::Invalid,
+            Error::NotFound(_) => K::NotFound,
+            Error::KeyDestroyed(_) => K::Conflict,
+            Error::NotInForce { .. } => K::NotPermitted,
+            Error::Peer(e) => e.kind,
+            Error::Audit(_) => K::Unavailable,
+            Error::Store(_)
+            | Error::Database(_)
+            | Error::Engine(_)
+            | Error::Arrow(_)
+            | Error::Parquet(_)
+            | Error::ObjectStore(_)
+            | Error::Corrupt(_) => K::Internal,
+        }
+    }
+}
+
+impl From<Error> for renkei_core::ServiceError {
+    fn from(e: Error) -> Self {
+        match e {
+            // Said by another function: passed on as it said it.
+            Error::Peer(e) => e,
+            e => renkei_core::ServiceError::new(
+                renkei_core::Function::Processing,
+                e.kind(),
+                e.to_string(),
+            ),
+        }
+    }
+}

@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 pub mod anonymize;
+mod contract;
 mod error;
 pub mod extract;
 mod keys;

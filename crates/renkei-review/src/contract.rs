@@ -31,6 +31,8 @@ impl Permit {
             period_to: self.rows.period_to.clone(),
             date_shift_days: self.date_shift_days,
             data_use: DataUse::of(self.opt_out_purposes.iter().cloned()),
+            users: self.users.clone(),
+            workspace: self.resources.clone(),
         }
     }
 }

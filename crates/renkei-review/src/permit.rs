@@ -2,7 +2,7 @@
 //! Processing and the analysis environment obey the permit and nothing
 //! else, and ask [`crate::Review::permit_in_force`] each time.
 
-pub use renkei_core::PrivacyTerms;
+pub use renkei_core::{PrivacyTerms, WorkspaceResources};
 use renkei_core::{Purpose, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -19,18 +19,6 @@ pub enum FeeClass {
     Public,
     /// Commercial use.
     Commercial,
-}
-
-/// The analysis workspace a permit grants.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WorkspaceResources {
-    /// CPU cores.
-    pub cpus: u32,
-    /// Memory, GiB.
-    pub memory_gib: u32,
-    /// Storage, GiB.
-    pub storage_gib: u32,
 }
 
 /// Which rows: the cohort and the period.

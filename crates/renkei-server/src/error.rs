@@ -138,6 +138,8 @@ impl From<renkei_analysis::Error> for Error {
             A::TimedOut { .. } => Error::Conflict(e.to_string()),
             A::Busy(message) => Error::Unavailable(message),
             A::NotFound(what) => Error::NotFound(what),
+            A::NotNamed(message) => Error::Forbidden(message),
+            A::Peer(e) => e.into(),
             A::Audit(cause) => Error::audit(cause),
             A::Unavailable(cause) => {
                 // The cause names internal addresses: logged, not answered.

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use renkei_analysis::Environment;
+use renkei_analysis::{Environment, Peers as AnalysisPeers};
 use renkei_audit::AuditLog;
 use renkei_collect::{Intake, IntakeConfig};
 use renkei_core::Clock;
@@ -38,7 +38,7 @@ pub(crate) struct Inner {
     optout: Registry,
     identification: Arc<dyn PatientIdentification>,
     review: Review,
-    processing: Processing,
+    processing: Arc<Processing>,
     /// Long work started by requests (extract builds, relinks).
     jobs: crate::jobs::Jobs,
     analysis: Environment,
@@ -121,7 +121,18 @@ impl AppState {
             },
         )
         .await?;
-        let analysis = Environment::open(&stores, clock.clone(), Arc::new(audit.clone())).await?;
+        let processing = Arc::new(processing);
+        let analysis = Environment::open(
+            &stores,
+            clock.clone(),
+            Arc::new(audit.clone()),
+            AnalysisPeers {
+                permits: Arc::new(review.clone()),
+                extracts: processing.clone(),
+                extract_store: processing.extract_store(),
+            },
+        )
+        .await?;
         let jobs = crate::jobs::Jobs::open(
             accounts.db().clone(),
             clock.clone(),

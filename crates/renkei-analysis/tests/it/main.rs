@@ -16,6 +16,7 @@ use renkei_core::{Actor, AuditEvent, AuditReceipt, AuditSink, SystemClock};
 use renkei_store::test_on_both_backends;
 
 mod cluster;
+mod peers;
 
 #[derive(Default)]
 struct Audit(Mutex<Vec<AuditEvent>>);
@@ -220,6 +221,7 @@ async fn a_permits_queries_share_one_memory_pool() {
         &t_stores.stores,
         Arc::new(SystemClock),
         Arc::new(Audit::default()),
+        peers::none(),
     )
     .await
     .expect("environment");
@@ -263,7 +265,7 @@ async fn a_query_whose_caller_goes_away_is_stopped_and_recorded(ts) {
         Arc::new(LocalFileSystem::new_with_prefix(dir.path()).expect("store"));
     let t = table(&store, "p", "condition", 3000).await;
     let env = Arc::new(
-        Environment::open(&ts.stores, Arc::new(SystemClock), Arc::new(Audit::default()))
+        Environment::open(&ts.stores, Arc::new(SystemClock), Arc::new(Audit::default()), peers::none())
             .await
             .expect("environment"),
     );
@@ -344,7 +346,7 @@ test_on_both_backends! {
     async fn every_query_is_audited_first_and_kept_in_the_history(t) {
         let s = setup().await;
         let audit = Arc::new(Audit::default());
-        let env = Environment::open(&t.stores, Arc::new(SystemClock), audit.clone()).await.expect("environment");
+        let env = Environment::open(&t.stores, Arc::new(SystemClock), audit.clone(), peers::none()).await.expect("environment");
         let actor = Actor::System { component: "test".to_owned() };
         let (id, ok) = env.run(&s.a, "researcher", actor.clone(), "SELECT count(*) FROM condition").await.expect("run");
         assert_eq!(count(&ok.expect("result")), 300);

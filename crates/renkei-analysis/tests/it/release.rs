@@ -9,6 +9,7 @@ use renkei_analysis::disclosure::{DataKind, Published, Rules};
 use renkei_analysis::release::{Dimension, PrivacyRequest};
 use renkei_analysis::{Output, OutputRequest, OutputStatus};
 
+use super::peers;
 use super::*;
 
 /// Who is in the cohort: (sex, icd10, persons, cost of each).
@@ -184,7 +185,7 @@ test_on_both_backends! {
     async fn an_output_is_computed_from_the_data_checked_and_released_by_a_reviewer(t) {
         let (_dir, ws) = cohort_workspace(0).await;
         let audit = Arc::new(Audit::default());
-        let env = Environment::open(&t.stores, Arc::new(SystemClock), audit.clone()).await.expect("environment");
+        let env = Environment::open(&t.stores, Arc::new(SystemClock), audit.clone(), peers::none()).await.expect("environment");
         let rules = Rules::default();
         let o = env.propose(&ws, "researcher", actor(), by_sex_and_code("Diabetes and hypertension by sex"), &rules).await.expect("propose");
         assert_eq!(o.status, OutputStatus::Pending);
@@ -234,7 +235,7 @@ test_on_both_backends! {
 test_on_both_backends! {
     async fn a_release_is_checked_again_against_releases_made_meanwhile(t) {
         let (_dir, ws) = cohort_workspace(0).await;
-        let env = Environment::open(&t.stores, Arc::new(SystemClock), Arc::new(Audit::default())).await.expect("environment");
+        let env = Environment::open(&t.stores, Arc::new(SystemClock), Arc::new(Audit::default()), peers::none()).await.expect("environment");
         let rules = Rules::default();
         // Two requests pending together; the second leaves out three women.
         let (all, fewer) = all_and_fewer(&env, &ws, &rules).await;
@@ -252,7 +253,7 @@ test_on_both_backends! {
     async fn decisions_at_once_take_turns_and_log_only_what_was_done(t) {
         let (_dir, ws) = cohort_workspace(0).await;
         let audit = Arc::new(Audit::default());
-        let env = Environment::open(&t.stores, Arc::new(SystemClock), audit.clone()).await.expect("environment");
+        let env = Environment::open(&t.stores, Arc::new(SystemClock), audit.clone(), peers::none()).await.expect("environment");
         let rules = Rules::default();
         // Two reviewers release two outputs of one permit at the same time:
         // whichever goes second is checked against the first.
@@ -285,7 +286,7 @@ test_on_both_backends! {
     async fn a_noisy_release_spends_the_permits_budget_and_suppresses_nothing(t) {
         let (_dir, ws) = cohort_workspace(0).await;
         let audit = Arc::new(Audit::default());
-        let env = Environment::open(&t.stores, Arc::new(SystemClock), audit.clone()).await.expect("environment");
+        let env = Environment::open(&t.stores, Arc::new(SystemClock), audit.clone(), peers::none()).await.expect("environment");
         let eps = |s: &str| Epsilon::parse(s).expect("epsilon");
         let noisy = |title: &str, epsilon: &str| OutputRequest {
             privacy: Some(PrivacyRequest {
@@ -353,7 +354,7 @@ test_on_both_backends! {
 test_on_both_backends! {
     async fn refused_outputs_never_leave(t) {
         let (_dir, ws) = cohort_workspace(0).await;
-        let env = Environment::open(&t.stores, Arc::new(SystemClock), Arc::new(Audit::default())).await.expect("environment");
+        let env = Environment::open(&t.stores, Arc::new(SystemClock), Arc::new(Audit::default()), peers::none()).await.expect("environment");
         let rules = Rules::default();
         let o = env.propose(&ws, "researcher", actor(), by_sex_and_code("Refused"), &rules).await.expect("propose");
         let refused = env.decide(o.id, "reviewer", actor(), false, "Not the permit's purpose.", &rules).await.expect("refuse");
@@ -367,7 +368,7 @@ test_on_both_backends! {
 test_on_both_backends! {
     async fn requests_that_cannot_be_made_into_a_safe_table_are_refused_with_the_reason(t) {
         let (_dir, ws) = cohort_workspace(5).await;
-        let env = Environment::open(&t.stores, Arc::new(SystemClock), Arc::new(Audit::default())).await.expect("environment");
+        let env = Environment::open(&t.stores, Arc::new(SystemClock), Arc::new(Audit::default()), peers::none()).await.expect("environment");
         let rules = Rules::default();
         // Five persons have two conditions: each still counts once, under
         // their first, and the check says so.
@@ -406,7 +407,7 @@ test_on_both_backends! {
         // or as the same pseudonym repeated) to lift small cells over the
         // minimum. Only the extract's own pseudonyms count, each once.
         let (_dir, ws) = cohort_workspace(0).await;
-        let env = Environment::open(&t.stores, Arc::new(SystemClock), Arc::new(Audit::default())).await.expect("environment");
+        let env = Environment::open(&t.stores, Arc::new(SystemClock), Arc::new(Audit::default()), peers::none()).await.expect("environment");
         let rules = Rules::default();
         let tens = "(VALUES (1), (2), (3), (4), (5), (6), (7), (8), (9), (10)) AS ten(n)";
         // Made-up pseudonyms are nobody.
@@ -431,7 +432,7 @@ test_on_both_backends! {
         // the labels would be public. Labels shared by fewer persons than
         // the minimum become その他.
         let (_dir, ws) = cohort_workspace(0).await;
-        let env = Environment::open(&t.stores, Arc::new(SystemClock), Arc::new(Audit::default())).await.expect("environment");
+        let env = Environment::open(&t.stores, Arc::new(SystemClock), Arc::new(Audit::default()), peers::none()).await.expect("environment");
         let rules = Rules::default();
         let mut r = by_sex_and_code("Records as labels");
         r.dimensions = dims(&["detail", "sex"]);
@@ -450,7 +451,7 @@ test_on_both_backends! {
         // noise calibrated to one person is drowned. The true counts the
         // noise is added to are those of distinct extract persons.
         let (_dir, ws) = cohort_workspace(0).await;
-        let env = Environment::open(&t.stores, Arc::new(SystemClock), Arc::new(Audit::default())).await.expect("environment");
+        let env = Environment::open(&t.stores, Arc::new(SystemClock), Arc::new(Audit::default()), peers::none()).await.expect("environment");
         let rules = Rules { dp_budget: Some(Epsilon::parse("1.0").expect("ε")), ..Rules::default() };
         let thousand = "SELECT c.pseudonym FROM cohort AS c CROSS JOIN cohort AS a CROSS JOIN (VALUES (1), (2), (3), (4), (5), (6), (7), (8), (9), (10), (11), (12), (13), (14)) AS k(n)";
         let mut r = by_sex("Duplicated", thousand);
@@ -470,7 +471,7 @@ test_on_both_backends! {
         // woman under another table and dimension; compared by names the
         // second is new, compared by persons it differs by one.
         let (_dir, ws) = cohort_workspace(0).await;
-        let env = Environment::open(&t.stores, Arc::new(SystemClock), Arc::new(Audit::default())).await.expect("environment");
+        let env = Environment::open(&t.stores, Arc::new(SystemClock), Arc::new(Audit::default()), peers::none()).await.expect("environment");
         let rules = Rules::default();
         let first = env.propose(&ws, "researcher", actor(), by_sex("By sex", "SELECT pseudonym FROM cohort"), &rules).await.expect("first");
         env.decide(first.id, "reviewer", actor(), true, "ok", &rules).await.expect("released");
@@ -488,7 +489,7 @@ test_on_both_backends! {
 test_on_both_backends! {
     async fn a_sum_dominated_by_one_person_is_suppressed(t) {
         let (_dir, ws) = cohort_workspace(0).await;
-        let env = Environment::open(&t.stores, Arc::new(SystemClock), Arc::new(Audit::default())).await.expect("environment");
+        let env = Environment::open(&t.stores, Arc::new(SystemClock), Arc::new(Audit::default()), peers::none()).await.expect("environment");
         let rules = Rules::default();
         let o = env
             .propose(&ws, "researcher", actor(), OutputRequest {

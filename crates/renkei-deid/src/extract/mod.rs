@@ -558,8 +558,19 @@ fn extract_dir(permit: PermitId, id: &str) -> ObjectPath {
 
 /// The extract's id: a digest of everything that decides its content.
 fn extract_id(spec: &Grant, lake_version: u64, exclusion: &Exclusion) -> Result<String> {
+    // Only what decides the content: who may open the workspace, or how
+    // large it is, does not make another extract.
+    let content = (
+        spec.permit,
+        &spec.delivery,
+        &spec.tables,
+        &spec.cohort_icd10,
+        (&spec.period_from, &spec.period_to),
+        spec.date_shift_days,
+        &spec.data_use,
+    );
     let mut h = Sha256::new();
-    h.update(serde_json::to_vec(spec).map_err(|e| Error::Corrupt(format!("spec: {e}")))?);
+    h.update(serde_json::to_vec(&content).map_err(|e| Error::Corrupt(format!("spec: {e}")))?);
     h.update(lake_version.to_le_bytes());
     h.update(exclusion.registry_version.to_le_bytes());
     let mut out: Vec<&PersonKey> = exclusion.persons.iter().collect();

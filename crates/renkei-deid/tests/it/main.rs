@@ -11,7 +11,7 @@ use fixture::*;
 use futures::future::BoxFuture;
 use renkei_core::{
     DataUse, Grant, PermitAuthority, PermitId, PersonKey, Purpose, RecordId, ServiceResult,
-    Standing,
+    Standing, WorkspaceResources,
 };
 use renkei_deid::{Delivery, Error, Exclusion, Processing, TableSelection};
 use renkei_store::test_on_both_backends;
@@ -32,6 +32,12 @@ fn spec(permit: &str, tables: &[(&str, &[&str])]) -> Grant {
         period_to: "2024-12-31".to_owned(),
         date_shift_days: 0,
         data_use: DataUse::of([Purpose::Commercial]),
+        users: vec!["researcher".to_owned()],
+        workspace: WorkspaceResources {
+            cpus: 1,
+            memory_gib: 1,
+            storage_gib: 1,
+        },
     }
 }
 

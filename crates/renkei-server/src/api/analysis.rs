@@ -105,7 +105,7 @@ pub async fn history(
 ) -> Result<ApiJson<Vec<HistoryEntry>>> {
     let who = acting(&principal)?;
     let (opened, _) = crate::workspaces::open(&state, &permit, &who.username).await?;
-    let permit = opened.id;
+    let permit = opened.permit;
     Ok(ApiJson(state.analysis().history(permit, 200).await?))
 }
 
@@ -132,7 +132,7 @@ pub async fn save(
 ) -> Result<Response> {
     let who = acting(&principal)?;
     let (opened, _) = crate::workspaces::open(&state, &permit, &who.username).await?;
-    let permit = opened.id;
+    let permit = opened.permit;
     let saved = state
         .analysis()
         .save(permit, &who.username, &body.name, &body.sql)
@@ -152,7 +152,7 @@ pub async fn saved(
 ) -> Result<ApiJson<Vec<SavedQuery>>> {
     let who = acting(&principal)?;
     let (opened, _) = crate::workspaces::open(&state, &permit, &who.username).await?;
-    let permit = opened.id;
+    let permit = opened.permit;
     Ok(ApiJson(state.analysis().saved(permit).await?))
 }
 
@@ -206,7 +206,7 @@ pub async fn outputs(
 ) -> Result<ApiJson<Vec<Output>>> {
     let who = acting(&principal)?;
     let (opened, _) = crate::workspaces::open(&state, &permit, &who.username).await?;
-    let permit = opened.id;
+    let permit = opened.permit;
     Ok(ApiJson(state.analysis().outputs(permit).await?))
 }
 

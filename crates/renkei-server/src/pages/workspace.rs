@@ -13,8 +13,8 @@ use axum::extract::{Form, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use renkei_analysis::{Output, OutputRequest, OutputStatus, QueryResult, Workspace};
-use renkei_core::Role;
-use renkei_review::{Permit, PermitStatus};
+use renkei_core::{Grant, Role};
+use renkei_review::PermitStatus;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -116,7 +116,7 @@ pub async fn show(
 ) -> Result<Response, Error> {
     let (user, csrf) = session(&principal)?;
     let (p, ws) = crate::workspaces::open(&state, &permit, &user.username).await?;
-    let saved = state.analysis().saved(p.id).await?;
+    let saved = state.analysis().saved(p.permit).await?;
     let sql = q
         .saved
         .as_deref()
@@ -176,7 +176,7 @@ pub async fn save(
     let saved = state
         .analysis()
         .save(
-            opened.id,
+            opened.permit,
             &user.username,
             field(&fields, "name"),
             field(&fields, "sql"),
@@ -300,13 +300,15 @@ async fn render(
     lang: PageLang,
     user: &User,
     csrf: &str,
-    permit: &Permit,
+    grant: &Grant,
     ws: &Workspace,
     sql: &str,
     output_refused: Option<String>,
     answer: Answer,
 ) -> Result<Response, Error> {
     let l = lang.lang;
+    // The grant says what the workspace may do; the title is for people.
+    let (permit, _) = state.review().permit(&grant.permit).await?;
     let id = permit.id.to_string();
     let analysis = state.analysis();
     let saved = analysis.saved(permit.id).await?;

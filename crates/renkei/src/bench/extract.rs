@@ -21,7 +21,7 @@ use futures::future::BoxFuture;
 use renkei_core::{
     Actor, AuditEvent, AuditReceipt, AuditSink, DataUse, ErrorKind, Function, Grant, LakeTable,
     OptOutRegistry, PermitAuthority, PermitId, PersonKey, ServiceError, ServiceResult, Standing,
-    SystemClock,
+    SystemClock, WorkspaceResources,
 };
 use renkei_deid::{Delivery, Exclusion, Options, Peers, Processing, TableSelection};
 use renkei_store::lake::TableName;
@@ -192,6 +192,12 @@ pub async fn run(args: ExtractBenchArgs) -> anyhow::Result<()> {
             period_to: "2099-12-31".to_owned(),
             date_shift_days: 0,
             data_use: DataUse::default(),
+            users: Vec::new(),
+            workspace: WorkspaceResources {
+                cpus: 1,
+                memory_gib: 1,
+                storage_gib: 1,
+            },
         };
         let t0 = Instant::now();
         let m = processing
