@@ -4,7 +4,9 @@
 //! ([`ExtractCatalog`]). The others ask through these, in-process or from
 //! another operator, and never read review's or processing's store.
 
+use futures::StreamExt as _;
 use futures::future::BoxFuture;
+use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 
 use crate::{DataUse, PermitId, ServiceResult};
@@ -127,6 +129,17 @@ pub trait PermitAuthority: Send + Sync {
     /// the sweeper that ends what expired), so a permit revoked meanwhile
     /// stops the work.
     fn standing(&self, permit: PermitId) -> BoxFuture<'_, ServiceResult<Standing>>;
+
+    /// Permits whose standing may have just changed (suspended, reinstated,
+    /// revoked, superseded), as they change: hints to ask [`Self::standing`]
+    /// again, so that a revoked permit's data is destroyed at once rather
+    /// than at the next sweep. Lossy by design (a follower that falls
+    /// behind or reconnects misses some), so a follower also sweeps; and a
+    /// permit that expires by time changes nothing here. The default is no
+    /// hints at all.
+    fn changes(&self) -> BoxStream<'static, PermitId> {
+        futures::stream::empty().boxed()
+    }
 }
 
 /// One file of an extract, as the analysis environment registers it.

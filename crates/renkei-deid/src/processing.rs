@@ -300,6 +300,20 @@ impl Processing {
         Ok(false)
     }
 
+    /// Follows review's hints of permits whose standing changed, ending
+    /// each that has ended (its key and extracts) as soon as it is revoked
+    /// or superseded. Runs until the hints end; the sweep
+    /// ([`Self::end_permits_over`]) catches whatever a hint missed.
+    pub async fn follow_permits(&self, actor: Actor) {
+        use futures::StreamExt as _;
+        let mut changes = self.peers.permits.changes();
+        while let Some(permit) = changes.next().await {
+            if let Err(e) = self.end_if_over(permit, actor.clone()).await {
+                tracing::error!(permit = %permit, error = %e, "cannot end a permit; the sweep retries");
+            }
+        }
+    }
+
     /// Ends every permit processing still holds data of that review says
     /// has ended: expired by time (which nothing else notices) or revoked.
     /// Returns the permits ended. Each is audited as

@@ -3,7 +3,9 @@
 //! [`renkei_core::PermitAuthority`], never through review's own types, so
 //! they can be answered from another operator.
 
+use futures::StreamExt as _;
 use futures::future::BoxFuture;
+use futures::stream::BoxStream;
 use renkei_core::{DataUse, Delivery, Grant, PermitAuthority, PermitId, ServiceResult, Standing};
 
 use crate::form::DeliveryType;
@@ -55,5 +57,20 @@ impl PermitAuthority for Review {
 
     fn standing(&self, permit: PermitId) -> BoxFuture<'_, ServiceResult<Standing>> {
         Box::pin(async move { Ok(self.permit(&permit).await?.1.standing()) })
+    }
+
+    fn changes(&self) -> BoxStream<'static, PermitId> {
+        use tokio::sync::broadcast::error::RecvError;
+        futures::stream::unfold(self.changes.subscribe(), |mut rx| async move {
+            loop {
+                match rx.recv().await {
+                    Ok(permit) => return Some((permit, rx)),
+                    // Hints missed: the follower's sweep finds them.
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return None,
+                }
+            }
+        })
+        .boxed()
     }
 }

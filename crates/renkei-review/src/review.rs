@@ -132,6 +132,9 @@ pub struct Review {
     clock: Arc<dyn Clock>,
     audit: Arc<dyn AuditSink>,
     rules: Arc<ScrutinyRules>,
+    /// Permits whose standing a committed step may have changed, for
+    /// whoever follows them in this process ([`PermitAuthority::changes`]).
+    pub(crate) changes: tokio::sync::broadcast::Sender<PermitId>,
 }
 
 impl std::fmt::Debug for Review {
@@ -163,6 +166,7 @@ impl Review {
             clock,
             audit,
             rules: Arc::new(rules),
+            changes: tokio::sync::broadcast::channel(256).0,
         })
     }
 
@@ -440,6 +444,11 @@ impl Review {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        if let Some(permit) = next.permit() {
+            // A hint, not the record: nobody listening, or a follower that
+            // fell behind, loses nothing that its sweep does not find.
+            let _ = self.changes.send(permit);
+        }
         self.get(&id).await
     }
 

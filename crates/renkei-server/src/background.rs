@@ -1,5 +1,6 @@
-//! The platform's periodic tasks: publishing signed tree heads to the
-//! witness, and ending permits that expired (their keys and extracts). Each task holds the state weakly, so a dropped platform ends its
+//! The platform's background tasks: publishing signed tree heads to the
+//! witness, ending permits that expired (their keys and extracts), and
+//! following review's hints to end a revoked permit's at once. Each task holds the state weakly, so a dropped platform ends its
 //! tasks, and [`AppState::close`] stops them before the audit log closes.
 //!
 //! The schedule is Tokio's clock; what a task does on each tick is a plain
@@ -62,6 +63,15 @@ pub(crate) fn start(state: &AppState) {
             })
         },
     );
+    // A revoked or superseded permit's key and extracts go at once, on
+    // review's hint, rather than at the next sweep.
+    let processing = state.processing_shared();
+    state.tasks().push(tokio::spawn(async move {
+        let follower = renkei_core::Actor::System {
+            component: "permit-follower".to_owned(),
+        };
+        processing.follow_permits(follower).await;
+    }));
     if state.witness().is_some() {
         let secs = state.config().audit.witness_interval_secs.max(1);
         every(state, Duration::from_secs(secs), "witness", |state| {

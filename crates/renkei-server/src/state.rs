@@ -255,6 +255,10 @@ impl AppState {
             .map_err(Into::into)
     }
 
+    /// Processing, shared with a task that outlives one request.
+    pub(crate) fn processing_shared(&self) -> Arc<Processing> {
+        self.inner.processing.clone()
+    }
     pub(crate) fn tasks(&self) -> &crate::background::Tasks {
         &self.inner.tasks
     }

@@ -398,7 +398,10 @@ test_on_both_backends!(
         assert!(grant.data_use.purposes.contains(&Purpose::ForeignOrganization));
         assert_eq!(authority.standing(permit.id).await.expect("standing"), Standing::InForce);
         // Suspended: no grant, said as "not permitted", and reinstatable.
+        // Whoever follows the permit hears of each change as it commits.
+        let mut changes = authority.changes();
         f.review.step(&operator, &app.id, Step::Suspend, "audit finding").await.expect("suspend");
+        assert_eq!(futures::StreamExt::next(&mut changes).await, Some(permit.id));
         let err = authority.grant(permit.id).await.expect_err("suspended");
         assert_eq!(err.kind, ErrorKind::NotPermitted, "{err}");
         assert!(err.message.contains("suspended"), "{err}");
@@ -407,6 +410,8 @@ test_on_both_backends!(
         assert_eq!(authority.standing(permit.id).await.expect("standing"), Standing::InForce);
         // Revoked, and another past its term: ended for good.
         f.review.step(&operator, &app.id, Step::Revoke, "misuse").await.expect("revoke");
+        assert_eq!(futures::StreamExt::next(&mut changes).await, Some(permit.id), "reinstated");
+        assert_eq!(futures::StreamExt::next(&mut changes).await, Some(permit.id), "revoked");
         assert_eq!(authority.standing(permit.id).await.expect("standing"), Standing::Ended);
         assert_eq!(authority.grant(permit.id).await.expect_err("revoked").kind, ErrorKind::NotPermitted);
         let (_, other) = permitted(&f, form("九州大学", "JP", false)).await;

@@ -323,15 +323,6 @@ pub async fn step(
         Ok(app) => app,
         Err(e) => return Ok(AuditDetail::attach(detail, Error::from(e))),
     };
-    // A permit ended for good takes its key and extracts with it, at once.
-    if let renkei_review::Stage::Revoked(renkei_review::workflow::Revoked { permit })
-    | renkei_review::Stage::Expired(renkei_review::workflow::Expired { permit }) = &app.stage
-    {
-        state
-            .processing()
-            .end_if_over(*permit, who.actor.clone())
-            .await?;
-    }
     let v = view(&state, app, Role::Operator).await?;
     Ok(AuditDetail::attach(detail, ApiJson(v)))
 }

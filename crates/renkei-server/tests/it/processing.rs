@@ -189,9 +189,25 @@ app_test!(
         send(&app, Role::Operator, M::POST, &format!("/api/v1/applications/{application}/steps"), json!({"step": "revoke", "reason": "条件違反"}), 200).await;
         let refused = send(&app, Role::Operator, M::POST, &format!("/api/v1/permits/{permit}/extracts"), Value::Null, 409).await;
         assert!(refused["detail"].as_str().unwrap_or_default().contains("revoked"), "{refused}");
-        let listed = send(&app, Role::Operator, M::GET, &format!("/api/v1/permits/{permit}/extracts"), Value::Null, 200).await;
+        // Processing ends it on review's hint, not inside the revoking
+        // request: within moments, bounded here.
+        let mut listed = Value::Null;
+        for _ in 0..100 {
+            listed = send(&app, Role::Operator, M::GET, &format!("/api/v1/permits/{permit}/extracts"), Value::Null, 200).await;
+            if !listed[0]["closed_at"].is_null() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
         assert!(!listed[0]["closed_at"].is_null(), "closed with the permit: {listed}");
         assert!(app.state.processing().latest(PermitId::parse(&permit).expect("permit id")).await.expect("latest").is_none());
+        let ending = app.state.audit().entries(0, app.state.audit().size()).await.expect("entries");
+        assert!(
+            ending.iter().any(|e| e.event.action == "processing.end_permit"
+                && e.event.object == format!("permit={permit}")
+                && matches!(&e.event.actor, renkei_core::Actor::System { component } if component == "permit-follower")),
+            "the ending is audited, by the follower"
+        );
         app.stop().await;
     }
 );
