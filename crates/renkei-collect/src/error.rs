@@ -73,6 +73,9 @@ pub enum Error {
     /// Stored data that cannot be read back.
     #[error("stored collection data is corrupt: {0}")]
     Corrupt(String),
+    /// Another function (identity's merges and splits) failed to answer.
+    #[error(transparent)]
+    Peer(#[from] renkei_core::ServiceError),
     /// The audit log refused the entry of a change, so the change was not
     /// made.
     #[error("the audit log cannot record the submission")]

@@ -168,6 +168,11 @@ impl Intake {
         }
     }
 
+    /// The lake this intake writes.
+    pub(crate) fn lake(&self) -> &Lake {
+        &self.inner.lake
+    }
+
     /// The collection database (for readiness checks and reports).
     pub fn db(&self) -> &Db {
         &self.inner.db

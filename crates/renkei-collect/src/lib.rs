@@ -56,6 +56,7 @@ mod error;
 mod input;
 mod intake;
 mod limits;
+mod person_map;
 mod process;
 mod provider;
 mod quality;
@@ -67,6 +68,7 @@ pub use encoding::Encoding;
 pub use error::{Error, Result};
 pub use intake::{Intake, IntakeConfig};
 pub use limits::{Limit, Limits};
+pub use person_map::Propagated;
 pub use provider::{FacilityKind, Provider};
 pub use quality::LAG_BUCKETS;
 pub use report::{

@@ -4,7 +4,8 @@
 //! **Owns:** id newtypes ([`UserId`], [`OrgId`], [`PersonKey`],
 //! [`ProviderCode`]), the identity contract ([`IdentityResolver`],
 //! [`IdentifyingAttributes`]), the permit contract ([`PermitAuthority`],
-//! [`Grant`], [`ExtractCatalog`]), the opt-out contract ([`OptOutRegistry`], [`Exclusion`],
+//! [`Grant`], [`ExtractCatalog`]), identity's merges and splits
+//! ([`PersonEvents`]), the opt-out contract ([`OptOutRegistry`], [`Exclusion`],
 //! [`DataUse`]), the one error a function answers another with
 //! ([`ServiceError`]), [`Role`], [`Function`] and
 //! [`OperatingModel`], [`Timestamp`] and [`Clock`], the audit event that every
@@ -29,6 +30,7 @@ mod identity;
 mod ids;
 mod lake;
 mod permit;
+mod person_events;
 pub mod prefecture;
 mod purpose;
 mod role;
@@ -54,6 +56,7 @@ pub use permit::{
     Delivery, ExtractCatalog, ExtractFile, ExtractListing, Grant, PermitAuthority, PrivacyTerms,
     Standing, TableSelection, WorkspaceResources,
 };
+pub use person_events::{PersonEvent, PersonEvents};
 pub use prefecture::Prefecture;
 pub use purpose::{DataCategory, DataUse, Purpose};
 pub use role::Role;

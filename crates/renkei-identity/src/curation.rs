@@ -247,6 +247,7 @@ impl PersonIndex {
             .await?;
         self.log(by, "identity.merge", event.object()).await?;
         tx.commit().await?;
+        let _ = self.changes.send(());
         Ok(event)
     }
 
@@ -295,6 +296,7 @@ impl PersonIndex {
         let event = self.split_in(&mut tx, records, &label(by), reason).await?;
         self.log(by, "identity.split", event.object()).await?;
         tx.commit().await?;
+        let _ = self.changes.send(());
         Ok(event)
     }
 
@@ -705,6 +707,9 @@ impl PersonIndex {
         };
         self.log(by, "identity.decide", object).await?;
         tx.commit().await?;
+        if event.is_some() {
+            let _ = self.changes.send(());
+        }
         Ok(event)
     }
 }

@@ -55,3 +55,25 @@ impl From<Error> for renkei_core::Error {
         }
     }
 }
+
+impl Error {
+    /// The kind of failure, as another function sees it.
+    pub fn kind(&self) -> renkei_core::ErrorKind {
+        use renkei_core::ErrorKind as K;
+        match self {
+            Error::Invalid(_) | Error::Linkage(_) => K::Invalid,
+            Error::NotFound(_) | Error::UnknownPerson(_) => K::NotFound,
+            Error::Conflict(_) => K::Conflict,
+            Error::Audit(_) => K::Unavailable,
+            Error::Store(_) | Error::Database(_) | Error::Corrupt(_) | Error::Decrypt { .. } => {
+                K::Internal
+            }
+        }
+    }
+}
+
+impl From<Error> for renkei_core::ServiceError {
+    fn from(e: Error) -> Self {
+        renkei_core::ServiceError::new(renkei_core::Function::Identity, e.kind(), e.to_string())
+    }
+}

@@ -40,6 +40,9 @@ pub struct PersonIndex {
     vault: VaultKey,
     clock: Arc<dyn Clock>,
     audit: Arc<dyn AuditSink>,
+    /// A tick after each committed merge or split, for whoever follows
+    /// them in this process ([`renkei_core::PersonEvents::changes`]).
+    pub(crate) changes: tokio::sync::broadcast::Sender<()>,
 }
 
 impl std::fmt::Debug for PersonIndex {
@@ -72,6 +75,7 @@ impl PersonIndex {
             vault: VaultKey::new(vault_secret),
             clock,
             audit,
+            changes: tokio::sync::broadcast::channel(64).0,
         })
     }
 

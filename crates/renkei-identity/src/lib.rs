@@ -25,6 +25,7 @@
 //! [`PersonIndex::resolve_staged`] and [`PersonIndex::identify`].
 #![warn(missing_docs)]
 
+mod contract;
 pub mod curation;
 mod error;
 mod identify;

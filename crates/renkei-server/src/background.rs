@@ -7,7 +7,7 @@
 //! method on [`AppState`] that tests call directly, so no test waits for a
 //! tick.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
@@ -71,6 +71,12 @@ pub(crate) fn start(state: &AppState) {
             component: "permit-follower".to_owned(),
         };
         processing.follow_permits(follower).await;
+    }));
+    // Identity's merges and splits reach the lake by collection, the lake's
+    // writer, applying them (at start, then on identity's hints).
+    let (intake, identity) = (state.intake().clone(), state.identity().clone());
+    state.tasks().push(tokio::spawn(async move {
+        intake.follow_person_events(Arc::new(identity)).await;
     }));
     if state.witness().is_some() {
         let secs = state.config().audit.witness_interval_secs.max(1);

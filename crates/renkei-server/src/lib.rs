@@ -36,7 +36,6 @@ mod error;
 pub mod jobs;
 pub mod metrics;
 pub mod pages;
-pub mod person_map;
 pub mod policy;
 pub mod processing;
 pub mod routes;

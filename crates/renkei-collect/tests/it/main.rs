@@ -8,6 +8,7 @@ mod audited;
 mod bad_input;
 mod bundles;
 mod jpclins;
+mod person_events;
 mod report;
 mod separation;
 mod versions;

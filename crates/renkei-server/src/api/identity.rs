@@ -100,18 +100,8 @@ pub(crate) async fn decide(
         .await?;
     if let Some(e) = &event {
         detail.push_str(&format!(" event={} to={}", e.id, e.to_person));
-        propagate_events(state).await;
     }
     Ok(event)
-}
-
-/// Appends new merges and splits to the lake's key maps. The event already
-/// stands in identity; a failure here is logged and made good by the next
-/// propagation, which appends everything not yet in the lake.
-pub(crate) async fn propagate_events(state: &AppState) {
-    if let Err(e) = crate::person_map::propagate(state).await {
-        tracing::warn!(error = %e, "merges and splits not yet propagated to the lake");
-    }
 }
 
 /// Which review items to list.
@@ -258,7 +248,6 @@ pub async fn merge(
     .await;
     if let Ok(e) = &result {
         detail.push_str(&format!(" event={}", e.id));
-        propagate_events(&state).await;
     }
     Ok(AuditDetail::attach(
         detail,
@@ -321,7 +310,6 @@ pub async fn split(
             " from={} to={} event={}",
             e.from_person, e.to_person, e.id
         ));
-        propagate_events(&state).await;
     }
     Ok(AuditDetail::attach(
         detail,
@@ -356,9 +344,6 @@ pub async fn relink(
                 .identity()
                 .probabilistic_pass(&renkei_identity::linkage::Settings::default(), &actor)
                 .await?;
-            if report.merged > 0 {
-                propagate_events(&state).await;
-            }
             Ok(crate::jobs::Done {
                 detail: format!("merged={} queued={}", report.merged, report.queued),
                 result: serde_json::to_value(&report)

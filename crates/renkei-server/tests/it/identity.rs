@@ -210,9 +210,11 @@ app_test!(
         let twice = problem(operator_post(&app, "/api/v1/identity/merges", merge(&namesake, &hanako, "again")).await, 409).await;
         assert!(twice["detail"].as_str().unwrap_or("").contains("was merged into"), "{twice}");
         // The merge reached the lake: person_key_map maps the old key.
+        // Collection applies it on identity's hint, not inside the merging
+        // request: within moments, bounded here.
         let lake = app.state.stores().lake().expect("lake");
         let table = renkei_store::lake::TableName::parse(renkei_core::PERSON_KEY_MAP_TABLE).expect("name");
-        let snapshot = lake.current().await.expect("current").and_then(|c| c.table(&table).cloned()).expect("a person_key_map");
+        let snapshot = table_with_rows(&lake, &table, 1).await;
         let batches = lake.read(&snapshot).await.expect("rows");
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
         assert_eq!(rows, 1);
@@ -240,7 +242,7 @@ app_test!(
         // Both splits reached the lake: record_key_map moves the record's
         // rows, first to the namesake, then (the latest) to the new person.
         let table = renkei_store::lake::TableName::parse(renkei_core::RECORD_KEY_MAP_TABLE).expect("name");
-        let snapshot = lake.current().await.expect("current").and_then(|c| c.table(&table).cloned()).expect("a record_key_map");
+        let snapshot = table_with_rows(&lake, &table, 2).await;
         let mut moved = Vec::new();
         for batch in lake.read(&snapshot).await.expect("rows") {
             let text = |name: &str| batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<arrow::array::StringArray>()).expect("text").clone();
@@ -420,3 +422,33 @@ app_test!(
         assert_eq!(end["object"], format!("job={id} kind=relink state=succeeded merged=0 queued=0"));
     }
 );
+
+/// The table's snapshot once it holds `rows` rows (waiting up to 10 s for
+/// collection to apply identity's events).
+async fn table_with_rows(
+    lake: &renkei_store::lake::Lake,
+    table: &renkei_store::lake::TableName,
+    rows: usize,
+) -> renkei_store::lake::Snapshot {
+    for _ in 0..200 {
+        if let Some(snapshot) = lake
+            .current()
+            .await
+            .expect("current")
+            .and_then(|c| c.table(table).cloned())
+        {
+            let n: usize = lake
+                .read(&snapshot)
+                .await
+                .expect("rows")
+                .iter()
+                .map(|b| b.num_rows())
+                .sum();
+            if n >= rows {
+                return snapshot;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{table} did not reach {rows} rows");
+}

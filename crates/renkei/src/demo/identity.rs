@@ -220,7 +220,9 @@ pub(super) async fn step_identity(
         .identity()
         .probabilistic_pass(&renkei_identity::linkage::Settings::default(), &demo())
         .await?;
-    let mapped = renkei_server::person_map::propagate(state).await?;
+    // Applied here as well as by the platform's follower: applying is
+    // idempotent, and the walk must not race the follower to read maps.
+    state.intake().apply_person_events(state.identity()).await?;
     let maps = key_maps(&lake).await?;
     ensure!(
         maps.merges.len() >= pass.merged,
@@ -237,7 +239,7 @@ pub(super) async fn step_identity(
     walk.record("identity_pass_pairs_compared", pass.pairs_compared);
     walk.record("identity_pass_merged", pass.merged);
     walk.record("identity_pass_queued", pass.queued);
-    walk.record("identity_lake_key_map_rows", mapped.merges);
+    walk.record("identity_lake_key_map_rows", maps.merges.len() as u64);
     walk.record("identity_after_pass_persons", after_pass.persons);
     walk.record("identity_after_pass_precision", round(after_pass.precision));
     walk.record("identity_after_pass_recall", round(after_pass.recall));
@@ -311,7 +313,7 @@ pub(super) async fn step_identity(
         }
         if let Some(event) = event {
             splits += u64::from(event.kind == "split");
-            renkei_server::person_map::propagate(state).await?;
+            state.intake().apply_person_events(state.identity()).await?;
             maps = key_maps(&lake).await?;
         }
     }
