@@ -5,7 +5,8 @@
 //! [`ProviderCode`]), the identity contract ([`IdentityResolver`],
 //! [`IdentifyingAttributes`]), the permit contract ([`PermitAuthority`],
 //! [`Grant`], [`ExtractCatalog`]), identity's merges and splits
-//! ([`PersonEvents`]), the opt-out contract ([`OptOutRegistry`], [`Exclusion`],
+//! ([`PersonEvents`]), figures from the lake ([`LakeStatistics`]), the
+//! opt-out contract ([`OptOutRegistry`], [`Exclusion`],
 //! [`DataUse`]), the one error a function answers another with
 //! ([`ServiceError`]), [`Role`], [`Function`] and
 //! [`OperatingModel`], [`Timestamp`] and [`Clock`], the audit event that every
@@ -35,6 +36,7 @@ pub mod prefecture;
 mod purpose;
 mod role;
 mod service;
+mod statistics;
 
 pub use audit::{Actor, AuditEvent, AuditReceipt, AuditSink, Outcome};
 pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
@@ -61,3 +63,4 @@ pub use prefecture::Prefecture;
 pub use purpose::{DataCategory, DataUse, Purpose};
 pub use role::Role;
 pub use service::{ErrorKind, ServiceError, ServiceResult};
+pub use statistics::{CohortQuestion, CohortStatistics, LakeStatistics, RareValues};

@@ -23,9 +23,11 @@ mod keys;
 mod processing;
 pub mod pseudonym;
 pub mod spec;
+mod statistics;
 
 pub use error::{Error, Result};
 pub use extract::{ExtractTable, Manifest, RareValue};
 pub use processing::{EXTRACTS_URL, ExtractSummary, Options, Peers, PermitEnded, Processing};
 pub use pseudonym::{PermitKey, Pseudonym, Pseudonymizer};
 pub use spec::{Delivery, Exclusion, Grant, PrivacyTerms, TableSelection};
+pub use statistics::{LakeFigures, QUASI_IDENTIFIERS};

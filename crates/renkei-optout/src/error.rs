@@ -45,6 +45,14 @@ pub enum Error {
     /// made.
     #[error("the audit log cannot record the change")]
     Audit(#[source] renkei_core::Error),
+    /// Bereaved family asked for a person whose death is not on record.
+    #[error(
+        "submitter: no death is on record for person {0}; bereaved family may act only for a deceased person"
+    )]
+    NoDeathOnRecord(renkei_core::PersonKey),
+    /// A function the registry asks (the lake's figures) cannot answer now.
+    #[error("{0}")]
+    Unavailable(String),
     /// The registry's writer has stopped (the platform is shutting down).
     #[error("the opt-out registry is closed")]
     Closed,
@@ -70,8 +78,10 @@ impl Error {
             Error::Invalid(_) => K::Invalid,
             Error::NotAllowed(_) => K::NotPermitted,
             Error::UnknownReceipt(_) | Error::NotYours(_) => K::NotFound,
-            Error::AlreadyWithdrawn { .. } => K::Conflict,
-            Error::Identification(_) | Error::Audit(_) | Error::Closed => K::Unavailable,
+            Error::AlreadyWithdrawn { .. } | Error::NoDeathOnRecord(_) => K::Conflict,
+            Error::Identification(_) | Error::Audit(_) | Error::Closed | Error::Unavailable(_) => {
+                K::Unavailable
+            }
             Error::Store(_) | Error::Database(_) | Error::Corrupt(_) => K::Internal,
         }
     }

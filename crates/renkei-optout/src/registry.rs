@@ -88,6 +88,8 @@ pub struct Registry {
     pub(crate) clock: Arc<dyn Clock>,
     audit: Arc<dyn AuditSink>,
     policy: Arc<Policy>,
+    /// Figures from the lake: whether a death is on record.
+    lake: Arc<dyn renkei_core::LakeStatistics>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -113,6 +115,7 @@ impl Registry {
         clock: Arc<dyn Clock>,
         audit: Arc<dyn AuditSink>,
         policy: Policy,
+        lake: Arc<dyn renkei_core::LakeStatistics>,
     ) -> Result<Self> {
         let db = stores.database(DB, &migrations()).await?;
         let shared = Arc::new(Shared {
@@ -135,6 +138,7 @@ impl Registry {
             clock,
             audit,
             policy: Arc::new(policy),
+            lake,
         })
     }
 
@@ -153,6 +157,8 @@ impl Registry {
     pub async fn opt_out(&self, request: OptOutRequest, actor: Actor) -> Result<Change> {
         let mut request = request;
         self.check_submitter(&request.submitter)?;
+        self.check_bereaved(&request.submitter, &request.person)
+            .await?;
         self.check_scope(&request.scope)?;
         let now = self.clock.now().unix_micros();
         request.effective_from = Some(match request.effective_from {
@@ -174,6 +180,8 @@ impl Registry {
         actor: Actor,
     ) -> Result<Change> {
         self.check_submitter(&request.submitter)?;
+        self.check_bereaved(&request.submitter, &request.person)
+            .await?;
         self.submit(Op::Withdraw(request), actor).await
     }
 
@@ -206,6 +214,20 @@ impl Registry {
             }
             _ => Ok(()),
         }
+    }
+
+    /// Bereaved family act only for a person whose death is on record.
+    async fn check_bereaved(&self, submitter: &Submitter, person: &PersonKey) -> Result<()> {
+        if matches!(submitter, Submitter::BereavedFamily { .. })
+            && !self
+                .lake
+                .deceased(*person)
+                .await
+                .map_err(|e| Error::Unavailable(e.to_string()))?
+        {
+            return Err(Error::NoDeathOnRecord(*person));
+        }
+        Ok(())
     }
 
     fn check_scope(&self, scope: &Scope) -> Result<()> {

@@ -54,6 +54,9 @@ pub enum Error {
         /// `suspended`, `revoked` or `expired`.
         status: &'static str,
     },
+    /// Another function (the lake's figures) failed to answer.
+    #[error(transparent)]
+    Peer(renkei_core::ServiceError),
     /// The audit log refused the step's entry, so the step was not taken.
     #[error("the audit log cannot record the step")]
     Audit(#[source] renkei_core::Error),
@@ -83,6 +86,7 @@ impl Error {
             }
             Error::NotYours(_) | Error::NotInForce { .. } => K::NotPermitted,
             Error::Audit(_) => K::Unavailable,
+            Error::Peer(e) => e.kind,
             Error::Store(_) | Error::Database(_) | Error::Corrupt(_) => K::Internal,
         }
     }

@@ -132,6 +132,8 @@ pub struct Review {
     clock: Arc<dyn Clock>,
     audit: Arc<dyn AuditSink>,
     rules: Arc<ScrutinyRules>,
+    /// Figures from the lake, for risk signals.
+    pub(crate) lake: Arc<dyn renkei_core::LakeStatistics>,
     /// Permits whose standing a committed step may have changed, for
     /// whoever follows them in this process ([`PermitAuthority::changes`]).
     pub(crate) changes: tokio::sync::broadcast::Sender<PermitId>,
@@ -159,6 +161,7 @@ impl Review {
         clock: Arc<dyn Clock>,
         audit: Arc<dyn AuditSink>,
         rules: ScrutinyRules,
+        lake: Arc<dyn renkei_core::LakeStatistics>,
     ) -> Result<Self> {
         let db = stores.database(DB, &migrations()).await?;
         Ok(Self {
@@ -166,6 +169,7 @@ impl Review {
             clock,
             audit,
             rules: Arc::new(rules),
+            lake,
             changes: tokio::sync::broadcast::channel(256).0,
         })
     }

@@ -124,6 +124,7 @@ impl From<renkei_review::Error> for Error {
             R::NotFound(what) => Error::NotFound(what),
             R::NotYours(_) => Error::Forbidden(e.to_string()),
             R::Audit(cause) => Error::audit(cause),
+            R::Peer(e) => e.into(),
             other => Error::Internal(format!("review: {other}")),
         }
     }
@@ -192,7 +193,8 @@ impl From<renkei_optout::Error> for Error {
             O::UnknownReceipt(r) | O::NotYours(r) => {
                 Error::NotFound(format!("opt-out with receipt number {r}"))
             }
-            O::AlreadyWithdrawn { .. } => Error::Conflict(e.to_string()),
+            O::AlreadyWithdrawn { .. } | O::NoDeathOnRecord(_) => Error::Conflict(e.to_string()),
+            O::Unavailable(message) => Error::Unavailable(message),
             O::Audit(cause) => Error::audit(cause),
             other => Error::Internal(format!("opt-out: {other}")),
         }

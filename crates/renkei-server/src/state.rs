@@ -93,11 +93,16 @@ impl AppState {
             },
         )
         .await?;
+        // The lake's figures for review's risk signals and the registry's
+        // check on bereaved family: aggregates and yes/no, never rows.
+        let figures: Arc<dyn renkei_core::LakeStatistics> =
+            Arc::new(renkei_deid::LakeFigures::new(stores.lake()?));
         let optout = Registry::open(
             &stores,
             clock.clone(),
             Arc::new(audit.clone()),
             config.optout.policy()?,
+            figures.clone(),
         )
         .await?;
         let identification: Arc<dyn PatientIdentification> =
@@ -107,6 +112,7 @@ impl AppState {
             clock.clone(),
             Arc::new(audit.clone()),
             config.review.scrutiny.clone(),
+            figures,
         )
         .await?;
         let processing = Processing::open(

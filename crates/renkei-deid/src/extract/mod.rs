@@ -45,7 +45,7 @@ use renkei_store::query::{register_files, register_store};
 use transform::{Persons, output_schema, transform};
 
 /// Quasi-identifying columns of `person` checked for rare values.
-const QUASI: [&str; 4] = ["sex", "birth_date", "prefecture_code", "municipality_code"];
+use crate::statistics::QUASI_IDENTIFIERS as QUASI;
 
 impl Processing {
     /// Builds the extract `spec` grants, leaving out `exclusion`'s persons,

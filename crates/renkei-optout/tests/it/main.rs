@@ -49,12 +49,46 @@ struct Fixture {
     audit: Arc<Audit>,
 }
 
+/// The lake's figures as the registry asks them: who has a death on record.
+#[derive(Default)]
+struct Deaths(std::collections::HashSet<PersonKey>);
+
+impl renkei_core::LakeStatistics for Deaths {
+    fn cohort(
+        &self,
+        _: &renkei_core::CohortQuestion,
+    ) -> BoxFuture<'_, renkei_core::ServiceResult<renkei_core::CohortStatistics>> {
+        Box::pin(async {
+            Err(renkei_core::ServiceError::new(
+                renkei_core::Function::Processing,
+                renkei_core::ErrorKind::Invalid,
+                "the registry asks no cohort",
+            ))
+        })
+    }
+
+    fn deceased(&self, person: PersonKey) -> BoxFuture<'_, renkei_core::ServiceResult<bool>> {
+        let dead = self.0.contains(&person);
+        Box::pin(async move { Ok(dead) })
+    }
+}
+
 async fn fixture(t: &TestStores, policy: Policy) -> Fixture {
+    fixture_with_deaths(t, policy, Deaths::default()).await
+}
+
+async fn fixture_with_deaths(t: &TestStores, policy: Policy, deaths: Deaths) -> Fixture {
     let clock = Arc::new(FixedClock::new(Timestamp::from_unix_micros(T0)));
     let audit = Arc::new(Audit::default());
-    let registry = Registry::open(&t.stores, clock.clone(), audit.clone(), policy)
-        .await
-        .expect("registry opens");
+    let registry = Registry::open(
+        &t.stores,
+        clock.clone(),
+        audit.clone(),
+        policy,
+        Arc::new(deaths),
+    )
+    .await
+    .expect("registry opens");
     Fixture {
         registry,
         clock,
@@ -281,7 +315,7 @@ test_on_both_backends!(
         // A log that refuses: the change is not made.
         let clock = Arc::new(FixedClock::new(Timestamp::from_unix_micros(T0)));
         let refusing = Arc::new(Audit { refuse: true, ..Default::default() });
-        let registry = Registry::open(&t.stores, clock, refusing, Policy::default()).await.expect("open");
+        let registry = Registry::open(&t.stores, clock, refusing, Policy::default(), Arc::new(Deaths::default())).await.expect("open");
         let err = registry.opt_out(request(person, "all"), patient()).await.expect_err("no audit, no change");
         assert!(matches!(err, Error::Audit(_)), "{err}");
         assert_eq!(registry.version().await.expect("version"), 2);
@@ -329,6 +363,26 @@ test_on_both_backends!(
         r.submitter = Submitter::Representative { relation: "親権者".to_owned() };
         let change = f.registry.opt_out(r, patient()).await.expect("a parent may");
         assert_eq!(change.submitter.label_ja(), "法定代理人（親権者）");
+    }
+);
+
+test_on_both_backends!(
+    async fn bereaved_family_act_only_for_a_person_whose_death_is_on_record(t) {
+        let (dead, living) = (PersonKey::generate(), PersonKey::generate());
+        let f = fixture_with_deaths(t, Policy::default(), Deaths([dead].into_iter().collect())).await;
+        let family = Submitter::BereavedFamily { relation: "配偶者".to_owned() };
+        let mut r = request(living, "all");
+        r.submitter = family.clone();
+        let err = f.registry.opt_out(r, patient()).await.expect_err("alive, as far as the lake knows");
+        assert!(matches!(err, Error::NoDeathOnRecord(p) if p == living), "{err}");
+        assert!(f.registry.history(&living).await.expect("history").is_empty(), "nothing recorded");
+        let mut r = request(dead, "all");
+        r.submitter = family.clone();
+        let change = f.registry.opt_out(r, patient()).await.expect("for the deceased");
+        // And only for them: withdrawing as family needs the death too.
+        let mut w = withdrawal(dead, &change);
+        w.submitter = family;
+        f.registry.withdraw(w, patient()).await.expect("family may withdraw it");
     }
 );
 

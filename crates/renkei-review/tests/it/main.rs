@@ -43,6 +43,34 @@ struct Fixture {
     audit: Arc<Audit>,
 }
 
+/// A lake with nobody in it: review's own tests need no figures (the
+/// server's tests ask the real lake).
+struct NoLake;
+
+impl renkei_core::LakeStatistics for NoLake {
+    fn cohort(
+        &self,
+        question: &renkei_core::CohortQuestion,
+    ) -> BoxFuture<'_, renkei_core::ServiceResult<renkei_core::CohortStatistics>> {
+        let stats = renkei_core::CohortStatistics {
+            cohort_estimate: 0,
+            cohort_from_codes: !question.cohort_icd10.is_empty(),
+            quasi_identifiers: question.quasi_identifiers.clone(),
+            rare_values: Vec::new(),
+            uniqueness: 0.0,
+            below_k: 0.0,
+        };
+        Box::pin(async move { Ok(stats) })
+    }
+
+    fn deceased(
+        &self,
+        _: renkei_core::PersonKey,
+    ) -> BoxFuture<'_, renkei_core::ServiceResult<bool>> {
+        Box::pin(async { Ok(false) })
+    }
+}
+
 async fn fixture(t: &TestStores) -> Fixture {
     let clock = Arc::new(FixedClock::new(Timestamp::from_unix_micros(T0)));
     let audit = Arc::new(Audit::default());
@@ -51,6 +79,7 @@ async fn fixture(t: &TestStores) -> Fixture {
         clock.clone(),
         audit.clone(),
         ScrutinyRules::default(),
+        Arc::new(NoLake),
     )
     .await
     .expect("review opens");

@@ -402,44 +402,6 @@ pub struct OperatorOptOutBody {
     pub opt_out: OptOutBody,
 }
 
-/// Whether the lake holds a death for `person` (the `death` table, from
-/// any source). Read whole: fine for the embedded scale, a filtered scan
-/// later.
-pub(crate) async fn deceased(state: &AppState, person: &PersonKey) -> Result<bool> {
-    use arrow::array::{Array, StringArray};
-    let lake = state.stores().lake()?;
-    let table = renkei_store::lake::TableName::parse("death")?;
-    let Some(snapshot) = lake.latest(&table).await? else {
-        return Ok(false);
-    };
-    let key = person.to_string();
-    for batch in lake.read(&snapshot).await? {
-        let Some(keys) = batch
-            .column_by_name("person_key")
-            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-        else {
-            return Err(Error::Internal("death.person_key is not text".to_owned()));
-        };
-        if (0..keys.len()).any(|i| !keys.is_null(i) && keys.value(i) == key) {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
-/// Bereaved family act only for a person whose death is on record.
-async fn check_bereaved(state: &AppState, submitter: &Submitter, person: &PersonKey) -> Result<()> {
-    if matches!(submitter, Submitter::BereavedFamily { .. })
-        && state.config().optout.bereaved_family_may_act
-        && !deceased(state, person).await?
-    {
-        return Err(Error::Conflict(format!(
-            "submitter: no death is on record for person {person}; bereaved family may act only for a deceased person"
-        )));
-    }
-    Ok(())
-}
-
 fn operator_actor(principal: &Principal) -> Result<Actor> {
     let user = signed_in(principal)?;
     Ok(Actor::User {
@@ -474,7 +436,6 @@ pub async fn operator_opt_out(
         ));
     }
     let submitter = body.opt_out.submitter.unwrap_or(Submitter::Person);
-    check_bereaved(&state, &submitter, &person).await?;
     let change = state
         .optout()
         .opt_out(
@@ -522,7 +483,6 @@ pub async fn operator_withdraw(
     let receipt = Receipt::parse(&receipt).map_err(|e| Error::BadRequest(e.to_string()))?;
     let opt_out = state.optout().change(&receipt).await?;
     let submitter = body.submitter.unwrap_or(Submitter::Person);
-    check_bereaved(&state, &submitter, &opt_out.person).await?;
     let change = state
         .optout()
         .withdraw(

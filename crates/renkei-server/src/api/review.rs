@@ -176,9 +176,8 @@ pub async fn risk(
     Path(id): Path<String>,
 ) -> Result<ApiJson<renkei_review::RiskSignals>> {
     let id = application_id(&id)?;
-    let lake = state.stores().lake()?;
     let k = state.config().review.risk_k;
-    Ok(ApiJson(state.review().risk_signals(&lake, &id, k).await?))
+    Ok(ApiJson(state.review().risk_signals(&id, k).await?))
 }
 
 /// A replacement form.

@@ -291,11 +291,10 @@ pub async fn show(
     let v = view(&state, app, user.role).await?;
     let reviewing = user.role == Role::Reviewer && v.reviewers.contains(&user.username);
     let risk = if matches!(user.role, Role::Reviewer | Role::Operator) {
-        let lake = state.stores().lake()?;
         Some(
             state
                 .review()
-                .risk_signals(&lake, &id, state.config().review.risk_k)
+                .risk_signals(&id, state.config().review.risk_k)
                 .await?,
         )
     } else {

@@ -184,7 +184,8 @@ async fn open_registry(data: &Path) -> anyhow::Result<Opened> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let audit = Arc::new(renkei_audit::AuditLog::open(&stores, clock.clone()).await?);
     let sink: Arc<dyn AuditSink> = audit.clone();
-    let registry = Registry::open(&stores, clock, sink, Policy::default()).await?;
+    let figures = Arc::new(renkei_deid::LakeFigures::new(stores.lake()?));
+    let registry = Registry::open(&stores, clock, sink, Policy::default(), figures).await?;
     Ok(Opened {
         stores,
         audit,
