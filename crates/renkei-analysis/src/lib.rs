@@ -27,5 +27,5 @@ pub mod workspace;
 pub use environment::{Environment, HistoryEntry, SavedQuery};
 pub use error::{Error, Result};
 pub use peers::Peers;
-pub use release::{Check, CheckedCell, Output, OutputId, OutputRequest, OutputStatus};
+pub use release::{Check, CheckedCell, Output, OutputId, OutputRequest, OutputStatus, Reader};
 pub use workspace::{Engine, ExtractTable, Limits, QueryResult, Workspace};

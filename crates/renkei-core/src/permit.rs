@@ -130,6 +130,20 @@ pub trait PermitAuthority: Send + Sync {
     /// stops the work.
     fn standing(&self, permit: PermitId) -> BoxFuture<'_, ServiceResult<Standing>>;
 
+    /// What `permit` grants and where it stands, whatever its standing:
+    /// for checks that must first decide whether the caller is one of its
+    /// users (so a stranger learns nothing of a permit's standing).
+    fn terms(&self, permit: PermitId) -> BoxFuture<'_, ServiceResult<(Grant, Standing)>>;
+
+    /// Whether `reviewer` may check the outputs made under `permit`:
+    /// refused with [`crate::ErrorKind::Conflict`] when they declared a
+    /// conflict with its holder or are one of its named users.
+    fn may_check_outputs<'a>(
+        &'a self,
+        reviewer: &'a str,
+        permit: PermitId,
+    ) -> BoxFuture<'a, ServiceResult<()>>;
+
     /// Permits whose standing may have just changed (suspended, reinstated,
     /// revoked, superseded), as they change: hints to ask [`Self::standing`]
     /// again, so that a revoked permit's data is destroyed at once rather

@@ -59,6 +59,24 @@ impl PermitAuthority for Review {
         Box::pin(async move { Ok(self.permit(&permit).await?.1.standing()) })
     }
 
+    fn terms(&self, permit: PermitId) -> BoxFuture<'_, ServiceResult<(Grant, Standing)>> {
+        Box::pin(async move {
+            let (p, status) = self.permit(&permit).await?;
+            Ok((p.grant(), status.standing()))
+        })
+    }
+
+    fn may_check_outputs<'a>(
+        &'a self,
+        reviewer: &'a str,
+        permit: PermitId,
+    ) -> BoxFuture<'a, ServiceResult<()>> {
+        Box::pin(async move {
+            let (p, _) = self.permit(&permit).await?;
+            Ok(Review::may_check_outputs(self, reviewer, &p).await?)
+        })
+    }
+
     fn changes(&self) -> BoxStream<'static, PermitId> {
         use tokio::sync::broadcast::error::RecvError;
         futures::stream::unfold(self.changes.subscribe(), |mut rx| async move {

@@ -31,6 +31,15 @@ use renkei_store::Backend;
 use serde::{Deserialize, Serialize};
 
 pub use compute::{MAX_PERSON_ROWS, MISSING, OTHER};
+
+/// Who reads an output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reader<'a> {
+    /// A reviewer, who checks outputs of every permit.
+    Reviewer,
+    /// A user, by account name.
+    User(&'a str),
+}
 pub use request::{
     Bin, Dimension, MAX_CELLS, MAX_DIMENSIONS, MAX_LABEL_CHARS, OutputRequest, PrivacyRequest,
 };
@@ -479,6 +488,29 @@ impl Environment {
         })
     }
 
+    /// Output `id` as `reader` may see it: a reviewer sees any; a user only
+    /// those of permits naming them (anyone else is told it does not
+    /// exist, so output numbers cannot be probed), and only while the
+    /// permit is in force, since the check shows the true counts
+    /// (workspace data, closed with the workspace).
+    pub async fn readable_output(&self, id: OutputId, reader: Reader<'_>) -> Result<Output> {
+        let output = self.output(id).await?;
+        let Reader::User(username) = reader else {
+            return Ok(output);
+        };
+        let (grant, standing) = self.peers.permits.terms(output.permit).await?;
+        if !grant.users.iter().any(|u| u == username) {
+            return Err(Error::NotFound(format!("output {id}")));
+        }
+        if standing != renkei_core::Standing::InForce {
+            return Err(Error::Conflict(format!(
+                "permit {} is not in force: its workspace and its outputs' checks are closed",
+                output.permit
+            )));
+        }
+        Ok(output)
+    }
+
     /// A reviewer releases (`release = true`) or refuses a pending output,
     /// with reasons. Release checks the table again against the permit's
     /// releases so far and releases what that check allows; the check
@@ -500,6 +532,26 @@ impl Environment {
             ));
         }
         let (mut output, table) = self.output_with_cells(id).await?;
+        // A reviewer with a declared conflict with the permit's holder, or
+        // named on the permit, neither releases nor refuses its outputs;
+        // and nothing is released under a permit not in force.
+        self.peers
+            .permits
+            .may_check_outputs(reviewer, output.permit)
+            .await
+            .map_err(|e| match e.kind {
+                renkei_core::ErrorKind::Conflict => Error::Conflict(e.message),
+                _ => Error::Peer(e),
+            })?;
+        if release {
+            let standing = self.peers.permits.standing(output.permit).await?;
+            if standing != renkei_core::Standing::InForce {
+                return Err(Error::Conflict(format!(
+                    "permit {} is not in force: nothing is released under it",
+                    output.permit
+                )));
+            }
+        }
         let table = match self.members_of(id).await? {
             Some(members) => table.with_members(members),
             None => table,

@@ -43,6 +43,41 @@ impl PermitAuthority for Fake {
         };
         Box::pin(async move { Ok(standing) })
     }
+
+    fn terms(&self, permit: PermitId) -> BoxFuture<'_, ServiceResult<(Grant, Standing)>> {
+        Box::pin(async move {
+            let grant = self
+                .grant
+                .clone()
+                .filter(|g| g.permit == permit)
+                .ok_or_else(|| Fake::not_found(permit))?;
+            let standing = if self.in_force {
+                Standing::InForce
+            } else {
+                Standing::Suspended
+            };
+            Ok((grant, standing))
+        })
+    }
+
+    /// Any reviewer: conflicts are review's rule, tested with review.
+    fn may_check_outputs<'a>(
+        &'a self,
+        _: &'a str,
+        _: PermitId,
+    ) -> BoxFuture<'a, ServiceResult<()>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+impl Fake {
+    fn not_found(permit: PermitId) -> ServiceError {
+        ServiceError::new(
+            Function::Review,
+            ErrorKind::NotFound,
+            format!("permit {permit}"),
+        )
+    }
 }
 
 impl ExtractCatalog for Fake {
@@ -52,13 +87,14 @@ impl ExtractCatalog for Fake {
     }
 }
 
-/// Peers that know no permit, over an empty store: for tests that open
-/// workspaces directly.
+/// Review that grants no workspace but holds every permit in force and
+/// lets any reviewer check outputs, over an empty store: for tests of the
+/// environment's own rules, which open workspaces directly.
 pub(crate) fn none() -> Peers {
     of(
         Fake {
             grant: None,
-            in_force: false,
+            in_force: true,
             listing: None,
         },
         Arc::new(object_store::memory::InMemory::new()),

@@ -84,6 +84,30 @@ impl PermitAuthority for Allow {
     fn standing(&self, _: PermitId) -> BoxFuture<'_, ServiceResult<Standing>> {
         Box::pin(async { Ok(Standing::InForce) })
     }
+
+    fn terms(&self, permit: PermitId) -> BoxFuture<'_, ServiceResult<(Grant, Standing)>> {
+        Box::pin(async move {
+            Err(ServiceError::new(
+                Function::Review,
+                ErrorKind::NotFound,
+                format!("permit {permit}"),
+            ))
+        })
+    }
+
+    fn may_check_outputs<'a>(
+        &'a self,
+        reviewer: &'a str,
+        _: PermitId,
+    ) -> BoxFuture<'a, ServiceResult<()>> {
+        Box::pin(async move {
+            Err(ServiceError::new(
+                Function::Review,
+                ErrorKind::Conflict,
+                format!("{reviewer} checks no output here"),
+            ))
+        })
+    }
 }
 
 impl OptOutRegistry for Allow {

@@ -239,6 +239,18 @@ impl PermitAuthority for RevokedAfter {
         Allow.grant(permit)
     }
 
+    fn terms(&self, permit: PermitId) -> BoxFuture<'_, ServiceResult<(Grant, Standing)>> {
+        Allow.terms(permit)
+    }
+
+    fn may_check_outputs<'a>(
+        &'a self,
+        reviewer: &'a str,
+        permit: PermitId,
+    ) -> BoxFuture<'a, ServiceResult<()>> {
+        Allow.may_check_outputs(reviewer, permit)
+    }
+
     fn standing(&self, _: PermitId) -> BoxFuture<'_, ServiceResult<Standing>> {
         let n = self.1.fetch_add(1, Ordering::SeqCst);
         let ok = n < self.0;
@@ -291,6 +303,18 @@ struct HangsAfterFirstTable(
 impl PermitAuthority for HangsAfterFirstTable {
     fn grant(&self, permit: PermitId) -> BoxFuture<'_, ServiceResult<Grant>> {
         Allow.grant(permit)
+    }
+
+    fn terms(&self, permit: PermitId) -> BoxFuture<'_, ServiceResult<(Grant, Standing)>> {
+        Allow.terms(permit)
+    }
+
+    fn may_check_outputs<'a>(
+        &'a self,
+        reviewer: &'a str,
+        permit: PermitId,
+    ) -> BoxFuture<'a, ServiceResult<()>> {
+        Allow.may_check_outputs(reviewer, permit)
     }
 
     fn standing(&self, _: PermitId) -> BoxFuture<'_, ServiceResult<Standing>> {

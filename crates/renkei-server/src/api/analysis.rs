@@ -8,7 +8,9 @@ use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use renkei_analysis::{HistoryEntry, Output, OutputId, OutputRequest, OutputStatus, SavedQuery};
+use renkei_analysis::{
+    HistoryEntry, Output, OutputId, OutputRequest, OutputStatus, Reader, SavedQuery,
+};
 use renkei_core::Role;
 use serde::{Deserialize, Serialize};
 
@@ -240,24 +242,11 @@ pub(crate) async fn readable_output(
 ) -> Result<Output> {
     let who = acting(principal)?;
     let id = OutputId::parse(id)?;
-    let output = state.analysis().output(id).await?;
-    if matches!(&who.actor, renkei_core::Actor::User { role, .. } if *role == Role::Reviewer) {
-        return Ok(output);
-    }
-    let permit = output.permit;
-    let (permit, status) = state.review().permit(&permit).await?;
-    if !permit.users.contains(&who.username) {
-        return Err(Error::NotFound(format!("output {id}")));
-    }
-    // The check shows the true counts: workspace data, closed with the
-    // workspace when the permit ends (what was released stays public).
-    if status != renkei_review::PermitStatus::Active {
-        return Err(Error::Conflict(format!(
-            "permit {} is not in force: its workspace and its outputs' checks are closed",
-            permit.id
-        )));
-    }
-    Ok(output)
+    let reader = match &who.actor {
+        renkei_core::Actor::User { role, .. } if *role == Role::Reviewer => Reader::Reviewer,
+        _ => Reader::User(&who.username),
+    };
+    Ok(state.analysis().readable_output(id, reader).await?)
 }
 
 /// A reviewer's decision on an output.
@@ -299,18 +288,6 @@ pub(crate) async fn decide_output(
 ) -> Result<Output> {
     let who = acting(principal)?;
     let id = OutputId::parse(id)?;
-    let output = state.analysis().output(id).await?;
-    let permit_id = output.permit;
-    // A reviewer with a declared conflict with the permit's holder, or
-    // named on the permit, neither releases nor refuses its outputs.
-    let (permit, _) = state.review().permit(&permit_id).await?;
-    state
-        .review()
-        .may_check_outputs(&who.username, &permit)
-        .await?;
-    if release {
-        state.review().permit_in_force(&permit_id).await?;
-    }
     Ok(state
         .analysis()
         .decide(

@@ -15,6 +15,10 @@ use crate::processing::{condition, permit, send};
 
 /// A reviewer account of its own, and its API token.
 async fn reviewer_token(app: &TestApp, username: &str) -> String {
+    token_for(app, username, Role::Reviewer).await
+}
+
+async fn token_for(app: &TestApp, username: &str, role: Role) -> String {
     let accounts = app.state.accounts();
     let user = accounts
         .create_user(
@@ -22,7 +26,7 @@ async fn reviewer_token(app: &TestApp, username: &str) -> String {
             NewUser {
                 username: username.to_owned(),
                 display_name: "審査委員".to_owned(),
-                role: Role::Reviewer,
+                role,
                 org_id: None,
                 password: Some(Password::new(PASSWORD.to_owned()).expect("password")),
             },
@@ -128,6 +132,9 @@ app_test!(
             .json(&json!({"release": true, "reason": "利益相反を無視"})).send().await.expect("decide");
         assert_eq!(refused.status(), 409, "{}", refused.text().await.unwrap_or_default());
         let still = send(&app, Role::Reviewer, M::GET, &format!("/api/v1/outputs/{id}"), Value::Null, 200).await;
+        let outsider = token_for(&app, "outsider", Role::Applicant).await;
+        let resp = app.http.get(app.url(&format!("/api/v1/outputs/{id}"))).bearer_auth(&outsider).send().await.expect("get");
+        assert_eq!(resp.status(), 404, "a researcher not named on the permit, while it is in force");
         assert_eq!(still["status"], "pending");
         let done = send(&app, Role::Reviewer, M::POST, &format!("/api/v1/outputs/{id}/decision"), json!({"release": true, "reason": "集計値のみ、秘匿済み"}), 200).await;
         assert_eq!(done["status"], "released");
@@ -152,6 +159,13 @@ app_test!(
         assert!(closed["detail"].as_str().unwrap_or_default().contains("revoked"), "{closed}");
         send(&app, Role::Applicant, M::GET, &format!("{ws}/outputs"), Value::Null, 409).await;
         send(&app, Role::Applicant, M::GET, &format!("/api/v1/outputs/{id}"), Value::Null, 409).await;
+        // A researcher the permit does not name learns nothing of its
+        // outputs, in force or not: the same 404 as a number never issued.
+        let stranger = token_for(&app, "stranger", Role::Applicant).await;
+        for probe in [id, id + 1000] {
+            let resp = app.http.get(app.url(&format!("/api/v1/outputs/{probe}"))).bearer_auth(&stranger).send().await.expect("get");
+            assert_eq!(resp.status(), 404, "output {probe}");
+        }
         // What was released stays public.
         assert_eq!(app.http.get(&csv_url).send().await.expect("csv").status(), 200);
         app.stop().await;
