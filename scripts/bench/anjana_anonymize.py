@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The peer of `renkei bench anonymize`: ANJANA anonymizing the same CSV with
+"""The peer of `renkei-bench anonymize`: ANJANA anonymizing the same CSV with
 the same ARX-format hierarchies, checked with pyCANON.
 
 The Rust side passes the CSV, the quasi-identifiers, the sensitive column,

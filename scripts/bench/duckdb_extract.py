@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The peer of `renkei bench extract`: DuckDB making the same permit extract.
+"""The peer of `renkei-bench extract`: DuckDB making the same permit extract.
 
 Reads the same lake Parquet files, leaves out the persons listed in the
 exclusion file (an anti-join), replaces person_key by a keyed SHA-256

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The peer of `renkei bench ingest`: DuckDB turning the same NDJSON into Parquet.
+"""The peer of `renkei-bench ingest`: DuckDB turning the same NDJSON into Parquet.
 
 For each resource type, DuckDB reads every provider's `<Type>.ndjson`
 (`read_json_auto`, schemas of all files unioned by name) and writes one

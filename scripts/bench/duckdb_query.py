@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The peer of `renkei bench query`: DuckDB running the same cohort queries.
+"""The peer of `renkei-bench query`: DuckDB running the same cohort queries.
 
 Reads the queries renkei ran (a JSON list of {"name", "sql"}, written by
 the bench from scripts/bench/query_set.sql) and the extract's Parquet

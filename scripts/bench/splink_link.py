@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The peer of `renkei bench link`: Splink (DuckDB backend) deduplicating the same CSV.
+"""The peer of `renkei-bench link`: Splink (DuckDB backend) deduplicating the same CSV.
 
 The Rust side passes the CSV, the fields with the kind renkei chose for each
 (`--field kana_name=name:0.92,0.8`), renkei's blocking rules in its syntax

@@ -1,6 +1,6 @@
 //! How fast parse + validate + flatten run on one core, over a directory of
 //! NDJSON as `renkei synth` writes it. A planning figure for the ingest
-//! benchmark (`renkei bench ingest` will measure the whole intake against
+//! benchmark (`renkei-bench ingest` will measure the whole intake against
 //! DuckDB); not a benchmark of record.
 //!
 //! ```sh

@@ -12,7 +12,7 @@ use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
 use renkei_analysis::cluster::{self, ExecutorOptions};
 
-use crate::config::{self, CommonFlags};
+use renkei::config::{self, CommonFlags};
 
 /// The nodes.
 #[derive(Debug, clap::Subcommand)]
@@ -94,7 +94,7 @@ pub async fn run(common: &CommonFlags, command: ClusterCommand) -> anyhow::Resul
                 served = cluster::run_scheduler(listener, store, advertise) => {
                     served.context("running the analysis scheduler")?;
                 }
-                () = crate::shutdown_signal() => {}
+                () = renkei::shutdown_signal() => {}
             }
         }
         ClusterCommand::Executor {

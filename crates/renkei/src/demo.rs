@@ -164,7 +164,8 @@ pub async fn run(common: &CommonFlags, args: DemoArgs) -> anyhow::Result<std::pr
 /// What `bench siege` needs from a walked platform: a researcher's token
 /// and two permits whose workspaces hold an extract, so that two output
 /// checks can run at once.
-pub(crate) struct Researcher {
+#[derive(Debug)]
+pub struct Researcher {
     pub token: String,
     pub permits: [String; 2],
 }
@@ -172,7 +173,7 @@ pub(crate) struct Researcher {
 /// Walks the demo against a platform served at `base`, then has a second
 /// round of applications reviewed and extracted, so that the researcher
 /// holds two permits for pseudonymized data in the environment.
-pub(crate) async fn researcher_with_two_workspaces(
+pub async fn researcher_with_two_workspaces(
     state: &renkei_server::AppState,
     base: &str,
 ) -> anyhow::Result<Researcher> {

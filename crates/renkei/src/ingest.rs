@@ -11,7 +11,7 @@ use renkei_collect::{FacilityKind, Intake, IntakeConfig, Provider, Receipt};
 use renkei_core::{Actor, Clock, ProviderCode, SystemClock};
 use serde_json::json;
 
-use crate::config;
+use renkei::config;
 
 /// Arguments of `renkei ingest`.
 #[derive(Debug, clap::Args)]

@@ -5,10 +5,7 @@
 
 mod admin;
 mod anonymize;
-mod bench;
 mod cluster;
-mod config;
-mod demo;
 mod identity;
 mod ingest;
 mod link;
@@ -21,7 +18,8 @@ use clap::{Parser, Subcommand};
 use renkei_core::SystemClock;
 use tracing_subscriber::EnvFilter;
 
-use crate::config::CommonFlags;
+use renkei::config::{self, CommonFlags};
+use renkei::{demo, shutdown_signal};
 
 /// renkei — 医療等情報の二次利用のための情報連携基盤 (health-data linkage platform).
 #[derive(Debug, Parser)]
@@ -46,9 +44,6 @@ enum Command {
     /// Check the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
-    /// Reproducible benchmarks; each ends with one JSON line.
-    #[command(subcommand)]
-    Bench(bench::BenchCommand),
     /// Submit FHIR files (NDJSON, gzip, a resource or a Bundle) for a
     /// provider, into the embedded stores or to a running platform.
     Ingest(ingest::IngestArgs),
@@ -126,7 +121,6 @@ async fn main() -> std::process::ExitCode {
     let quiet = matches!(
         cli.command,
         Command::Demo(_)
-            | Command::Bench(_)
             | Command::Synth(_)
             | Command::Ingest(_)
             | Command::Link(_)
@@ -187,7 +181,6 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 .context("the audit log has no signed tree head yet: it is empty")?;
             println!("{}", head.to_json_pretty());
         }
-        Command::Bench(cmd) => bench::run(cmd).await?,
         Command::Cluster(cmd) => cluster::run(&cli.common, cmd).await?,
         Command::Synth(args) => synth::run(args)?,
     }
@@ -213,49 +206,6 @@ async fn serve(config: renkei_server::Config) -> anyhow::Result<()> {
     state.close().await;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Resolves on Ctrl-C or SIGTERM, which start a graceful shutdown. The
-/// handlers are installed when this is called, not when the future is first
-/// polled: a SIGTERM sent as soon as "serving on" is printed must stop the
-/// platform cleanly (recording the stop, publishing the last head), not
-/// kill it.
-pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
-    #[cfg(unix)]
-    let handlers = {
-        use tokio::signal::unix::{SignalKind, signal};
-        (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        )
-    };
-    async move {
-        #[cfg(unix)]
-        {
-            let wait = |s: std::io::Result<tokio::signal::unix::Signal>, name: &'static str| async move {
-                match s {
-                    Ok(mut s) => {
-                        s.recv().await;
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot listen for {name}");
-                        std::future::pending::<()>().await;
-                    }
-                }
-            };
-            let (int, term) = handlers;
-            tokio::select! {
-                () = wait(int, "SIGINT") => {},
-                () = wait(term, "SIGTERM") => {},
-            }
-        }
-        #[cfg(not(unix))]
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-        tracing::info!("shutdown requested; finishing requests in flight");
-    }
 }
 
 async fn audit_verify(

@@ -29,7 +29,7 @@
 //! together. Its known limit: non-matches that share most fields (namesakes
 //! with one insurer, blocked together) form a mode of their own just below
 //! the near matches, which a two-class split counts partly as matches
-//! (BENCHMARKS.md, `renkei bench link`); configure `link_threshold` then.
+//! (BENCHMARKS.md, `renkei-bench link`); configure `link_threshold` then.
 //!
 //! **Decisions.** Pairs at or above the link threshold are links, those in
 //! the band below go to clerical review, and links become entities with

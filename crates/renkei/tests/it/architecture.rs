@@ -143,3 +143,43 @@ fn every_library_crate_says_what_it_owns_and_must_never_do() {
     }
     assert!(checked >= 13, "only {checked} library crates found");
 }
+
+/// The product binary is the product: the benchmarks, their peers'
+/// scripts and any path into the build tree live in `renkei-bench`.
+#[test]
+fn the_product_binary_carries_no_benchmark_or_build_tree_path() {
+    let ws = workspace();
+    let renkei = ws
+        .iter()
+        .find(|k| k.name == "renkei")
+        .expect("renkei exists");
+    assert!(
+        !renkei.deps.iter().any(|(d, _)| d == "renkei-bench"),
+        "renkei depends on renkei-bench"
+    );
+    let src = renkei.manifest.parent().expect("crate dir").join("src");
+    let mut files = vec![src];
+    let mut seen = 0;
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(
+                std::fs::read_dir(&path)
+                    .expect("dir")
+                    .map(|e| e.expect("entry").path()),
+            );
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("source");
+        // Only tests may find files beside the sources.
+        let shipped = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for needle in ["CARGO_MANIFEST_DIR", "scripts/bench", "BenchCommand"] {
+            assert!(
+                !shipped.contains(needle),
+                "{} names {needle}",
+                path.display()
+            );
+        }
+        seen += 1;
+    }
+    assert!(seen > 10, "only {seen} source files read");
+}

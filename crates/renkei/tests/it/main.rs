@@ -5,8 +5,6 @@ mod anonymize;
 mod architecture;
 mod at_rest;
 mod audit_attack;
-mod bench_query;
-mod bench_siege;
 mod cli;
 mod ingest;
 mod licenses;

@@ -1,4 +1,4 @@
-//! `renkei bench anonymize`: how fast renkei's anonymization engine finds
+//! `renkei-bench anonymize`: how fast renkei's anonymization engine finds
 //! its generalization on a large health table, and at what information
 //! loss, beside ANJANA (PyPI `anjana`) on the same CSV and hierarchies.
 //!
@@ -38,7 +38,7 @@ use renkei_deid::anonymize::{
 };
 use serde_json::json;
 
-/// Flags of `renkei bench anonymize`.
+/// Flags of `renkei-bench anonymize`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AnonymizeBenchArgs {
     /// Records in the synthetic table.

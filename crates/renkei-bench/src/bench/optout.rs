@@ -1,4 +1,4 @@
-//! `renkei bench optout`: how fast the opt-out registry answers who is out,
+//! `renkei-bench optout`: how fast the opt-out registry answers who is out,
 //! and how fast it takes opt-outs through the API.
 //!
 //! Exclusion sets: a fresh data directory (embedded SQLite, the audit log as
@@ -40,7 +40,7 @@ use renkei_store::{StoreConfig, Stores};
 use serde_json::json;
 use sqlx::Row;
 
-/// Flags of `renkei bench optout`.
+/// Flags of `renkei-bench optout`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct OptOutBenchArgs {
     /// Opt-outs on record when exclusion sets are timed.

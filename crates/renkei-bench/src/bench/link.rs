@@ -1,4 +1,4 @@
-//! `renkei bench link`: how well and how fast renkei finds the records of
+//! `renkei-bench link`: how well and how fast renkei finds the records of
 //! one person in a synthetic nation, scored against the generator's ground
 //! truth, beside Splink on the same records.
 //!
@@ -65,7 +65,7 @@ enum Mode {
     Pprl,
 }
 
-/// Flags of `renkei bench link`.
+/// Flags of `renkei-bench link`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LinkBenchArgs {
     /// Persons in the synthetic nation (each has a Patient record at every

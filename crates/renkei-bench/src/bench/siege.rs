@@ -1,4 +1,4 @@
-//! `renkei bench siege`: the platform's availability under the red team's
+//! `renkei-bench siege`: the platform's availability under the red team's
 //! requests (issue 15). A platform serves on loopback; a prober asks
 //! `/healthz` every 50 ms throughout; then, one after another, a 60 MiB
 //! Bundle of zeros to `/fhir`, a gzip bomb to `/api/v1/submissions`, and a
@@ -24,7 +24,7 @@ use renkei_core::{Actor, ProviderCode, Role, SystemClock};
 use renkei_server::accounts::NewUser;
 use serde_json::json;
 
-/// Arguments of `renkei bench siege`.
+/// Arguments of `renkei-bench siege`.
 #[derive(Debug, clap::Args)]
 pub struct SiegeBenchArgs {
     /// Rounds of the three attacks, each on a fresh platform.
@@ -224,7 +224,7 @@ async fn checks_round(data: &Path) -> anyhow::Result<ChecksRound> {
     let server = tokio::spawn(renkei_server::serve(listener, state.clone(), async move {
         let _ = stop_rx.await;
     }));
-    let researcher = crate::demo::researcher_with_two_workspaces(&state, &base)
+    let researcher = renkei::demo::researcher_with_two_workspaces(&state, &base)
         .await
         .context("walking the demo to two workspaces")?;
     let (done_tx, prober) = probe(&base);

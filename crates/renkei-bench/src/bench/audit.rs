@@ -1,4 +1,4 @@
-//! `renkei bench audit`: how fast the audit log takes durable entries, and
+//! `renkei-bench audit`: how fast the audit log takes durable entries, and
 //! how fast it proves one is there.
 //!
 //! Appends: C concurrent writers (as concurrent requests would be) each
@@ -17,7 +17,7 @@ use renkei_core::{Actor, AuditEvent, Clock, Outcome, SystemClock};
 use renkei_store::{DatabaseConfig, DbName, Migrations, StoreConfig, Stores};
 use serde_json::json;
 
-/// Flags of `renkei bench audit`.
+/// Flags of `renkei-bench audit`.
 #[derive(Debug, clap::Args)]
 pub struct AuditBenchArgs {
     /// Durable appends per run.

@@ -1,4 +1,4 @@
-//! `renkei bench query` end to end at a tiny size: the extract is written,
+//! `renkei-bench query` end to end at a tiny size: the extract is written,
 //! found again on the next run, and every query of the set runs through a
 //! workspace with disclosure control of its counts. Renkei's side only: the
 //! DuckDB peer needs Python and PyPI, and its agreement is checked by the
@@ -7,17 +7,9 @@
 use std::process::Command;
 
 fn bench_query(work: &std::path::Path) -> (serde_json::Value, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_renkei"))
+    let out = Command::new(env!("CARGO_BIN_EXE_renkei-bench"))
         .env("RENKEI_LOG", "warn")
-        .args([
-            "bench",
-            "query",
-            "--persons",
-            "300",
-            "--runs",
-            "1",
-            "--skip-peer",
-        ])
+        .args(["query", "--persons", "300", "--runs", "1", "--skip-peer"])
         .arg("--work")
         .arg(work)
         .output()

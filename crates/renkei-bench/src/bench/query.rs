@@ -1,4 +1,4 @@
-//! `renkei bench query`: typical cohort queries on a permit's extract, run
+//! `renkei-bench query`: typical cohort queries on a permit's extract, run
 //! through a real workspace (`renkei_analysis::Workspace::query`, the path
 //! researchers' SQL takes), against DuckDB running the same SQL over the
 //! same Parquet (`scripts/bench/duckdb_query.py`); and what disclosure
@@ -41,7 +41,7 @@ use serde_json::{Value, json};
 /// The queries, as both engines run them.
 const QUERY_SET: &str = include_str!("../../../../scripts/bench/query_set.sql");
 
-/// Flags of `renkei bench query`.
+/// Flags of `renkei-bench query`.
 #[derive(Debug, clap::Args)]
 pub struct QueryBenchArgs {
     /// Persons in the extract.

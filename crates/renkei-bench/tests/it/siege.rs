@@ -1,4 +1,4 @@
-//! `renkei bench siege` end to end at a tiny size: the platform refuses
+//! `renkei-bench siege` end to end at a tiny size: the platform refuses
 //! each attack with the status the issue asks for, two output checks run
 //! at once on a platform the demo's walk filled, and the prober gets its
 //! answers. No latency is asserted here: those are the bench's numbers
@@ -9,10 +9,9 @@ use std::process::Command;
 #[test]
 fn bench_siege_refuses_each_attack_and_probes_throughout() {
     let work = tempfile::tempdir().expect("temp dir");
-    let out = Command::new(env!("CARGO_BIN_EXE_renkei"))
+    let out = Command::new(env!("CARGO_BIN_EXE_renkei-bench"))
         .env("RENKEI_LOG", "warn")
         .args([
-            "bench",
             "siege",
             "--runs",
             "1",

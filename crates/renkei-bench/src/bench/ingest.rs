@@ -1,4 +1,4 @@
-//! `renkei bench ingest`: how fast renkei takes a synthetic nation's
+//! `renkei-bench ingest`: how fast renkei takes a synthetic nation's
 //! records in, against DuckDB turning the same NDJSON into Parquet. Two
 //! numbers for renkei, each over the same input, in the same run:
 //!
@@ -54,7 +54,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 
 mod pipeline;
 
-/// Flags of `renkei bench ingest`.
+/// Flags of `renkei-bench ingest`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct IngestBenchArgs {
     /// Persons in the synthetic nation.

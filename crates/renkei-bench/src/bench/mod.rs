@@ -1,4 +1,4 @@
-//! `renkei bench NAME`: end-to-end numbers, each compared side by side with a
+//! `renkei-bench NAME`: end-to-end numbers, each compared side by side with a
 //! peer in the same run, each ending with one JSON line.
 
 mod anonymize;
@@ -35,7 +35,7 @@ pub enum BenchCommand {
     /// (parse, validate, split, Parquet; one thread) and through the whole
     /// intake (also identity, versions, receipts, commits), against DuckDB
     /// writing the same NDJSON to Parquet (scripts/bench/duckdb_ingest.py).
-    /// For one core: `taskset -c 0 renkei bench ingest`.
+    /// For one core: `taskset -c 0 renkei-bench ingest`.
     Ingest(ingest::IngestBenchArgs),
     /// Record linkage of a synthetic nation's Patients scored against its
     /// ground truth (precision, recall, F1, pairs/s) for each mode, against

@@ -1,4 +1,4 @@
-//! `renkei bench extract`: a permit extract of a large lake table — opt-out
+//! `renkei-bench extract`: a permit extract of a large lake table — opt-out
 //! filter, pseudonyms, Parquet — in rows per second, against DuckDB doing
 //! the same anti-join, keyed hash and write over the same files
 //! (`scripts/bench/duckdb_extract.py`).
@@ -27,7 +27,7 @@ use renkei_deid::{Delivery, Exclusion, Options, Peers, Processing, TableSelectio
 use renkei_store::lake::TableName;
 use renkei_store::{DatabaseConfig, StoreConfig, Stores};
 
-/// Flags of `renkei bench extract`.
+/// Flags of `renkei-bench extract`.
 #[derive(Debug, clap::Args)]
 pub struct ExtractBenchArgs {
     /// Persons in the lake.
