@@ -55,8 +55,8 @@ pub use lake::{
     superseded_schema,
 };
 pub use permit::{
-    Delivery, ExtractCatalog, ExtractFile, ExtractListing, Grant, PermitAuthority, PrivacyTerms,
-    Standing, TableSelection, WorkspaceResources,
+    Delivery, ExtractCatalog, ExtractFile, ExtractListing, ExtractUse, Grant, PermitAuthority,
+    PermitNotice, PrivacyTerms, Standing, TableSelection, WorkspaceResources,
 };
 pub use person_events::{PersonEvent, PersonEvents};
 pub use prefecture::Prefecture;

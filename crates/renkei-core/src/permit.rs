@@ -9,7 +9,7 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 
-use crate::{DataUse, PermitId, ServiceResult};
+use crate::{DataUse, PermitId, PersonKey, ServiceResult, Timestamp};
 
 /// The privacy model an anonymized delivery must meet (匿名加工の基準).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -135,6 +135,10 @@ pub trait PermitAuthority: Send + Sync {
     /// users (so a stranger learns nothing of a permit's standing).
     fn terms(&self, permit: PermitId) -> BoxFuture<'_, ServiceResult<(Grant, Standing)>>;
 
+    /// What the public register says of `permit`: for a patient shown
+    /// which projects used their data.
+    fn notice(&self, permit: PermitId) -> BoxFuture<'_, ServiceResult<PermitNotice>>;
+
     /// Whether `reviewer` may check the outputs made under `permit`:
     /// refused with [`crate::ErrorKind::Conflict`] when they declared a
     /// conflict with its holder or are one of its named users.
@@ -177,9 +181,37 @@ pub struct ExtractListing {
     pub tables: Vec<ExtractFile>,
 }
 
-/// Processing's answers about extracts, as the analysis environment asks.
+/// An extract that included a person.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtractUse {
+    /// Its permit.
+    pub permit: PermitId,
+    /// The extract's id.
+    pub extract: String,
+    /// When it was made.
+    pub at: Timestamp,
+}
+
+/// What the public register says of a permit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PermitNotice {
+    /// The permit.
+    pub permit: PermitId,
+    /// The project's title.
+    pub title: String,
+    /// Who holds it.
+    pub holder: String,
+    /// What for.
+    pub purpose: String,
+}
+
+/// Processing's answers about extracts, as the analysis environment and
+/// the patient portal ask.
 pub trait ExtractCatalog: Send + Sync {
     /// The current (latest open) extract of `permit`; `None` when none was
     /// built yet, or the permit ended and its extracts were closed.
     fn latest(&self, permit: PermitId) -> BoxFuture<'_, ServiceResult<Option<ExtractListing>>>;
+
+    /// The extracts that included `person`, newest first.
+    fn including(&self, person: PersonKey) -> BoxFuture<'_, ServiceResult<Vec<ExtractUse>>>;
 }

@@ -3,7 +3,9 @@
 //! [`renkei_core::ExtractCatalog`], never through processing's own types.
 
 use futures::future::BoxFuture;
-use renkei_core::{ExtractCatalog, ExtractFile, ExtractListing, PermitId, ServiceResult};
+use renkei_core::{
+    ExtractCatalog, ExtractFile, ExtractListing, ExtractUse, PermitId, PersonKey, ServiceResult,
+};
 
 use crate::Processing;
 
@@ -23,6 +25,21 @@ impl ExtractCatalog for Processing {
                     })
                     .collect(),
             }))
+        })
+    }
+
+    fn including(&self, person: PersonKey) -> BoxFuture<'_, ServiceResult<Vec<ExtractUse>>> {
+        Box::pin(async move {
+            Ok(self
+                .permits_including(&person)
+                .await?
+                .into_iter()
+                .map(|(permit, extract, at)| ExtractUse {
+                    permit,
+                    extract,
+                    at,
+                })
+                .collect())
         })
     }
 }

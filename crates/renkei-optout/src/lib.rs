@@ -28,6 +28,7 @@ mod receipt;
 mod register;
 mod registry;
 mod scope;
+mod uses;
 
 pub use change::{
     Change, ChangeKind, Channel, OptOutRequest, StandingOptOut, Submitter, WithdrawalRequest,
@@ -39,3 +40,4 @@ pub use receipt::Receipt;
 pub use register::{MonthRow, Published, RegisterStats, publication_instant};
 pub use registry::{Policy, Registry};
 pub use scope::{DataCategory, DataUse, Purpose, Scope};
+pub use uses::{Use, uses_of};

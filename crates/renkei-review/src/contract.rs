@@ -6,7 +6,9 @@
 use futures::StreamExt as _;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
-use renkei_core::{DataUse, Delivery, Grant, PermitAuthority, PermitId, ServiceResult, Standing};
+use renkei_core::{
+    DataUse, Delivery, Grant, PermitAuthority, PermitId, PermitNotice, ServiceResult, Standing,
+};
 
 use crate::form::DeliveryType;
 use crate::{Permit, PermitStatus, Review};
@@ -63,6 +65,18 @@ impl PermitAuthority for Review {
         Box::pin(async move {
             let (p, status) = self.permit(&permit).await?;
             Ok((p.grant(), status.standing()))
+        })
+    }
+
+    fn notice(&self, permit: PermitId) -> BoxFuture<'_, ServiceResult<PermitNotice>> {
+        Box::pin(async move {
+            let (p, _) = self.permit(&permit).await?;
+            Ok(PermitNotice {
+                permit: p.id,
+                title: p.title,
+                holder: p.holder.name,
+                purpose: p.purpose,
+            })
         })
     }
 

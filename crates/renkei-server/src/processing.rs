@@ -1,7 +1,6 @@
-//! "Who used my data": processing's extracts joined to review's permits,
-//! for the patient portal. The last of the processing glue in the server;
-//! building extracts and ending permits are processing's own, through the
-//! contracts of `renkei-core`.
+//! "Who used my data" in the patient portal's wire form. The answer is the
+//! opt-out function's ([`renkei_optout::uses_of`]), asking processing and
+//! review through the contracts of `renkei-core`.
 
 use renkei_core::{PersonKey, Timestamp};
 use renkei_review::PermitId;
@@ -27,21 +26,19 @@ pub struct UsedBy {
 }
 
 /// The projects whose extracts included `person`, one line per permit
-/// (its latest extract).
+/// (its latest extract): the opt-out function's answer, through the
+/// contracts, in the portal's wire form.
 pub async fn used_by(state: &AppState, person: &PersonKey) -> Result<Vec<UsedBy>> {
-    let mut out: Vec<UsedBy> = Vec::new();
-    for (permit, _, at) in state.processing().permits_including(person).await? {
-        if out.iter().any(|u| u.permit == permit) {
-            continue;
-        }
-        let (p, _) = state.review().permit(&permit).await?;
-        out.push(UsedBy {
-            permit,
-            title: p.title,
-            holder: p.holder.name,
-            purpose: p.purpose,
-            extracted_at: at,
-        });
-    }
-    Ok(out)
+    let uses =
+        renkei_optout::uses_of(*person, state.processing_shared().as_ref(), state.review()).await?;
+    Ok(uses
+        .into_iter()
+        .map(|u| UsedBy {
+            permit: u.notice.permit,
+            title: u.notice.title,
+            holder: u.notice.holder,
+            purpose: u.notice.purpose,
+            extracted_at: u.extracted_at,
+        })
+        .collect())
 }

@@ -60,6 +60,10 @@ impl PermitAuthority for Fake {
         })
     }
 
+    fn notice(&self, permit: PermitId) -> BoxFuture<'_, ServiceResult<renkei_core::PermitNotice>> {
+        Box::pin(async move { Err(Fake::not_found(permit)) })
+    }
+
     /// Any reviewer: conflicts are review's rule, tested with review.
     fn may_check_outputs<'a>(
         &'a self,
@@ -84,6 +88,13 @@ impl ExtractCatalog for Fake {
     fn latest(&self, permit: PermitId) -> BoxFuture<'_, ServiceResult<Option<ExtractListing>>> {
         let listing = self.listing.clone().filter(|l| l.permit == permit);
         Box::pin(async move { Ok(listing) })
+    }
+
+    fn including(
+        &self,
+        _: renkei_core::PersonKey,
+    ) -> BoxFuture<'_, ServiceResult<Vec<renkei_core::ExtractUse>>> {
+        Box::pin(async { Ok(Vec::new()) })
     }
 }
 

@@ -20,8 +20,8 @@ use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, TimestampMi
 use futures::future::BoxFuture;
 use renkei_core::{
     Actor, AuditEvent, AuditReceipt, AuditSink, DataUse, ErrorKind, Function, Grant, LakeTable,
-    OptOutRegistry, PermitAuthority, PermitId, PersonKey, ServiceError, ServiceResult, Standing,
-    SystemClock, WorkspaceResources,
+    OptOutRegistry, PermitAuthority, PermitId, PermitNotice, PersonKey, ServiceError,
+    ServiceResult, Standing, SystemClock, WorkspaceResources,
 };
 use renkei_deid::{Delivery, Exclusion, Options, Peers, Processing, TableSelection};
 use renkei_store::lake::TableName;
@@ -80,6 +80,16 @@ impl PermitAuthority for InForce {
     }
 
     fn terms(&self, permit: PermitId) -> BoxFuture<'_, ServiceResult<(Grant, Standing)>> {
+        Box::pin(async move {
+            Err(ServiceError::new(
+                Function::Review,
+                ErrorKind::NotFound,
+                format!("permit {permit}"),
+            ))
+        })
+    }
+
+    fn notice(&self, permit: PermitId) -> BoxFuture<'_, ServiceResult<PermitNotice>> {
         Box::pin(async move {
             Err(ServiceError::new(
                 Function::Review,

@@ -19,7 +19,7 @@ use renkei_core::{
 };
 use renkei_core::{
     DataUse, ErrorKind, Exclusion, Function, Grant, OptOutRegistry, PermitAuthority, PermitId,
-    ServiceError, ServiceResult, Standing,
+    PermitNotice, ServiceError, ServiceResult, Standing,
 };
 use renkei_deid::{Manifest, Options, Peers, Processing};
 use renkei_store::lake::{Lake, TableName};
@@ -86,6 +86,16 @@ impl PermitAuthority for Allow {
     }
 
     fn terms(&self, permit: PermitId) -> BoxFuture<'_, ServiceResult<(Grant, Standing)>> {
+        Box::pin(async move {
+            Err(ServiceError::new(
+                Function::Review,
+                ErrorKind::NotFound,
+                format!("permit {permit}"),
+            ))
+        })
+    }
+
+    fn notice(&self, permit: PermitId) -> BoxFuture<'_, ServiceResult<PermitNotice>> {
         Box::pin(async move {
             Err(ServiceError::new(
                 Function::Review,

@@ -251,6 +251,10 @@ impl PermitAuthority for RevokedAfter {
         Allow.may_check_outputs(reviewer, permit)
     }
 
+    fn notice(&self, permit: PermitId) -> BoxFuture<'_, ServiceResult<renkei_core::PermitNotice>> {
+        Allow.notice(permit)
+    }
+
     fn standing(&self, _: PermitId) -> BoxFuture<'_, ServiceResult<Standing>> {
         let n = self.1.fetch_add(1, Ordering::SeqCst);
         let ok = n < self.0;
@@ -315,6 +319,10 @@ impl PermitAuthority for HangsAfterFirstTable {
         permit: PermitId,
     ) -> BoxFuture<'a, ServiceResult<()>> {
         Allow.may_check_outputs(reviewer, permit)
+    }
+
+    fn notice(&self, permit: PermitId) -> BoxFuture<'_, ServiceResult<renkei_core::PermitNotice>> {
+        Allow.notice(permit)
     }
 
     fn standing(&self, _: PermitId) -> BoxFuture<'_, ServiceResult<Standing>> {
