@@ -15,7 +15,8 @@ use crate::Function;
 pub enum ErrorKind {
     /// The request cannot be taken as written; retrying will not help.
     Invalid,
-    /// No such thing.
+    /// No such thing. The message names it (`permit …`), so that each
+    /// side can say "… not found" in its own words.
     NotFound,
     /// The thing is in a state that does not allow this.
     Conflict,
@@ -66,7 +67,12 @@ impl ServiceError {
 
 impl fmt::Display for ServiceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.function.as_str(), self.message)
+        match self.kind {
+            ErrorKind::NotFound => {
+                write!(f, "{}: {} not found", self.function.as_str(), self.message)
+            }
+            _ => write!(f, "{}: {}", self.function.as_str(), self.message),
+        }
     }
 }
 

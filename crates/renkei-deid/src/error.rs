@@ -83,6 +83,12 @@ impl From<Error> for renkei_core::ServiceError {
         match e {
             // Said by another function: passed on as it said it.
             Error::Peer(e) => e,
+            // The kind's convention: a not-found names the thing.
+            Error::NotFound(what) => renkei_core::ServiceError::new(
+                renkei_core::Function::Processing,
+                renkei_core::ErrorKind::NotFound,
+                what,
+            ),
             e => renkei_core::ServiceError::new(
                 renkei_core::Function::Processing,
                 e.kind(),

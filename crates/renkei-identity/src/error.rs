@@ -74,6 +74,12 @@ impl Error {
 
 impl From<Error> for renkei_core::ServiceError {
     fn from(e: Error) -> Self {
-        renkei_core::ServiceError::new(renkei_core::Function::Identity, e.kind(), e.to_string())
+        let message = match &e {
+            // The kind's convention: a not-found names the thing.
+            Error::NotFound(what) => what.clone(),
+            Error::UnknownPerson(p) => format!("person {p}"),
+            e => e.to_string(),
+        };
+        renkei_core::ServiceError::new(renkei_core::Function::Identity, e.kind(), message)
     }
 }

@@ -89,6 +89,13 @@ impl Error {
 
 impl From<Error> for renkei_core::ServiceError {
     fn from(e: Error) -> Self {
-        renkei_core::ServiceError::new(renkei_core::Function::OptOut, e.kind(), e.to_string())
+        let message = match &e {
+            // The kind's convention: a not-found names the thing.
+            Error::UnknownReceipt(r) | Error::NotYours(r) => {
+                format!("opt-out with receipt number {r}")
+            }
+            e => e.to_string(),
+        };
+        renkei_core::ServiceError::new(renkei_core::Function::OptOut, e.kind(), message)
     }
 }

@@ -94,6 +94,11 @@ impl Error {
 
 impl From<Error> for renkei_core::ServiceError {
     fn from(e: Error) -> Self {
-        renkei_core::ServiceError::new(renkei_core::Function::Review, e.kind(), e.to_string())
+        let message = match &e {
+            // The kind's convention: a not-found names the thing.
+            Error::NotFound(what) => what.clone(),
+            e => e.to_string(),
+        };
+        renkei_core::ServiceError::new(renkei_core::Function::Review, e.kind(), message)
     }
 }

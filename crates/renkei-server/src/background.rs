@@ -1,11 +1,14 @@
 //! The platform's background tasks: publishing signed tree heads to the
-//! witness, ending permits that expired (their keys and extracts), and
-//! following review's hints to end a revoked permit's at once. Each task holds the state weakly, so a dropped platform ends its
-//! tasks, and [`AppState::close`] stops them before the audit log closes.
+//! witness and ending permits that expired (periodic), and two followers
+//! of other functions' hints: processing ending a revoked permit's key and
+//! extracts at once, and collection applying identity's merges and splits
+//! to the lake. [`AppState::close`] stops them all before the audit log
+//! closes. The periodic tasks hold the state weakly, so a dropped platform
+//! ends them; the followers hold only the functions they join, and end
+//! with their hints or with `close`.
 //!
 //! The schedule is Tokio's clock; what a task does on each tick is a plain
-//! method on [`AppState`] that tests call directly, so no test waits for a
-//! tick.
+//! method that tests call directly, so no test waits for a tick.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;

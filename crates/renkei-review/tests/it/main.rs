@@ -449,7 +449,12 @@ test_on_both_backends!(
         assert_eq!(authority.standing(other.id).await.expect("standing"), Standing::Ended);
         // A permit nobody issued is not found, not "not in force".
         let unknown = PermitId::generate();
-        assert_eq!(authority.grant(unknown).await.expect_err("unknown").kind, ErrorKind::NotFound);
+        let err = authority.grant(unknown).await.expect_err("unknown");
+        assert_eq!(err.kind, ErrorKind::NotFound);
+        // Said once, however many hops it takes: the message names the
+        // thing, each side adds "not found".
+        assert_eq!(err.message, format!("permit {unknown}"));
+        assert_eq!(err.to_string(), format!("review: permit {unknown} not found"));
         assert_eq!(authority.standing(unknown).await.expect_err("unknown").kind, ErrorKind::NotFound);
     }
 );
