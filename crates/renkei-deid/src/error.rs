@@ -41,6 +41,9 @@ pub enum Error {
         /// Why (suspended, revoked, expired).
         reason: String,
     },
+    /// Review refused the permit (not in force), in its own words.
+    #[error("{0}")]
+    Refused(String),
     /// Another function (review, the opt-out registry) failed to answer.
     #[error(transparent)]
     Peer(#[from] renkei_core::ServiceError),
@@ -64,7 +67,7 @@ impl Error {
             Error::Invalid(_) => K::Invalid,
             Error::NotFound(_) => K::NotFound,
             Error::KeyDestroyed(_) => K::Conflict,
-            Error::NotInForce { .. } => K::NotPermitted,
+            Error::NotInForce { .. } | Error::Refused(_) => K::NotPermitted,
             Error::Peer(e) => e.kind,
             Error::Audit(_) => K::Unavailable,
             Error::Store(_)

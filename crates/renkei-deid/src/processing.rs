@@ -300,6 +300,17 @@ impl Processing {
         Ok(false)
     }
 
+    /// Refuses at once a permit whose extract review would not allow now
+    /// (not in force, or unknown), before a job is started for it.
+    pub async fn may_extract(&self, permit: PermitId) -> Result<()> {
+        self.peers
+            .permits
+            .grant(permit)
+            .await
+            .map(|_| ())
+            .map_err(|e| refused(permit, e))
+    }
+
     /// Follows review's hints of permits whose standing changed, ending
     /// each that has ended (its key and extracts) as soon as it is revoked
     /// or superseded. Runs until the hints end; the sweep
@@ -532,11 +543,8 @@ impl SummaryRow {
 /// known is said as such; anything else is review failing to answer.
 fn refused(permit: PermitId, e: ServiceError) -> Error {
     match e.kind {
-        ErrorKind::NotPermitted => Error::NotInForce {
-            permit: permit.to_string(),
-            reason: e.message,
-        },
-        ErrorKind::NotFound => Error::NotFound(e.message),
+        ErrorKind::NotPermitted => Error::Refused(e.message),
+        ErrorKind::NotFound => Error::NotFound(format!("permit {permit}")),
         _ => Error::Peer(e),
     }
 }

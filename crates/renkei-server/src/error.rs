@@ -161,7 +161,9 @@ impl From<renkei_deid::Error> for Error {
         match e {
             D::Invalid(_) => Error::BadRequest(e.to_string()),
             D::NotFound(what) => Error::NotFound(what),
-            D::KeyDestroyed(_) | D::NotInForce { .. } => Error::Conflict(e.to_string()),
+            D::KeyDestroyed(_) | D::NotInForce { .. } | D::Refused(_) => {
+                Error::Conflict(e.to_string())
+            }
             D::Audit(cause) => Error::audit(cause),
             D::Peer(e) => e.into(),
             other => Error::Internal(format!("processing: {other}")),

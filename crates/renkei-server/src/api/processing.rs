@@ -40,7 +40,7 @@ pub async fn build(
     let who = acting(&principal)?;
     let user = signed_in(&principal)?;
     let id = permit_id(&id)?;
-    if let Err(e) = state.review().permit_in_force(&id).await {
+    if let Err(e) = state.processing().may_extract(id).await {
         return Ok(AuditDetail::attach(format!("permit={id}"), Error::from(e)));
     }
     let work = {

@@ -189,6 +189,7 @@ app_test!(
         send(&app, Role::Operator, M::POST, &format!("/api/v1/applications/{application}/steps"), json!({"step": "revoke", "reason": "条件違反"}), 200).await;
         let refused = send(&app, Role::Operator, M::POST, &format!("/api/v1/permits/{permit}/extracts"), Value::Null, 409).await;
         assert!(refused["detail"].as_str().unwrap_or_default().contains("revoked"), "{refused}");
+        assert_eq!(refused["detail"].as_str().unwrap_or_default().matches("not in force").count(), 1, "said once: {refused}");
         // Processing ends it on review's hint, not inside the revoking
         // request: within moments, bounded here.
         let mut listed = Value::Null;
