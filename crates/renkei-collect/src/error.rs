@@ -61,9 +61,10 @@ pub enum Error {
     /// for it.
     #[error("provider {0}: {1}")]
     Provider(String, String),
-    /// Identity could not resolve the submission's patients.
-    #[error("identity: {0}")]
-    Identity(#[from] renkei_core::Error),
+    /// Identity could not resolve the submission's patients, or give its
+    /// merges and splits: said as identity said it.
+    #[error(transparent)]
+    Identity(#[from] renkei_core::ServiceError),
     /// A database error.
     #[error("collection database: {0}")]
     Db(#[from] sqlx::Error),
@@ -73,9 +74,6 @@ pub enum Error {
     /// Stored data that cannot be read back.
     #[error("stored collection data is corrupt: {0}")]
     Corrupt(String),
-    /// Another function (identity's merges and splits) failed to answer.
-    #[error(transparent)]
-    Peer(#[from] renkei_core::ServiceError),
     /// The audit log refused the entry of a change, so the change was not
     /// made.
     #[error("the audit log cannot record the submission")]

@@ -166,7 +166,7 @@ pub trait IdentityResolver: Send + Sync + 'static {
         &self,
         provider: &ProviderCode,
         attributes: &IdentifyingAttributes,
-    ) -> BoxFuture<'_, Result<Resolution, Error>>;
+    ) -> BoxFuture<'_, Result<Resolution, crate::ServiceError>>;
 
     /// [`resolve`](Self::resolve) for many records of one provider at
     /// once, answers in the same order. Implementations should do it in one
@@ -176,7 +176,7 @@ pub trait IdentityResolver: Send + Sync + 'static {
         &'a self,
         provider: &'a ProviderCode,
         records: &'a [IdentifyingAttributes],
-    ) -> BoxFuture<'a, Result<Vec<Resolution>, Error>> {
+    ) -> BoxFuture<'a, Result<Vec<Resolution>, crate::ServiceError>> {
         Box::pin(async move {
             let mut out = Vec::with_capacity(records.len());
             for record in records {
@@ -198,7 +198,7 @@ pub trait IdentityResolver: Send + Sync + 'static {
         batch: &'a crate::IdentityBatch,
         provider: &'a ProviderCode,
         records: &'a [IdentifyingAttributes],
-    ) -> BoxFuture<'a, Result<Vec<Resolution>, Error>>;
+    ) -> BoxFuture<'a, Result<Vec<Resolution>, crate::ServiceError>>;
 
     /// Makes everything staged under `batch` visible at once. Idempotent:
     /// a batch committed already, discarded or never staged is nothing to
@@ -207,13 +207,13 @@ pub trait IdentityResolver: Send + Sync + 'static {
     fn commit_batch<'a>(
         &'a self,
         batch: &'a crate::IdentityBatch,
-    ) -> BoxFuture<'a, Result<(), Error>>;
+    ) -> BoxFuture<'a, Result<(), crate::ServiceError>>;
 
     /// Removes everything staged under `batch`. Idempotent.
     fn discard_batch<'a>(
         &'a self,
         batch: &'a crate::IdentityBatch,
-    ) -> BoxFuture<'a, Result<(), Error>>;
+    ) -> BoxFuture<'a, Result<(), crate::ServiceError>>;
 
     /// The persons already known under `provider`'s own patient ids, in the
     /// same order; `None` for an id never seen. Creates nothing: collection
@@ -223,7 +223,7 @@ pub trait IdentityResolver: Send + Sync + 'static {
         &'a self,
         provider: &'a ProviderCode,
         local_patient_ids: &'a [String],
-    ) -> BoxFuture<'a, Result<Vec<Option<crate::PersonKey>>, Error>>;
+    ) -> BoxFuture<'a, Result<Vec<Option<crate::PersonKey>>, crate::ServiceError>>;
 
     /// The current person a patient proves to be by presenting what the
     /// platform already holds about them: their insurance number with 枝番
@@ -235,7 +235,7 @@ pub trait IdentityResolver: Send + Sync + 'static {
     fn identify<'a>(
         &'a self,
         attributes: &'a IdentifyingAttributes,
-    ) -> BoxFuture<'a, Result<Option<crate::PersonKey>, Error>>;
+    ) -> BoxFuture<'a, Result<Option<crate::PersonKey>, crate::ServiceError>>;
 }
 
 #[cfg(test)]

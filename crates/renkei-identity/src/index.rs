@@ -581,7 +581,7 @@ impl IdentityResolver for PersonIndex {
         &self,
         provider: &ProviderCode,
         attributes: &IdentifyingAttributes,
-    ) -> BoxFuture<'_, Result<Resolution, renkei_core::Error>> {
+    ) -> BoxFuture<'_, Result<Resolution, renkei_core::ServiceError>> {
         let provider = provider.clone();
         let attributes = attributes.clone();
         Box::pin(async move {
@@ -595,7 +595,7 @@ impl IdentityResolver for PersonIndex {
         &'a self,
         provider: &'a ProviderCode,
         records: &'a [IdentifyingAttributes],
-    ) -> BoxFuture<'a, Result<Vec<Resolution>, renkei_core::Error>> {
+    ) -> BoxFuture<'a, Result<Vec<Resolution>, renkei_core::ServiceError>> {
         Box::pin(async move {
             PersonIndex::resolve_batch(self, provider, records)
                 .await
@@ -608,7 +608,7 @@ impl IdentityResolver for PersonIndex {
         batch: &'a IdentityBatch,
         provider: &'a ProviderCode,
         records: &'a [IdentifyingAttributes],
-    ) -> BoxFuture<'a, Result<Vec<Resolution>, renkei_core::Error>> {
+    ) -> BoxFuture<'a, Result<Vec<Resolution>, renkei_core::ServiceError>> {
         Box::pin(async move {
             PersonIndex::resolve_staged(self, batch, provider, records)
                 .await
@@ -619,7 +619,7 @@ impl IdentityResolver for PersonIndex {
     fn commit_batch<'a>(
         &'a self,
         batch: &'a IdentityBatch,
-    ) -> BoxFuture<'a, Result<(), renkei_core::Error>> {
+    ) -> BoxFuture<'a, Result<(), renkei_core::ServiceError>> {
         Box::pin(async move {
             PersonIndex::commit_batch(self, batch)
                 .await
@@ -630,7 +630,7 @@ impl IdentityResolver for PersonIndex {
     fn discard_batch<'a>(
         &'a self,
         batch: &'a IdentityBatch,
-    ) -> BoxFuture<'a, Result<(), renkei_core::Error>> {
+    ) -> BoxFuture<'a, Result<(), renkei_core::ServiceError>> {
         Box::pin(async move {
             PersonIndex::discard_batch(self, batch)
                 .await
@@ -642,7 +642,7 @@ impl IdentityResolver for PersonIndex {
         &'a self,
         provider: &'a ProviderCode,
         local_patient_ids: &'a [String],
-    ) -> BoxFuture<'a, Result<Vec<Option<PersonKey>>, renkei_core::Error>> {
+    ) -> BoxFuture<'a, Result<Vec<Option<PersonKey>>, renkei_core::ServiceError>> {
         Box::pin(async move {
             PersonIndex::find_local(self, provider, local_patient_ids)
                 .await
@@ -653,7 +653,7 @@ impl IdentityResolver for PersonIndex {
     fn identify<'a>(
         &'a self,
         attributes: &'a IdentifyingAttributes,
-    ) -> BoxFuture<'a, Result<Option<PersonKey>, renkei_core::Error>> {
+    ) -> BoxFuture<'a, Result<Option<PersonKey>, renkei_core::ServiceError>> {
         Box::pin(async move {
             PersonIndex::identify(self, attributes)
                 .await

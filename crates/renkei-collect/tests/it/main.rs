@@ -169,7 +169,7 @@ impl IdentityResolver for TestIdentity {
         &self,
         provider: &ProviderCode,
         a: &IdentifyingAttributes,
-    ) -> BoxFuture<'_, Result<Resolution, renkei_core::Error>> {
+    ) -> BoxFuture<'_, Result<Resolution, renkei_core::ServiceError>> {
         self.note(a);
         let mut keys = self.keys.lock().expect("lock");
         let mut own = HashMap::new();
@@ -183,7 +183,7 @@ impl IdentityResolver for TestIdentity {
         batch: &'a IdentityBatch,
         provider: &'a ProviderCode,
         records: &'a [IdentifyingAttributes],
-    ) -> BoxFuture<'a, Result<Vec<Resolution>, renkei_core::Error>> {
+    ) -> BoxFuture<'a, Result<Vec<Resolution>, renkei_core::ServiceError>> {
         records.iter().for_each(|a| self.note(a));
         let keys = self.keys.lock().expect("lock");
         let mut staged = self.staged.lock().expect("lock");
@@ -198,7 +198,7 @@ impl IdentityResolver for TestIdentity {
     fn commit_batch<'a>(
         &'a self,
         batch: &'a IdentityBatch,
-    ) -> BoxFuture<'a, Result<(), renkei_core::Error>> {
+    ) -> BoxFuture<'a, Result<(), renkei_core::ServiceError>> {
         use std::sync::atomic::Ordering;
         if self
             .failing_commits
@@ -206,10 +206,11 @@ impl IdentityResolver for TestIdentity {
             .is_ok()
         {
             return Box::pin(async {
-                Err(renkei_core::Error::Service {
-                    function: "identity",
-                    message: "the test store fails".to_owned(),
-                })
+                Err(renkei_core::ServiceError::new(
+                    renkei_core::Function::Identity,
+                    renkei_core::ErrorKind::Unavailable,
+                    "the test store fails",
+                ))
             });
         }
         let own = self
@@ -228,7 +229,7 @@ impl IdentityResolver for TestIdentity {
     fn discard_batch<'a>(
         &'a self,
         batch: &'a IdentityBatch,
-    ) -> BoxFuture<'a, Result<(), renkei_core::Error>> {
+    ) -> BoxFuture<'a, Result<(), renkei_core::ServiceError>> {
         self.staged.lock().expect("lock").remove(batch);
         Box::pin(async move { Ok(()) })
     }
@@ -237,7 +238,7 @@ impl IdentityResolver for TestIdentity {
         &'a self,
         provider: &'a ProviderCode,
         ids: &'a [String],
-    ) -> BoxFuture<'a, Result<Vec<Option<PersonKey>>, renkei_core::Error>> {
+    ) -> BoxFuture<'a, Result<Vec<Option<PersonKey>>, renkei_core::ServiceError>> {
         let keys = self.keys.lock().expect("lock");
         let out = ids
             .iter()
@@ -251,12 +252,13 @@ impl IdentityResolver for TestIdentity {
     fn identify<'a>(
         &'a self,
         _attributes: &'a IdentifyingAttributes,
-    ) -> BoxFuture<'a, Result<Option<PersonKey>, renkei_core::Error>> {
+    ) -> BoxFuture<'a, Result<Option<PersonKey>, renkei_core::ServiceError>> {
         Box::pin(async move {
-            Err(renkei_core::Error::Service {
-                function: "identity",
-                message: "the collection tests' identity does not identify patients".to_owned(),
-            })
+            Err(renkei_core::ServiceError::new(
+                renkei_core::Function::Identity,
+                renkei_core::ErrorKind::Invalid,
+                "the collection tests' identity does not identify patients",
+            ))
         })
     }
 }
